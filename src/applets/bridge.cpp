@@ -1,0 +1,430 @@
+// bridge: a veth pair per container, its host end a port of a Linux bridge.
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cni/applet.h"
+#include "cni/args.h"
+#include "cni/delegate.h"
+#include "cni/json.h"
+#include "ipam/configure.h"
+#include "netlink/netlink.h"
+
+namespace {
+
+using cni::Error;
+
+constexpr const char* kHelp =
+    "Config keys (default):\n"
+    "  bridge            \"cni0\"    bridge to attach to; made when missing (never deleted)\n"
+    "  isGateway         false     put the gateway address on the bridge, forwarding on\n"
+    "  isDefaultGateway  false     implies isGateway; adds a default route via the gateway\n"
+    "  forceAddress      false     replace a conflicting bridge address instead of failing\n"
+    "  mtu               (kernel)  MTU of a new bridge and of the veth pair, 68..65535\n"
+    "  promiscMode       false     bridge in promiscuous mode (excludes hairpinMode)\n"
+    "  hairpinMode       false     hairpin on the host port (excludes promiscMode)\n"
+    "  enabledad         false     IPv6 DAD in the container (else accept_dad=0)\n"
+    "  ipam              (none)    IPAM plugin config; without a type the port is L2 only\n"
+    "  dns               (none)    replaces the IPAM result's dns when set\n"
+    "  runtimeConfig.mac, args.cni.mac, CNI_ARGS MAC=   container MAC, in that precedence\n"
+    "Not supported yet (a non-default value is a code 2 error): vlan, vlanTrunk,\n"
+    "  preserveDefaultVlan, portIsolation, macspoofchk, disableContainerInterface, ipMasq\n"
+    "  (ipMasqBackend is accepted: \"iptables\" or \"nftables\").\n"
+    "\n"
+    "ADD    veth pair with CNI_IFNAME made directly in CNI_NETNS and host end\n"
+    "       vethXXXXXXXX; IPAM ADD; bridge made if missing and up (accept_ra=0), the host\n"
+    "       end its port; container addresses and routes; gateway on the bridge; waits\n"
+    "       for the port to be up. Result interfaces: [bridge, host veth, container\n"
+    "       veth]; ips on interface 2. A failed ADD undoes the veth and the IPAM\n"
+    "       allocation (a bridge it made stays, as on DEL).\n"
+    "DEL    container link, then IPAM DEL; an empty or vanished CNI_NETNS or a missing\n"
+    "       link is success.\n"
+    "CHECK  IPAM CHECK; bridge, both veth ends, addresses and routes of prevResult.\n"
+    "STATUS IPAM STATUS and a usable bridge name. GC: passed to the IPAM plugin.\n";
+
+struct Conf {
+    std::string bridge = "cni0";
+    bool isGateway = false;
+    bool isDefaultGateway = false;
+    bool forceAddress = false;
+    int mtu = 0;
+    bool promiscMode = false;
+    bool hairpinMode = false;
+    bool enableDad = false;
+    std::string mac;   // container end, normalised
+    bool layer3 = false;
+};
+
+Error unsupported(std::string_view key) {
+    return Error(cni::kUnsupportedField, "bridge: \"" + std::string(key) + "\" is not supported yet by cnibox",
+                 "remove the key or set it to its default");
+}
+
+Error parseMac(std::string_view from, std::string_view value, std::string& out) {
+    if (!ipam::normalizeMac(value, out))
+        return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(value) + "\" in " + std::string(from));
+    return {};
+}
+
+// `strict`: also refuse what ADD could not do (ADD, CHECK, STATUS).
+Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
+    namespace json = cni::json;
+    const auto& d = a.config();
+    if (auto e = json::getString(d, "bridge", c.bridge)) return e;
+    if (c.bridge.empty()) c.bridge = "cni0";
+    if (auto e = cni::validateIfname(c.bridge))
+        return Error(cni::kInvalidNetConf, "invalid bridge name \"" + c.bridge + "\"", e.msg);
+    c.layer3 = !a.conf.ipamType.empty();
+    if (!strict) return {};
+
+    for (auto [key, field] : {std::pair{"isGateway", &c.isGateway}, {"isDefaultGateway", &c.isDefaultGateway},
+                              {"forceAddress", &c.forceAddress}, {"promiscMode", &c.promiscMode},
+                              {"hairpinMode", &c.hairpinMode}, {"enabledad", &c.enableDad}})
+        if (auto e = json::getBool(d, key, *field)) return e;
+    if (auto e = json::getInt(d, "mtu", c.mtu)) return e;
+    if (c.mtu != 0 && (c.mtu < 68 || c.mtu > 65535))
+        return Error(cni::kInvalidNetConf, "invalid mtu " + std::to_string(c.mtu) + " (must be 68..65535)");
+    if (c.isDefaultGateway) c.isGateway = true;
+    if (c.hairpinMode && c.promiscMode)
+        return Error(cni::kInvalidNetConf, "cannot set hairpin mode and promiscuous mode at the same time");
+
+    int vlan = 0;
+    if (auto e = json::getInt(d, "vlan", vlan)) return e;
+    if (vlan < 0 || vlan > 4094)
+        return Error(cni::kInvalidNetConf, "invalid VLAN ID " + std::to_string(vlan) + " (must be between 0 and 4094)");
+    if (vlan) return unsupported("vlan");
+    if (json::get(d, "vlanTrunk")) return unsupported("vlanTrunk");
+    for (const char* key : {"preserveDefaultVlan", "portIsolation", "macspoofchk", "disableContainerInterface",
+                            "ipMasq"}) {
+        bool on = false;
+        if (auto e = json::getBool(d, key, on)) return e;
+        if (on) return unsupported(key);
+    }
+    std::string backend;
+    if (auto e = json::getString(d, "ipMasqBackend", backend)) return e;
+    if (!backend.empty() && backend != "iptables" && backend != "nftables")
+        return Error(cni::kInvalidNetConf, "unknown ipmasq backend \"" + backend + "\"");
+
+    // Container MAC: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
+    cni::CniArgs env;
+    if (auto e = cni::parseCniArgs(a.args, {"MAC"}, env)) return e;
+    if (const std::string* m = env.get("MAC"); m && !m->empty())
+        if (auto e = parseMac("CNI_ARGS", *m, c.mac)) return e;
+    for (auto [from, v] : {std::pair{"args.cni.mac", a.argsCni("mac")}, {"runtimeConfig.mac", a.runtimeConfig("mac")}}) {
+        if (!v) continue;
+        if (!v->IsString()) return Error(cni::kInvalidNetConf, std::string(from) + " must be a string");
+        if (v->GetStringLength())
+            if (auto e = parseMac(from, v->GetString(), c.mac)) return e;
+    }
+    return {};
+}
+
+// ---------------------------------------------------------------- ADD
+
+// `br` holds what a lookup found (`exists`); a missing bridge is made.
+Error ensureBridge(nl::Socket& host, const Conf& c, bool exists, nl::LinkInfo& br) {
+    auto fail = [&](const Error& e) { return Error(e.code, "failed to create bridge \"" + c.bridge + "\": " + e.text()); };
+    if (!exists) {
+        bool created = false, found = false;
+        if (auto e = host.addBridge(c.bridge, c.mtu, created))
+            return fail(Error(e.code, "could not add \"" + c.bridge + "\": " + e.text()));
+        if (auto e = host.linkByName(c.bridge, br, found)) return fail(e);
+        if (!found) return fail(Error(cni::kInternal, "could not lookup \"" + c.bridge + "\": Link not found"));
+    }
+    if (br.kind != "bridge")
+        return fail(Error(cni::kInternal, "\"" + c.bridge + "\" already exists but is not a bridge"));
+    if (c.promiscMode && !br.promisc)
+        if (auto e = host.setPromisc(br.index, true))
+            return fail(Error(e.code, "could not set promiscuous mode on \"" + c.bridge + "\": " + e.text()));
+    (void)nl::ifSysctlSet(AF_INET6, c.bridge, "accept_ra", "0");
+    if (!br.up)
+        if (auto e = host.setUp(br.index)) return fail(e);
+    return {};
+}
+
+// The gateways to put on the bridge, per family; fills in ips' interface
+// index and (isGateway) missing gateways, and the isDefaultGateway routes.
+struct Gateways {
+    std::vector<util::IPNet> v4, v6;
+};
+
+Gateways calcGateways(const Conf& c, cni::Result& r) {
+    Gateways g;
+    bool defaultFound[2] = {false, false};
+    for (cni::IPConfig& ipc : r.ips) {
+        int fi = ipc.address.ip.is4() ? 0 : 1;
+        ipc.interface = 2;
+        if (!ipc.gateway && c.isGateway) ipc.gateway = ipc.address.network().next();
+        if (c.isDefaultGateway && !defaultFound[fi]) {
+            for (const cni::Route& rt : r.routes)
+                if (rt.gw && rt.dst.prefix == 0 && rt.dst.ip.family == ipc.address.ip.family) defaultFound[fi] = true;
+            if (!defaultFound[fi]) {
+                util::IP zero;
+                zero.family = ipc.address.ip.family;
+                r.routes.push_back({.dst = {zero, 0}, .gw = ipc.gateway});
+                defaultFound[fi] = true;
+            }
+        }
+        if (c.isGateway) (fi ? g.v6 : g.v4).push_back({*ipc.gateway, ipc.address.prefix});
+    }
+    return g;
+}
+
+// The gateway address on the bridge; a different IPv4 address (or an
+// overlapping IPv6 one) is an error unless forceAddress replaces it.
+Error ensureAddr(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, int family, const util::IPNet& gw) {
+    std::vector<nl::AddrInfo> addrs;
+    if (auto e = host.addrs(br.index, family, addrs))
+        return Error(e.code, "could not get list of IP addresses: " + e.text());
+    for (const nl::AddrInfo& a : addrs) {
+        if (a.addr == gw) return {};
+        if (family == AF_INET || a.addr.contains(gw.ip) || gw.contains(a.addr.ip)) {
+            if (!c.forceAddress)
+                return Error(cni::kInternal, "\"" + c.bridge + "\" already has an IP address different from " + gw.str());
+            if (auto e = host.delAddr(br.index, a.addr))
+                return Error(e.code, "could not remove IP address from \"" + c.bridge + "\": " + e.text());
+        }
+    }
+    if (auto e = host.replaceAddr(br.index, gw))
+        return Error(e.code, "could not add IP address " + gw.str() + " to \"" + c.bridge + "\": " + e.text());
+    // Pin the bridge MAC: unset, it follows the lowest port MAC as ports churn.
+    // Its MAC from before our port joined, as upstream; a bridge whose ports
+    // all left has 00:00:00:00:00:00 (which cannot be set): then the current one.
+    std::string mac = br.mac;
+    if (mac.empty() || mac == "00:00:00:00:00:00") {
+        nl::LinkInfo now;
+        bool found = false;
+        if (auto e = host.linkByIndex(br.index, now, found)) return e;
+        mac = now.mac;
+    }
+    if (auto e = host.setMac(br.index, mac)) return Error(e.code, "could not set bridge's mac: " + e.text());
+    return {};
+}
+
+// Polls the host port until it is operationally up (about 2.5 s in all,
+// as upstream, but checking often at first); returns its fresh state.
+Error waitPortUp(nl::Socket& host, int index, nl::LinkInfo& out) {
+    static constexpr int kSleepsMs[] = {0, 1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 1000};
+    for (int ms : kSleepsMs) {
+        if (ms) {
+            timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
+            nanosleep(&ts, nullptr);
+        }
+        bool found = false;
+        if (auto e = host.linkByIndex(index, out, found)) return e;
+        if (!found) return Error(cni::kInternal, "bridge port vanished while waiting for it to come up");
+        if (out.operUp) return {};
+    }
+    return Error(cni::kInternal, "bridge port in error state: " + std::string(out.up ? "lowerlayerdown" : "down"));
+}
+
+// Everything after the veth exists; the caller undoes the veth (and the
+// IPAM allocation once `ipamDone`) on failure. IPAM runs before a missing
+// bridge is made, so a failing IPAM leaves no bridge behind.
+Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket& ctr, const nl::Netns& ns,
+             bool brExists, nl::LinkInfo& br, ipam::Veth& v, cni::Result& out, bool& ipamDone) {
+    if (c.layer3) {
+        if (auto e = cni::ipamAdd(a, out)) return e;
+        ipamDone = true;
+        if (out.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
+    }
+    if (auto e = ensureBridge(host, c, brExists, br)) return e;
+    if (auto e = host.setMaster(v.host.index, br.index))
+        return Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
+    if (c.hairpinMode)
+        if (auto e = host.setHairpin(v.host.index, true))
+            return Error(e.code, "failed to setup hairpin mode for " + v.host.name + ": " + e.text());
+
+    out.interfaces = {{.name = br.name, .mac = br.mac},
+                      {.name = v.host.name, .mac = v.host.mac},
+                      {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
+
+    if (!c.layer3) {
+        if (auto e = ctr.setUp(v.container.index))
+            return Error(e.code, "failed to set \"" + a.ifname + "\" up: " + e.text());
+    } else {
+        Gateways gws = calcGateways(c, out);
+        {
+            nl::NetnsGuard in(ns);
+            if (in.error()) return in.error();
+            if (c.enableDad) {
+                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "enhanced_dad", "1");
+                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "1");
+            } else {
+                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "0");
+            }
+            (void)nl::ifSysctlSet(AF_INET, a.ifname, "arp_notify", "1");
+            if (auto e = ipam::configureIface(ctr, a.ifname, v.container.index, out)) return e;
+        }
+        for (int family : {AF_INET, AF_INET6}) {
+            const auto& list = family == AF_INET ? gws.v4 : gws.v6;
+            for (const util::IPNet& gw : list)
+                if (auto e = ensureAddr(host, c, br, family, gw))
+                    return Error(e.code, "failed to set bridge addr: " + e.text());
+            if (list.empty()) continue;
+            Error e = family == AF_INET ? ipam::enableIPv4Forward() : ipam::enableIPv6Forward();
+            if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
+        }
+    }
+
+    nl::LinkInfo port;
+    if (auto e = waitPortUp(host, v.host.index, port)) return e;
+    nl::LinkInfo brNow;
+    bool found = false;
+    if (auto e = host.linkByIndex(br.index, brNow, found)) return e;
+    // The bridge MAC may change with its first port or its address.
+    if (found) out.interfaces[0].mac = brNow.mac;
+    out.interfaces[1].mac = port.mac;
+    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    return {};
+}
+
+// What can be refused before anything is made is refused first: the
+// bridge name taken by another kind of link, an IPAM plugin that is not
+// there, the interface name taken in the container (the veth comes first).
+Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    nl::Socket host, ctr;
+    if (auto e = nl::Socket::open(host)) return e;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo br;
+    bool brExists = false;
+    if (auto e = host.linkByName(c.bridge, br, brExists)) return e;
+    if (brExists && br.kind != "bridge")
+        return Error(cni::kInternal, "failed to create bridge \"" + c.bridge + "\": \"" + c.bridge +
+                                         "\" already exists but is not a bridge");
+    if (c.layer3)
+        if (auto e = ipam::requireIpamPlugin(a)) return e;
+    ipam::Veth v;
+    if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, c.mtu, c.mac, v)) return e;
+    bool ipamDone = false;
+    Error e = attach(a, c, host, ctr, ns, brExists, br, v, out, ipamDone);
+    if (e) {
+        if (ipamDone) (void)cni::ipamDel(a);
+        (void)host.deleteLink(v.host.index);
+    }
+    return e;
+}
+
+// ---------------------------------------------------------------- DEL
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    auto ipamDel = [&]() { return c.layer3 ? cni::ipamDel(a) : Error(); };
+    if (a.netns.empty()) return ipamDel();
+    nl::Netns ns;
+    bool gone = false;
+    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? ipamDel() : e;
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
+    return ipamDel();
+}
+
+// ---------------------------------------------------------------- CHECK
+
+Error lookup(nl::Socket& sk, const cni::Interface& i, bool inSandbox, nl::LinkInfo& li) {
+    if (i.name.empty()) return Error(cni::kInternal, "Interface name missing ");
+    bool found = false;
+    if (auto e = sk.linkByName(i.name, li, found)) return e;
+    if (!found) return Error(cni::kInternal, "Interface name " + i.name + " not found");
+    if (inSandbox && i.sandbox.empty())
+        return Error(cni::kInternal, "Interface " + i.name + " is expected to be in a sandbox");
+    if (!inSandbox && !i.sandbox.empty())
+        return Error(cni::kInternal, "Interface " + i.name + " should not be in sandbox");
+    return {};
+}
+
+Error cmdCheck(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    if (c.layer3)
+        if (auto e = cni::ipamCheck(a)) return e;
+    if (!a.conf.prevResult) return Error(cni::kInternal, "Required prevResult missing");
+    const cni::Result& r = *a.conf.prevResult;
+
+    cni::Interface brMap, ctrMap;
+    for (const cni::Interface& i : r.interfaces) {
+        if (i.name == c.bridge) brMap = i;
+        else if (i.name == a.ifname && i.sandbox == a.netns) ctrMap = i;
+    }
+
+    nl::Socket host, ctr;
+    if (auto e = nl::Socket::open(host)) return e;
+    nl::LinkInfo br;
+    if (auto e = lookup(host, brMap, false, br)) return e;
+    if (br.kind != "bridge") return Error(cni::kInternal, "Interface " + br.name + " does not have link type of bridge");
+    if (!brMap.mac.empty() && brMap.mac != br.mac)
+        return Error(cni::kInternal, "Bridge interface " + br.name + " Mac doesn't match: " + brMap.mac);
+    if (br.promisc != c.promiscMode)
+        return Error(cni::kInternal, "Bridge interface " + br.name + " configured Promisc Mode " +
+                                         (c.promiscMode ? "true" : "false") + " doesn't match current state: " +
+                                         (br.promisc ? "true " : "false "));
+    if (ctrMap.sandbox != a.netns)
+        return Error(cni::kInternal, "Sandbox in prevResult " + ctrMap.sandbox +
+                                         " doesn't match configured netns: " + a.netns);
+
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo cl;
+    if (auto e = lookup(ctr, ctrMap, true, cl)) return e;
+    if (cl.kind != "veth") return Error(cni::kInternal, "Error: Container interface " + cl.name + " not of type veth");
+    if (!ctrMap.mac.empty() && ctrMap.mac != cl.mac)
+        return Error(cni::kInternal, "Interface " + ctrMap.name + " Mac " + ctrMap.mac +
+                                         " doesn't match container Mac: " + cl.mac);
+
+    // The host end: a veth of the result whose peer is the container link
+    // and whose master is the bridge.
+    bool portFound = false;
+    for (const cni::Interface& i : r.interfaces) {
+        if (i.name == brMap.name || i.name == ctrMap.name) continue;
+        nl::LinkInfo hl;
+        if (auto e = lookup(host, i, false, hl)) return e;
+        if (hl.kind != "veth") continue;
+        if (hl.index != cl.peerIndex || hl.peerIndex != cl.index || hl.master != br.index) continue;
+        if (!i.mac.empty() && i.mac != hl.mac)
+            return Error(cni::kInternal, "Interface " + i.name + " Mac doesn't match: " + i.mac + " not found");
+        portFound = true;
+        break;
+    }
+    if (!portFound) return Error(cni::kInternal, "CNI veth created for bridge " + c.bridge + " was not found");
+
+    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, cl.index, r.ips)) return e;
+    return ipam::checkRoutes(ctr, r.routes);
+}
+
+// ---------------------------------------------------------------- STATUS, GC
+
+Error cmdStatus(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return c.layer3 ? cni::ipamStatus(a) : Error();
+}
+
+Error cmdGC(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return c.layer3 ? cni::ipamGC(a) : Error();
+}
+
+const cni::Plugin kPlugin{
+    .add = cmdAdd,
+    .del = cmdDel,
+    .check = cmdCheck,
+    .gc = cmdGC,
+    .status = cmdStatus,
+};
+
+}  // namespace
+
+extern const cni::Applet bridge_applet;
+const cni::Applet bridge_applet{
+    .name = "bridge",
+    .summary = "veth pair per container on a Linux bridge",
+    .help = kHelp,
+    .plugin = &kPlugin,
+};

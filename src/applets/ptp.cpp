@@ -1,0 +1,210 @@
+// ptp: a veth pair per container, routed (not bridged) through the host end.
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include "cni/applet.h"
+#include "cni/delegate.h"
+#include "cni/json.h"
+#include "ipam/configure.h"
+#include "netlink/netlink.h"
+
+namespace {
+
+using cni::Error;
+
+constexpr const char* kHelp =
+    "Config keys (default):\n"
+    "  ipam            (required)  IPAM plugin config; its type runs in-process when it is\n"
+    "                              a cnibox applet\n"
+    "  mtu             (kernel)    MTU of both veth ends, 68..65535\n"
+    "  dns             (none)      replaces the IPAM result's dns when set\n"
+    "  ipMasq          false       true is not supported yet (code 2 error)\n"
+    "  ipMasqBackend   (auto)      \"iptables\" or \"nftables\"; only with ipMasq\n"
+    "\n"
+    "ADD    veth pair with the container end CNI_IFNAME made directly in CNI_NETNS and\n"
+    "       the host end vethXXXXXXXX; IPAM ADD; IP forwarding on for the result's\n"
+    "       families; container: addresses, result routes, the subnet routed via the\n"
+    "       gateway (gateway/32 on-link); host end: gateway/32 address and a /32 route to\n"
+    "       the container. A failed ADD undoes the veth and the IPAM allocation.\n"
+    "DEL    IPAM DEL, then the container link (an empty or vanished CNI_NETNS or a missing\n"
+    "       link is success).\n"
+    "CHECK  IPAM CHECK; container veth, MAC, addresses and routes of prevResult.\n"
+    "STATUS, GC: passed to the IPAM plugin.\n";
+
+struct Conf {
+    bool ipMasq = false;
+    std::string ipMasqBackend;
+    int mtu = 0;
+};
+
+// `strict`: refuse what cannot be done (ADD, CHECK, STATUS); DEL and GC
+// only need what they clean up.
+Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
+    const auto& d = a.config();
+    if (auto e = cni::json::getBool(d, "ipMasq", c.ipMasq)) return e;
+    if (auto e = cni::json::getString(d, "ipMasqBackend", c.ipMasqBackend)) return e;
+    if (auto e = cni::json::getInt(d, "mtu", c.mtu)) return e;
+    if (a.conf.ipamType.empty()) return Error(cni::kInvalidNetConf, "ptp: the \"ipam\" key with a \"type\" is required");
+    if (!strict) return {};
+    if (c.mtu != 0 && (c.mtu < 68 || c.mtu > 65535))
+        return Error(cni::kInvalidNetConf, "invalid mtu " + std::to_string(c.mtu) + " (must be 68..65535)");
+    if (!c.ipMasqBackend.empty() && c.ipMasqBackend != "iptables" && c.ipMasqBackend != "nftables")
+        return Error(cni::kInvalidNetConf, "unknown ipmasq backend \"" + c.ipMasqBackend + "\"");
+    if (c.ipMasq)
+        return Error(cni::kUnsupportedField, "ipMasq is not supported yet by cnibox's ptp",
+                     "set \"ipMasq\": false (masquerading needs the netfilter layer)");
+    return {};
+}
+
+util::IPNet hostPrefix(const util::IP& ip) { return {ip, ip.bits()}; }
+
+// Container side: addresses and routes, then the point-to-point routing:
+// the kernel's subnet route is replaced by "gw/32 dev scope link" plus
+// "subnet via gw", so everything goes through the host end.
+Error configureContainer(nl::Socket& ctr, const cni::CmdArgs& a, int ifindex, const cni::Result& r) {
+    if (auto e = ipam::configureIface(ctr, a.ifname, ifindex, r)) return e;
+    for (const cni::IPConfig& c : r.ips) {
+        util::IPNet subnet = c.address.masked();
+        nl::RouteSpec kernel{.dst = subnet, .ifindex = ifindex};
+        if (auto e = ctr.delRoute(kernel))
+            return Error(e.code, "failed to delete route " + subnet.str() + ": " + e.text());
+        nl::RouteSpec onlink{.dst = hostPrefix(*c.gateway), .ifindex = ifindex, .scope = RT_SCOPE_LINK,
+                             .src = c.address.ip};
+        nl::RouteSpec via{.dst = subnet, .gw = c.gateway, .ifindex = ifindex, .scope = RT_SCOPE_UNIVERSE,
+                          .src = c.address.ip};
+        for (const nl::RouteSpec* rs : {&onlink, &via})
+            if (auto e = ctr.addRoute(*rs))
+                return Error(e.code, "failed to add route " + rs->dst.str() + ": " + e.text());
+    }
+    return {};
+}
+
+Error configureHost(nl::Socket& host, const nl::LinkInfo& veth, const cni::Result& r) {
+    for (const cni::IPConfig& c : r.ips) {
+        util::IPNet gw = hostPrefix(*c.gateway);
+        if (auto e = host.addAddr(veth.index, gw))
+            return Error(e.code, "failed to add IP addr " + gw.str() + " to veth: " + e.text());
+        nl::RouteSpec rs{.dst = hostPrefix(c.address.ip), .ifindex = veth.index, .scope = RT_SCOPE_HOST};
+        bool existed = false;
+        if (auto e = host.addRoute(rs, &existed); e && !existed)
+            return Error(e.code, "failed to add route on host: " + e.text());
+    }
+    return {};
+}
+
+// With the veth made and the IPAM result in `r`: forwarding, then both ends.
+Error configure(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr, const ipam::Veth& v,
+                cni::Result& r) {
+    if (r.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
+    for (const cni::IPConfig& c : r.ips)
+        if (!c.gateway || c.gateway->family != c.address.ip.family)
+            return Error(cni::kInternal, "IPAM result has no gateway for " + c.address.str() +
+                                             ": ptp routes through it");
+    if (auto e = ipam::enableForward(r.ips)) return Error(e.code, "Could not enable IP forwarding: " + e.text());
+
+    r.interfaces = {{.name = v.host.name, .mac = v.host.mac},
+                    {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
+    for (cni::IPConfig& c : r.ips) c.interface = 1;
+    {
+        nl::NetnsGuard in(ns);
+        if (in.error()) return in.error();
+        if (auto e = configureContainer(ctr, a, v.container.index, r)) return e;
+    }
+    return configureHost(host, v.host, r);
+}
+
+// The veth comes before IPAM: a taken interface name is refused before an
+// address is allocated. Whatever fails later undoes both.
+Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf conf;
+    if (auto e = parseConf(a, true, conf)) return e;
+    if (auto e = ipam::requireIpamPlugin(a)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    nl::Socket host, ctr;
+    if (auto e = nl::Socket::open(host)) return e;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    ipam::Veth v;
+    if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
+    Error e = cni::ipamAdd(a, out);
+    bool ipamDone = !e;
+    if (!e) e = configure(a, ns, host, ctr, v, out);
+    if (e) {
+        if (ipamDone) (void)cni::ipamDel(a);
+        (void)host.deleteLink(v.host.index);
+        return e;
+    }
+    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    return {};
+}
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf conf;
+    if (auto e = parseConf(a, false, conf)) return e;
+    if (auto e = cni::ipamDel(a)) return e;
+    if (a.netns.empty()) return {};
+    nl::Netns ns;
+    bool gone = false;
+    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    return ctr.deleteLinkByName(a.ifname);
+}
+
+Error cmdCheck(const cni::CmdArgs& a) {
+    Conf conf;
+    if (auto e = parseConf(a, true, conf)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    if (auto e = cni::ipamCheck(a)) return e;
+    if (!a.conf.prevResult) return Error(cni::kInternal, "ptp: Required prevResult missing");
+    const cni::Result& r = *a.conf.prevResult;
+    const cni::Interface* ci = ipam::findSandboxIface(r, a.ifname, a.netns);
+    if (!ci)
+        return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
+
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo li;
+    bool found = false;
+    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
+    if (!found)
+        return Error(cni::kInternal, "ptp: Container Interface name in prevResult: " + ci->name + " not found");
+    if (li.kind != "veth")
+        return Error(cni::kInternal, "Error: Container interface " + li.name + " not of type veth/p2p");
+    if (!ci->mac.empty() && ci->mac != li.mac)
+        return Error(cni::kInternal, "ptp: Interface " + ci->name + " Mac " + ci->mac +
+                                         " doesn't match container Mac: " + li.mac);
+    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
+    return ipam::checkRoutes(ctr, r.routes);
+}
+
+Error cmdStatus(const cni::CmdArgs& a) {
+    Conf conf;
+    if (auto e = parseConf(a, true, conf)) return e;
+    return cni::ipamStatus(a);
+}
+
+Error cmdGC(const cni::CmdArgs& a) {
+    Conf conf;
+    if (auto e = parseConf(a, false, conf)) return e;
+    return cni::ipamGC(a);
+}
+
+const cni::Plugin kPlugin{
+    .add = cmdAdd,
+    .del = cmdDel,
+    .check = cmdCheck,
+    .gc = cmdGC,
+    .status = cmdStatus,
+};
+
+}  // namespace
+
+extern const cni::Applet ptp_applet;
+const cni::Applet ptp_applet{
+    .name = "ptp",
+    .summary = "point-to-point veth pair routed through the host",
+    .help = kHelp,
+    .plugin = &kPlugin,
+};

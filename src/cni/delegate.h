@@ -1,0 +1,34 @@
+// Delegation to another plugin (IPAM, or any chained type): found via
+// CNI_PATH; when the hit is this very executable (same device+inode as
+// /proc/self/exe) and the type names one of our applets, it runs in-process
+// through the same parse/dispatch path; otherwise it is fork/exec'd with the
+// same environment (CNI_COMMAND overridden) and the full config on stdin.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cni/error.h"
+#include "cni/result.h"
+#include "cni/skel.h"
+
+namespace cni {
+
+// ADD: the delegate's result, parsed (in conf.cniVersion) into the model.
+Error delegateAdd(const CmdArgs& a, std::string_view type, Result& out);
+// DEL, CHECK, GC, STATUS: no output expected.
+Error delegate(const CmdArgs& a, Command cmd, std::string_view type);
+
+// The IPAM helpers most applets want: type = conf.ipamType.
+inline Error ipamAdd(const CmdArgs& a, Result& out) { return delegateAdd(a, a.conf.ipamType, out); }
+inline Error ipamDel(const CmdArgs& a) { return delegate(a, Command::Del, a.conf.ipamType); }
+inline Error ipamCheck(const CmdArgs& a) { return delegate(a, Command::Check, a.conf.ipamType); }
+inline Error ipamGC(const CmdArgs& a) { return delegate(a, Command::GC, a.conf.ipamType); }
+inline Error ipamStatus(const CmdArgs& a) { return delegate(a, Command::Status, a.conf.ipamType); }
+
+// Finds `type` in the ':'-separated `path`: the first regular file (as upstream;
+// the exec bit is not checked, so a non-executable hit fails at exec).
+// Empty string when not found.
+std::string findInPath(std::string_view type, std::string_view path);
+
+}  // namespace cni

@@ -1,0 +1,85 @@
+#include "ipam/fsutil.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace ipam {
+
+namespace {
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+}  // namespace
+
+std::string_view trimSpace(std::string_view s) {
+    while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
+    while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+int readFile(int dirfd, const char* name, std::string& out, size_t limit) {
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return errno;
+    out.clear();
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            return e;
+        }
+        if (n == 0) break;
+        if (out.size() + static_cast<size_t>(n) > limit) {
+            close(fd);
+            return EFBIG;
+        }
+        out.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    return 0;
+}
+
+static int writeAll(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return 0;
+}
+
+int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags) {
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | extraFlags, mode);
+    if (fd < 0) return errno;
+    int e = writeAll(fd, data);
+    if (close(fd) != 0 && !e) e = errno;
+    return e;
+}
+
+int writeFileAtomic(int dirfd, const char* name, const char* tmp, std::string_view data, unsigned mode) {
+    if (int e = writeFile(dirfd, tmp, data, mode)) {
+        unlinkat(dirfd, tmp, 0);
+        return e;
+    }
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        return e;
+    }
+    return 0;
+}
+
+std::string errnoText(int err) {
+    std::string s = std::strerror(err);
+    if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+    return s;
+}
+
+}  // namespace ipam

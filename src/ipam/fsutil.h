@@ -1,0 +1,25 @@
+// Small file helpers for the ipam layer (dirfd-relative, errno-returning).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ipam {
+
+// Go's strings.TrimSpace for ASCII text.
+std::string_view trimSpace(std::string_view s);
+
+// Reads a whole (small) file relative to `dirfd`; returns 0 or an errno.
+// Files larger than `limit` fail with EFBIG.
+int readFile(int dirfd, const char* name, std::string& out, size_t limit = 1 << 16);
+
+// Creates/truncates `name` with `mode` and writes `data`; returns 0 or an errno.
+int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags = 0);
+
+// Writes `data` to `tmp` then renames it over `name` (both in `dirfd`).
+int writeFileAtomic(int dirfd, const char* name, const char* tmp, std::string_view data, unsigned mode);
+
+// strerror text in Go's style (lower-case first letter): "no such file or directory".
+std::string errnoText(int err);
+
+}  // namespace ipam

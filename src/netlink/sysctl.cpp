@@ -1,0 +1,85 @@
+// sysctl through /proc/sys (of the calling thread's network namespace).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "netlink/internal.h"
+
+namespace nl {
+
+namespace {
+
+// "net.ipv4.ip_forward" -> "/proc/sys/net/ipv4/ip_forward". A key that
+// already holds slashes is a path below /proc/sys, its dots kept (sysctl(8)).
+std::string sysctlPath(std::string_view key) {
+    std::string p = "/proc/sys/";
+    bool slashes = key.find('/') != std::string_view::npos;
+    for (char c : key) p += (c == '.' && !slashes) ? '/' : c;
+    return p;
+}
+
+bool readFile(const std::string& path, std::string& out, int& err) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err = errno;
+        return false;
+    }
+    out.clear();
+    char buf[256];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) err = errno;
+        if (n <= 0) {
+            ::close(fd);
+            return n == 0;
+        }
+        out.append(buf, size_t(n));
+    }
+}
+
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+Error sysctlGet(std::string_view key, std::string& out) {
+    int err = 0;
+    if (!readFile(sysctlPath(key), out, err))
+        return detail::sysFail(err, "read sysctl " + std::string(key));
+    out.resize(trimmed(out).size());
+    return {};
+}
+
+Error sysctlSet(std::string_view key, std::string_view value) {
+    std::string path = sysctlPath(key), cur;
+    int err = 0;
+    if (readFile(path, cur, err) && trimmed(cur) == trimmed(value)) return {};
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n;
+        do n = ::write(fd, value.data(), value.size());
+        while (n < 0 && errno == EINTR);
+        err = n < 0 ? errno : 0;
+        ::close(fd);
+        if (n >= 0) return {};
+    } else {
+        err = errno;
+    }
+    return detail::sysFail(err, "set sysctl " + std::string(key) + " to " + std::string(value));
+}
+
+Error ifSysctlSet(int family, std::string_view ifname, std::string_view name, std::string_view value) {
+    if (ifname.empty() || ifname == "." || ifname == ".." || ifname.find('/') != std::string_view::npos)
+        return Error(cni::kInvalidNetConf, "invalid interface name \"" + std::string(ifname) + "\"");
+    std::string key = family == AF_INET6 ? "net/ipv6/conf/" : "net/ipv4/conf/";
+    key += ifname;
+    key += '/';
+    key += name;
+    return sysctlSet(key, value);
+}
+
+}  // namespace nl

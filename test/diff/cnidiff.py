@@ -1,0 +1,235 @@
+"""Helpers of the differential tier (see conftest.py): twin sides, state
+snapshots and the comparisons, with the documented differences."""
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import cnitest
+
+# The documented, deliberate differences (README "Compatibility"). Keys are
+# cited where a comparison asserts one of them.
+DIFFERENCES = {
+    "spec-codes": "errors the spec has a code for get that code (7 invalid config, 4 invalid env incl. "
+                  "CNI_ARGS, 8 invalid netns, 6 undecodable prevResult) where the reference wraps them "
+                  "as 999",
+    "lease-modes": "host-local lease and last_reserved_ip files are 0600 (the reference 1.1.1 writes "
+                   "0644; upstream moved them to 0600 in 1.4.0); cnibox keeps an index of attachments "
+                   "in <network>/.cnibox/ (0700, files 0600)",
+    "alloc-100": "an address request that cannot be met (range exhausted, requested address taken, "
+                 "outside every range, or the gateway) is code 100, plugin-specific; the reference: 999",
+    "rollback": "a failed ADD removes what it made (links, leases); the reference can leave them",
+    "empty-dns": "an empty dns object is left out of 1.x results, as the current spec library does "
+                 "(the reference 1.1.1 prints \"dns\": {})",
+    "not-yet": "config keys cnibox does not implement yet (bridge vlan, vlanTrunk, ipMasq, macspoofchk, "
+               "...) fail with code 2 naming the key instead of being ignored or half done",
+    "gc-status": "GC and STATUS (spec 1.1.0) are implemented; the reference 1.1.1 does not know them",
+}
+
+# The reference speaks up to 1.0.0; cnibox speaks 0.1.0..1.1.0. Diff only the common ones.
+ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+
+
+def common_versions(plugin="bridge"):
+    ref = cnitest.ref_versions(plugin)
+    return [v for v in ALL_VERSIONS if v in ref]
+
+
+def at_least(v, m):
+    return tuple(map(int, v.split("."))) >= tuple(map(int, m.split(".")))
+
+
+def _subst(obj, data):
+    if isinstance(obj, str):
+        return obj.replace("@DATA@", data)
+    if isinstance(obj, list):
+        return [_subst(x, data) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _subst(v, data) for k, v in obj.items()}
+    return obj
+
+
+def settle(namespaces, timeout=4.0):
+    """Waits until no IPv6 address is tentative (DAD) so both sides are
+    compared in the same steady state."""
+    end = time.time() + timeout
+    for ns in namespaces:
+        while time.time() < end:
+            if not ns.sh("ip -6 addr show tentative", check=False).stdout.strip():
+                break
+            time.sleep(0.05)
+
+
+def _strip_ll(state):
+    """Kernel-made IPv6 link-local addresses and their routes depend on timing
+    and random MACs; they are not the plugin's doing."""
+    s = copy.deepcopy(state)
+    s["addrs"] = {k: [a for a in v if a[1] != "fe80::LL"] for k, v in s["addrs"].items()}
+    s["routes"] = [r for r in s["routes"] if r[2] != "fe80::LL"]
+    return s
+
+
+SYSCTLS_HOST = ["net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding", "net/ipv4/conf/all/forwarding"]
+SYSCTLS_LINK_HOST = ["net/ipv4/conf/{}/forwarding", "net/ipv6/conf/{}/accept_ra",
+                     "net/ipv6/conf/{}/forwarding", "net/ipv4/conf/{}/proxy_arp"]
+SYSCTLS_LINK_CTR = ["net/ipv4/conf/{}/arp_notify", "net/ipv6/conf/{}/accept_dad",
+                    "net/ipv6/conf/{}/enhanced_dad", "net/ipv6/conf/{}/disable_ipv6",
+                    "net/ipv6/conf/{}/keep_addr_on_down", "net/ipv6/conf/lo/disable_ipv6"]
+
+
+class Side:
+    def __init__(self, kind, make_ns):
+        self.kind = kind
+        self.ref = kind == "ref"
+        self._make_ns = make_ns
+        self.host = make_ns(f"cbt-{kind}-host")
+        self.ctrs = []
+        self.data = tempfile.mkdtemp(prefix=f"cbt-diff-{kind}-")
+        self.results = {}
+
+    def ctr(self, i=0):
+        while len(self.ctrs) <= i:
+            self.ctrs.append(self._make_ns(f"cbt-{self.kind}-ctr{len(self.ctrs)}"))
+        return self.ctrs[i]
+
+    def conf(self, conf):
+        if isinstance(conf, str):
+            return conf.replace("@DATA@", self.data)
+        return _subst(conf, self.data)
+
+    def run(self, plugin, cmd, conf, ctr=0, netns=None, containerid=None, **kw):
+        ns = netns if netns is not None else self.ctr(ctr)
+        cid = containerid or f"ctr{ctr}"
+        if callable(conf):
+            conf = conf(self)
+        return cnitest.run_plugin(plugin, cmd, self.conf(conf), host=self.host, netns=ns,
+                                  containerid=cid, ref=self.ref, **kw)
+
+    def renames(self):
+        """Random host veth names -> stable names, from the ADD results seen."""
+        m = {}
+        for key, res in self.results.items():
+            for i in (res or {}).get("interfaces", []) or []:
+                if not i.get("sandbox") and i.get("name", "").startswith("veth"):
+                    m[i["name"]] = f"veth-{key}"
+        return m
+
+    def state(self):
+        settle([self.host] + self.ctrs)
+        ren = self.renames()
+        st = {"host": _strip_ll(cnitest.kernel_state(self.host, ren)),
+              "ctrs": [_strip_ll(cnitest.kernel_state(c)) for c in self.ctrs],
+              "sysctl": self.sysctls(ren),
+              "vlans": self.vlans(ren)}
+        return st
+
+    def vlans(self, ren):
+        """Bridge VLAN membership in the host namespace (`bridge vlan`)."""
+        r = self.host.sh("bridge -j vlan show", check=False)
+        try:
+            raw = json.loads(r.stdout or "[]")
+        except ValueError:
+            return None
+        return sorted((ren.get(p["ifname"], p["ifname"]),
+                       sorted((v.get("vlan"), v.get("vlanEnd"), tuple(sorted(v.get("flags", []))))
+                              for v in p.get("vlans", [])))
+                      for p in raw)
+
+    def sysctls(self, ren):
+        out = {k: self.host.sysctl(k) for k in SYSCTLS_HOST}
+        for name in self.host.links():
+            if name == "lo":
+                continue
+            for k in SYSCTLS_LINK_HOST:
+                out["host:" + k.format(ren.get(name, name))] = self.host.sysctl(k.format(name))
+        for n, c in enumerate(self.ctrs):
+            for name in c.links():
+                if name == "lo":
+                    continue
+                for k in SYSCTLS_LINK_CTR:
+                    out[f"ctr{n}:" + k.format(name)] = c.sysctl(k.format(name))
+        return out
+
+    def leases(self, ignore=()):
+        """host-local's files under dataDir: {path: (kind, mode, content)}."""
+        t = cnitest.tree(self.data)
+        return {k: v for k, v in t.items() if os.path.basename(k) not in ignore}
+
+    def cleanup(self):
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+class Twin:
+    """The two sides; .both() runs the same thing on each."""
+
+    def __init__(self, make_ns):
+        self.ref = Side("ref", make_ns)
+        self.box = Side("box", make_ns)
+
+    def both(self, plugin, cmd, conf, key=None, **kw):
+        rr = self.ref.run(plugin, cmd, conf, **kw)
+        rb = self.box.run(plugin, cmd, conf, **kw)
+        if cmd == "ADD" and key is not None:
+            self.ref.results[key] = rr.json if rr.ok else None
+            self.box.results[key] = rb.json if rb.ok else None
+        return rr, rb
+
+    def cleanup(self):
+        self.ref.cleanup()
+        self.box.cleanup()
+
+
+# ---------------------------------------------------------------- comparisons
+
+def compare_results(rr, rb, version=None):
+    """Both succeeded, and the masked results are equal up to documented differences."""
+    assert rr.ok, f"reference failed: {rr!r}"
+    assert rb.ok, f"cnibox failed: {rb!r}"
+    a, b = cnitest.mask_result(rr.json), cnitest.mask_result(rb.json)
+    if isinstance(a, dict) and isinstance(b, dict):
+        # DIFFERENCES["empty-dns"]
+        if a.get("dns") == {} and "dns" not in b and at_least(a.get("cniVersion", "0.1.0"), "1.0.0"):
+            a = {k: v for k, v in a.items() if k != "dns"}
+    assert b == a, "results differ:\nreference: " + json.dumps(a, indent=1) + "\ncnibox:    " + \
+        json.dumps(b, indent=1)
+    if version:
+        assert b.get("cniVersion") == version
+
+
+def compare_outcome(rr, rb, version=None):
+    """Equal results when the reference succeeds, equal errors when it fails."""
+    if rr.ok:
+        compare_results(rr, rb, version)
+    else:
+        compare_errors(rr, rb)
+
+
+# The codes cnibox answers where the reference says 999 (DIFFERENCES["spec-codes"],
+# DIFFERENCES["alloc-100"]).
+SPEC_FOR_999 = {4, 6, 7, 8, 100}
+
+
+def compare_errors(rr, rb, box_code=None):
+    """Both failed with a spec error object. Codes equal, or the reference's
+    999 became the spec's code (box_code when the test knows which)."""
+    assert rr.rc != 0, f"reference succeeded: {rr!r}"
+    assert rb.rc == 1, f"cnibox did not fail with exit 1: {rb!r}"
+    cr = (rr.json or {}).get("code")
+    cb = (rb.json or {}).get("code")
+    assert isinstance(cb, int) and (rb.json or {}).get("msg"), f"no spec error from cnibox: {rb!r}"
+    if cr == cb:
+        return
+    assert cr == 999, f"codes differ: reference {cr} ({rr.json}), cnibox {cb} ({rb.json})"
+    if box_code is not None:
+        assert cb == box_code, f"expected code {box_code} (reference 999): {rb.json}"
+    else:
+        assert cb in SPEC_FOR_999, f"reference 999 ({rr.json.get('msg')}) became {cb}: {rb.json}"
+
+
+def compare_states(twin):
+    a, b = twin.ref.state(), twin.box.state()
+    for part in ("host", "ctrs", "sysctl", "vlans"):
+        assert b[part] == a[part], f"kernel state ({part}) differs:\nreference: {json.dumps(a[part], indent=1)}" \
+            f"\ncnibox:    {json.dumps(b[part], indent=1)}"

@@ -1,0 +1,333 @@
+"""Helpers for the root test tiers: namespaces the test makes and removes,
+and running a plugin (cnibox or the reference) the way a runtime does.
+
+Every kernel-touching test runs plugins inside a "host" namespace it made
+(never the machine's own) and attaches "containers" that are namespaces too.
+"""
+import atexit
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REF_DIR = "/usr/lib/cni"
+
+
+def cnibox_binary():
+    """The cnibox under test: $CNIBOX, else build/cnibox."""
+    b = os.environ.get("CNIBOX") or os.path.join(ROOT, "build", "cnibox")
+    if not os.path.exists(b):
+        raise RuntimeError(f"cnibox binary not found at {b} (build first or set CNIBOX)")
+    return os.path.abspath(b)
+
+
+_bindir = None
+
+
+def cnibox_dir():
+    """A directory of applet symlinks made by `cnibox --install` (shared per process)."""
+    global _bindir
+    if _bindir is None:
+        d = tempfile.mkdtemp(prefix="cnibox-bin-")
+        subprocess.run([cnibox_binary(), "--install", d], check=True, capture_output=True)
+        _bindir = d
+        atexit.register(shutil.rmtree, d, True)
+    return _bindir
+
+
+def sh(cmd, check=True, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=check,
+                          capture_output=True, text=True, **kw)
+
+
+# Namespaces this process made and has not deleted; removed at exit as a
+# last resort (a test's own teardown is the normal path).
+_live_netns = {}
+
+
+def _delete_live_netns():
+    for name in list(_live_netns):
+        sh(["ip", "netns", "delete", name], check=False)
+        _live_netns.pop(name, None)
+
+
+atexit.register(_delete_live_netns)
+
+# Test namespace names are "<prefix>-<pid of the creating process>-<hex>",
+# every prefix starting with "cbt-", so leftovers of a process that died
+# (SIGKILL, a timeout) can be told from those of a run still going.
+_NAME_RE = re.compile(r"^cbt(-.*)?-(\d+)-[0-9a-f]+$")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_netns(everything=False):
+    """Names of cbt-* namespaces whose creating process is gone (all of
+    them, whatever their owner, with everything=True)."""
+    out = sh(["ip", "-j", "netns", "list"], check=False).stdout.strip()
+    names = [n["name"] for n in json.loads(out)] if out else []
+    stale = []
+    for n in names:
+        if not n.startswith("cbt-"):
+            continue
+        m = _NAME_RE.match(n)
+        if everything or (m and not _pid_alive(int(m.group(2)))) or (not m and _older_than(n, 3600)):
+            stale.append(n)
+    return stale
+
+
+def _older_than(name, seconds):
+    import time
+    try:
+        return time.time() - os.stat(f"/run/netns/{name}").st_mtime > seconds
+    except OSError:
+        return False
+
+
+def cleanup_stale(everything=False):
+    """Deletes leftover test namespaces (see stale_netns). Returns their names."""
+    gone = stale_netns(everything)
+    for n in gone:
+        sh(["ip", "netns", "delete", n], check=False)
+    return gone
+
+
+class Netns:
+    """A named network namespace (/run/netns/NAME) removed on delete()."""
+
+    def __init__(self, prefix="cbt"):
+        if not prefix.startswith("cbt"):
+            prefix = "cbt-" + prefix
+        self.name = f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
+        sh(["ip", "netns", "add", self.name])
+        _live_netns[self.name] = True
+        self.path = f"/run/netns/{self.name}"
+        self.sh("ip link set lo up")
+
+    def sh(self, cmd, check=True):
+        """Runs a shell command inside the namespace."""
+        return sh(["ip", "netns", "exec", self.name, "sh", "-c", cmd], check=check)
+
+    def links(self):
+        out = self.sh("ip -j link show").stdout
+        return {l["ifname"]: l for l in json.loads(out)}
+
+    def addrs(self, dev):
+        out = self.sh(f"ip -j addr show dev {dev}").stdout
+        j = json.loads(out)
+        return [f'{a["local"]}/{a["prefixlen"]}' for a in j[0]["addr_info"]] if j else []
+
+    def routes(self, family="-4"):
+        return json.loads(self.sh(f"ip -j {family} route show table all").stdout)
+
+    def sysctl(self, key):
+        """Value of a sysctl ("net/ipv4/ip_forward" or "net.ipv4.ip_forward") inside
+        the namespace, None when it does not exist."""
+        path = "/proc/sys/" + (key.replace(".", "/") if "/" not in key else key)
+        r = self.sh(f"cat {path} 2>/dev/null", check=False)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def state(self):
+        """A comparable picture of the namespace: links, addresses and routes
+        (see kernel_state)."""
+        return kernel_state(self)
+
+    def delete(self):
+        sh(["ip", "netns", "delete", self.name], check=False)
+        _live_netns.pop(self.name, None)
+
+
+def _mask_ll(a):
+    """IPv6 link-local addresses derive from random MACs: mask the host part."""
+    return "fe80::LL" if isinstance(a, str) and a.startswith("fe80::") and a != "fe80::" else a
+
+
+def kernel_state(ns, rename=None):
+    """Links, addresses and routes of a namespace as plain data that is equal
+    for two namespaces configured alike: no ifindexes, MACs, lifetimes or
+    link-local host parts; `rename` maps link names (e.g. random veth names)
+    to stable ones."""
+    rename = dict(rename or {})
+    raw = json.loads(ns.sh("ip -d -j link show").stdout or "[]")
+    nm = lambda n: rename.get(n, n)  # noqa: E731
+    links = {}
+    for l in raw:
+        info = l.get("linkinfo", {})
+        links[nm(l["ifname"])] = {
+            "kind": info.get("info_kind", ""),
+            "slave_kind": info.get("info_slave_kind", ""),
+            "mtu": l.get("mtu"),
+            "up": "UP" in l.get("flags", []),
+            "promisc": l.get("promiscuity", 0) > 0,
+            "master": nm(l["master"]) if "master" in l else None,
+            "hairpin": info.get("info_slave_data", {}).get("hairpin"),
+        }
+    addrs = {}
+    for l in json.loads(ns.sh("ip -j addr show").stdout or "[]"):
+        addrs[nm(l["ifname"])] = sorted(
+            (a["family"], _mask_ll(a["local"]), a["prefixlen"], a.get("scope"))
+            for a in l.get("addr_info", []))
+    routes = []
+    for fam in ("-4", "-6"):
+        for r in json.loads(ns.sh(f"ip -j {fam} route show table all").stdout or "[]"):
+            dst = _mask_ll(r.get("dst"))
+            routes.append((fam, r.get("type", "unicast"), dst, r.get("gateway"),
+                           nm(r.get("dev", "")), r.get("protocol", ""), r.get("scope", ""),
+                           r.get("metric", 0), r.get("table", "main"), _mask_ll(r.get("prefsrc"))))
+    return {"links": links, "addrs": addrs, "routes": sorted(routes, key=repr)}
+
+
+def tree(path):
+    """{relative path: (kind, mode, content)} of everything under path
+    (content only for regular files); {} when path does not exist."""
+    out = {}
+    if not os.path.lexists(path):
+        return out
+    for dp, dns, fns in os.walk(path):
+        for n in dns + fns:
+            full = os.path.join(dp, n)
+            st = os.lstat(full)
+            rel = os.path.relpath(full, path)
+            if stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    out[rel] = ("file", stat.S_IMODE(st.st_mode), f.read())
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
+            else:
+                out[rel] = ("other", stat.S_IMODE(st.st_mode), None)
+    return out
+
+
+def assert_cni_error(r, code, *words):
+    """r is a failed plugin run: exit 1, a spec error object on stdout with
+    `code` (an int or a set of acceptable ints) and a msg/details mentioning
+    every one of `words` (case-insensitive)."""
+    assert r.rc == 1, f"expected exit 1, got {r!r}"
+    j = r.json
+    assert isinstance(j, dict), f"stdout is not a JSON object: {r!r}"
+    assert isinstance(j.get("code"), int), f"no integer code: {r!r}"
+    assert isinstance(j.get("msg"), str) and j["msg"], f"no msg: {r!r}"
+    codes = code if isinstance(code, (set, frozenset, tuple, list)) else {code}
+    assert j["code"] in codes, f"expected code {sorted(codes)}, got {j['code']}: {j}"
+    text = (j.get("msg", "") + " " + str(j.get("details", ""))).lower()
+    for w in words:
+        assert w.lower() in text, f"error does not mention {w!r}: {j}"
+    return j
+
+
+_ref_versions = {}
+
+
+def ref_versions(plugin="bridge"):
+    """The CNI versions the reference plugin speaks (its VERSION reply)."""
+    if plugin not in _ref_versions:
+        exe = os.path.join(REF_DIR, plugin)
+        if not os.path.exists(exe):
+            _ref_versions[plugin] = []
+        else:
+            p = subprocess.run([exe], input="{}", capture_output=True, text=True,
+                               env={"CNI_COMMAND": "VERSION"})
+            _ref_versions[plugin] = json.loads(p.stdout).get("supportedVersions", [])
+    return _ref_versions[plugin]
+
+
+def have_ref(plugin="bridge"):
+    return os.access(os.path.join(REF_DIR, plugin), os.X_OK)
+
+
+class PluginResult:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        try:
+            self.json = json.loads(proc.stdout) if proc.stdout.strip() else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    def __repr__(self):
+        return f"PluginResult(rc={self.rc}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1", ifname="eth0",
+               args=None, cni_path=None, ref=False, env=None, binary=None, stdin=None):
+    """Execs a plugin as a runtime would and returns a PluginResult.
+
+    plugin: applet/type name. conf: dict (dumped) or str (sent as is).
+    host: the Netns the plugin runs in (None = caller's own namespace, only
+    for plugins that touch no kernel state). netns: CNI_NETNS (a Netns or a path).
+    ref: run the reference plugin from /usr/lib/cni instead of cnibox.
+    env: a dict of variables; a value of None removes that variable.
+    """
+    bindir = REF_DIR if ref else cnibox_dir()
+    exe = binary or os.path.join(bindir, plugin)
+    e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+         "CNI_COMMAND": command,
+         "CNI_CONTAINERID": containerid,
+         "CNI_NETNS": netns.path if isinstance(netns, Netns) else netns,
+         "CNI_IFNAME": ifname,
+         "CNI_PATH": cni_path or bindir}
+    if args is not None:
+        e["CNI_ARGS"] = args
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    data = stdin if stdin is not None else (conf if isinstance(conf, str) else json.dumps(conf))
+    cmd = [exe]
+    if host is not None:
+        cmd = ["ip", "netns", "exec", host.name, "env", "-i"] + [f"{k}={v}" for k, v in e.items()] + [exe]
+        e = None
+    p = subprocess.run(cmd, input=data, capture_output=True, text=True, env=e, timeout=60)
+    return PluginResult(p)
+
+
+class Scratch:
+    """A temporary directory (e.g. host-local dataDir) removed on cleanup."""
+
+    def __init__(self, prefix="cbt-data-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+
+    def files(self, sub=""):
+        base = os.path.join(self.path, sub)
+        out = []
+        for dp, _, fns in os.walk(base):
+            for f in fns:
+                out.append(os.path.relpath(os.path.join(dp, f), base))
+        return sorted(out)
+
+    def cleanup(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def mask_result(res):
+    """Masks what differs between runs: MACs and random host veth names."""
+    if not isinstance(res, dict):
+        return res
+    res = json.loads(json.dumps(res))
+    for i in res.get("interfaces", []) or []:
+        if "mac" in i:
+            i["mac"] = "MAC"
+        if i.get("name", "").startswith("veth") and not i.get("sandbox"):
+            i["name"] = "vethXXXX"
+        if i.get("sandbox"):
+            i["sandbox"] = "SANDBOX"
+    return res

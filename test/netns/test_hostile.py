@@ -1,0 +1,328 @@
+"""Hostile input: every case must fail with exit 1, a spec error object on
+stdout with the right code and a message naming the problem, and leave
+NOTHING behind: no new file under the scratch dataDir (nor the dir itself
+when it did not exist) and no new link, address or route in the "host" and
+"container" namespaces.
+
+The right code comes from the spec (SPEC.md error table) and upstream's skel.
+Where upstream's plugins answer 999 ("internal", the skel's wrapper for any
+untyped Go error) for what the spec has a code for, cnibox answers the
+spec's code; each such case says so in its `why`.
+"""
+import json
+import os
+
+import pytest
+
+import cnitest
+from cnitest import assert_cni_error, run_plugin
+
+BR = "cbthost0"
+SUBNET = "10.77.0.0/24"
+
+
+class Case:
+    def __init__(self, id, plugin, conf, code, words=(), cmd="ADD", env=None, containerid="hostile1",
+                 ifname="eth0", netns="ctr", args=None, setup=None, why="", ipam_ran=False):
+        self.id, self.plugin, self.conf, self.code, self.words = id, plugin, conf, code, words
+        self.cmd, self.env, self.containerid, self.ifname = cmd, env, containerid, ifname
+        self.netns, self.args, self.setup, self.why = netns, args, setup, why
+        # IPAM really allocated before the failure: its store's bookkeeping
+        # (network dir, lock, last_reserved_ip.N, cnibox's index state) may
+        # stay, as after any ADD+DEL; no lease and no index entry may.
+        self.ipam_ran = ipam_ran
+
+
+def hl_ipam(data, **kw):
+    ipam = {"type": "host-local", "dataDir": data, "ranges": [[{"subnet": SUBNET}]]}
+    ipam.update(kw)
+    return ipam
+
+
+def hl(data, version="1.0.0", name="hostile", **kw):
+    return {"cniVersion": version, "name": name, "type": "host-local", "ipam": hl_ipam(data, **kw)}
+
+
+def hl_range(data, **r):
+    rng = {"subnet": SUBNET}
+    rng.update(r)
+    return hl(data, ranges=[[rng]])
+
+
+def bridge(data, ipam=None, **kw):
+    c = {"cniVersion": "1.0.0", "name": "hostile", "type": "bridge", "bridge": BR,
+         "ipam": ipam if ipam is not None else hl_ipam(data)}
+    c.update(kw)
+    return c
+
+
+def ptp(data, ipam=None, **kw):
+    c = {"cniVersion": "1.0.0", "name": "hostile", "type": "ptp",
+         "ipam": ipam if ipam is not None else hl_ipam(data)}
+    c.update(kw)
+    return c
+
+
+def static(addresses=None, version="1.0.0", **ipam):
+    i = {"type": "static"}
+    if addresses is not None:
+        i["addresses"] = addresses
+    i.update(ipam)
+    return {"cniVersion": version, "name": "hostile", "type": "static", "ipam": i}
+
+
+LOOPBACK = {"cniVersion": "1.0.0", "name": "hostile", "type": "loopback"}
+
+
+# Setups: run before the snapshot, so what they make is not "left over".
+def take_whole_range(t):
+    """Fills a /30 range (one usable address besides the gateway) with another container."""
+    r = run_plugin("host-local", "ADD", hl(t.data, ranges=[[{"subnet": "10.77.9.0/30"}]]),
+                   host=t.host, netns=t.ctr, containerid="owner")
+    assert r.ok, r
+
+
+def make_bridge(t):
+    t.host.sh(f"ip link add {BR} type bridge && ip link set {BR} up")
+
+
+def make_eth0_in_ctr(t):
+    t.ctr.sh("ip link add eth0 type veth peer name eth0peer")
+
+
+def make_bridge_and_fill(t):
+    make_bridge(t)
+    take_whole_range(t)
+
+
+def full_range(data):
+    return hl_ipam(data, ranges=[[{"subnet": "10.77.9.0/30"}]])
+
+
+NO_FILE = "/etc/hostname"          # a plain file, not a namespace
+NO_NS = "/run/netns/cbt-does-not-exist-0"
+
+CI = "containerid"   # the env var's name as messages put it (case-insensitive match)
+
+CASES = [
+    # ---- required environment (skel): code 4 naming the variable
+    *[Case(f"add-missing-{v}", "bridge", lambda d: bridge(d), 4, [v], env={v: None})
+      for v in ("CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH")],
+    Case("add-empty-CNI_CONTAINERID", "host-local", lambda d: hl(d), 4, ["CNI_CONTAINERID"],
+         env={"CNI_CONTAINERID": ""}),
+    Case("del-missing-CNI_IFNAME", "ptp", lambda d: ptp(d), 4, ["CNI_IFNAME"], cmd="DEL",
+         env={"CNI_IFNAME": None}),
+    Case("check-missing-CNI_NETNS", "bridge", lambda d: bridge(d), 4, ["CNI_NETNS"], cmd="CHECK",
+         env={"CNI_NETNS": None}),
+    Case("unknown-command", "host-local", lambda d: hl(d), 4, ["FROB"], cmd="FROB"),
+
+    # ---- stdin that is not a config: code 6
+    Case("bad-json", "bridge", lambda d: '{"cniVersion": "1.0.0", "name": ', 6),
+    Case("json-array", "host-local", lambda d: '["cniVersion", "1.0.0"]', 6),
+    Case("json-string", "ptp", lambda d: '"bridge"', 6),
+    Case("json-number", "static", lambda d: "42", 6),
+    Case("empty-stdin", "bridge", lambda d: "", 6),
+    Case("json-trailing-garbage", "host-local", lambda d: json.dumps(hl(d)) + " }", 6),
+    Case("deep-nesting", "bridge", lambda d: "[" * 100000 + "]" * 100000, 6,
+         why="must not overflow the stack; upstream: 6 'exceeded max depth'"),
+    Case("deep-nesting-in-object", "host-local",
+         lambda d: '{"cniVersion":"1.0.0","name":"n","x":' + "[" * 100000 + "]" * 100000 + "}", {6, 7},
+         why="upstream stops at depth 10000 (6); cnibox's parser has no depth limit and no recursion, so "
+             "it reads the object and then finds no ipam (7): either way no crash"),
+
+    # ---- versions: code 1
+    Case("unknown-cniVersion", "bridge", lambda d: dict(bridge(d), cniVersion="9.9.9"), 1, ["9.9.9"]),
+    Case("garbage-cniVersion", "host-local", lambda d: dict(hl(d), cniVersion="1.0"), 1, ["1.0"]),
+    Case("check-with-0.3.1", "bridge", lambda d: dict(bridge(d), cniVersion="0.3.1"), 1, ["CHECK"],
+         cmd="CHECK"),
+    Case("gc-with-1.0.0", "host-local", lambda d: hl(d), 1, ["GC"], cmd="GC",
+         why="spec: GC needs 1.1.0, code 1 (upstream skel since 1.2; Go 1.1.1 predates GC: code 4)"),
+    Case("status-with-1.0.0", "bridge", lambda d: bridge(d), 1, ["STATUS"], cmd="STATUS",
+         why="spec: STATUS needs 1.1.0, code 1"),
+
+    # ---- network name (code 7) and container id (code 4), as upstream's skel
+    Case("name-with-slash", "host-local", lambda d: hl(d, name="a/b"), 7, ["network name"]),
+    Case("name-dotdot", "host-local", lambda d: hl(d, name="../escape"), 7, ["network name"]),
+    Case("name-dot", "bridge", lambda d: dict(bridge(d), name="."), 7, ["network name"]),
+    Case("name-missing", "host-local", lambda d: {k: v for k, v in hl(d).items() if k != "name"}, 7,
+         ["name"]),
+    Case("name-not-utf8-ish", "host-local", lambda d: hl(d, name="n\u00ff"), 7, ["network name"]),
+    Case("containerid-slash", "host-local", lambda d: hl(d), 4, [CI], containerid="a/b"),
+    Case("containerid-dotdot", "bridge", lambda d: bridge(d), 4, [CI], containerid="../../etc"),
+    Case("containerid-leading-dot", "host-local", lambda d: hl(d), 4, [CI], containerid=".hidden"),
+
+    # ---- ifname (code 4)
+    Case("ifname-too-long", "bridge", lambda d: bridge(d), 4, ["interface name"], ifname="a" * 16),
+    Case("ifname-dot", "ptp", lambda d: ptp(d), 4, ["interface name"], ifname="."),
+    Case("ifname-dotdot", "bridge", lambda d: bridge(d), 4, ["interface name"], ifname=".."),
+    Case("ifname-slash", "host-local", lambda d: hl(d), 4, ["interface name"], ifname="a/b"),
+    Case("ifname-colon", "bridge", lambda d: bridge(d), 4, ["interface name"], ifname="eth0:1"),
+    Case("ifname-space", "ptp", lambda d: ptp(d), 4, ["interface name"], ifname="eth 0"),
+    Case("ifname-tab", "bridge", lambda d: bridge(d), 4, ["interface name"], ifname="eth\t0"),
+    Case("ifname-too-long-on-del", "bridge", lambda d: bridge(d), 4, ["interface name"], cmd="DEL",
+         ifname="x" * 40),
+
+    # ---- CNI_NETNS that is not a namespace: code 8 (the library's ErrInvalidNetNS;
+    # upstream's plugins wrap the same error as 999)
+    Case("netns-plain-file", "bridge", lambda d: bridge(d), 8, [NO_FILE], netns=NO_FILE),
+    Case("netns-missing", "ptp", lambda d: ptp(d), {3, 8}, [NO_NS], netns=NO_NS,
+         why="3 (container does not exist) is the spec's other fitting code"),
+    Case("netns-a-directory", "loopback", lambda d: LOOPBACK, 8, ["/run"], netns="/run"),
+    Case("loopback-netns-plain-file", "loopback", lambda d: LOOPBACK, 8, [NO_FILE], netns=NO_FILE),
+
+    # ---- CNI_ARGS: code 4 (an invalid environment variable; upstream: 999)
+    Case("cni-args-no-equals", "host-local", lambda d: hl(d), 4, ["foo"], args="foo"),
+    Case("cni-args-two-equals", "host-local", lambda d: hl(d), 4, ["a=b=c"], args="a=b=c"),
+    Case("cni-args-unknown-key", "host-local", lambda d: hl(d), 4, ["FOO"], args="FOO=bar"),
+    Case("cni-args-bad-ip", "host-local", lambda d: hl(d), {4, 7}, ["1.2.3"], args="IP=1.2.3"),
+    # A well-formed request that cannot be met is an allocation failure, which
+    # cnibox reports as 100 (plugin-specific; upstream 999), like an exhausted range.
+    Case("cni-args-ip-out-of-range", "host-local", lambda d: hl(d), 100, ["10.99.0.5"],
+         args="IP=10.99.0.5"),
+    Case("cni-args-ip-is-gateway", "host-local", lambda d: hl(d), 100, ["10.77.0.1", "gateway"],
+         args="IP=10.77.0.1"),
+    Case("cni-args-static-bad-gateway", "static", lambda d: static([]), 4, ["zz"],
+         args="IP=10.0.0.1/24;GATEWAY=zz"),
+
+    # ---- host-local config: code 7 (upstream: 999 for all of these)
+    Case("subnet-garbage", "host-local", lambda d: hl_range(d, subnet="10.0.0.300/24"), 7,
+         ["10.0.0.300/24"]),
+    Case("subnet-host-bits", "host-local", lambda d: hl_range(d, subnet="10.0.0.5/24"), 7,
+         ["host bits"]),
+    Case("subnet-slash32", "host-local", lambda d: hl_range(d, subnet="10.0.0.5/32"), 7,
+         ["10.0.0.5/32"]),
+    Case("subnet-slash31", "host-local", lambda d: hl_range(d, subnet="10.0.0.4/31"), 7,
+         ["10.0.0.4/31"]),
+    Case("subnet-v6-slash128", "host-local", lambda d: hl_range(d, subnet="fd00::1/128"), 7,
+         ["fd00::1/128"]),
+    Case("subnet-missing", "host-local", lambda d: hl(d, ranges=[[{"rangeStart": "10.0.0.2"}]]), 7,
+         ["subnet"]),
+    Case("ranges-empty", "host-local", lambda d: hl(d, ranges=[]), 7, ["range"]),
+    Case("ranges-not-a-list", "host-local", lambda d: hl(d, ranges={"subnet": SUBNET}), 7, ["ranges"]),
+    Case("range-start-outside", "host-local", lambda d: hl_range(d, rangeStart="10.1.0.1"), 7,
+         ["10.1.0.1"]),
+    Case("range-end-before-start", "host-local",
+         lambda d: hl_range(d, rangeStart="10.77.0.50", rangeEnd="10.77.0.10"), 7, ["10.77.0."]),
+    Case("ranges-overlap", "host-local",
+         lambda d: hl(d, ranges=[[{"subnet": SUBNET}], [{"subnet": "10.77.0.0/25"}]]), 7, ["overlap"]),
+    Case("two-v4-with-0.2.0", "host-local",
+         lambda d: hl(d, version="0.2.0", ranges=[[{"subnet": SUBNET}], [{"subnet": "10.78.0.0/24"}]]),
+         7, ["0.2.0"]),
+    Case("route-dst-garbage", "host-local", lambda d: hl(d, routes=[{"dst": "notanet"}]), 7, ["notanet"]),
+    Case("route-gw-garbage", "host-local", lambda d: hl(d, routes=[{"dst": "0.0.0.0/0", "gw": "xx"}]), 7,
+         ["xx"]),
+    Case("route-not-object", "host-local", lambda d: hl(d, routes=["0.0.0.0/0"]), 7, ["routes"]),
+    Case("datadir-not-a-string", "host-local", lambda d: hl(d, dataDir=7), 7, ["dataDir"]),
+    Case("args-cni-ips-garbage", "host-local", lambda d: dict(hl(d), args={"cni": {"ips": ["notip"]}}), 7,
+         ["notip"]),
+    Case("runtimeconfig-ips-outside", "host-local",
+         lambda d: dict(hl(d), runtimeConfig={"ips": ["10.99.9.9"]}), 100, ["10.99.9.9"]),
+    Case("datadir-dotdot", "host-local", lambda d: hl(d, dataDir=d + "/../escape"), 7, ["dataDir", ".."],
+         why="upstream accepts it; cnibox refuses '..' in a path it writes below"),
+    Case("datadir-dotdot-bridge", "bridge", lambda d: bridge(d, ipam=hl_ipam(d, dataDir="../../tmp")), 7,
+         ["dataDir"]),
+    Case("resolvconf-missing", "host-local", lambda d: hl(d, resolvConf="/nonexistent/resolv.conf"),
+         {5, 7}, ["/nonexistent/resolv.conf"], why="a file the config names cannot be read"),
+    Case("long-network-name", "host-local", lambda d: hl(d, name="n" * 300), {5, 7},
+         why="a name the file system cannot hold; the spec's regexp has no length limit"),
+    Case("range-exhausted", "host-local", lambda d: hl(d, ranges=[[{"subnet": "10.77.9.0/30"}]]),
+         100, ["10.77.9.", "no IP addresses available"], setup=take_whole_range,
+         why="no spec code fits (11 'try again later' would invite a retry loop); upstream: 999"),
+
+    # ---- ipam type / delegation
+    # Delegation errors keep upstream's 999 and texts ("failed to find plugin",
+    # "invalid plugin name"): a type is never joined to a path when it holds a '/'.
+    Case("ipam-type-unknown", "bridge", lambda d: bridge(d, ipam={"type": "nosuchipam"}), {7, 999},
+         ["nosuchipam"]),
+    Case("ipam-type-path-dotdot", "bridge", lambda d: bridge(d, ipam={"type": "../cni/host-local"}), {7, 999},
+         ["../cni/host-local"]),
+    Case("ipam-type-absolute", "ptp", lambda d: ptp(d, ipam={"type": "/usr/lib/cni/host-local"}), {7, 999},
+         ["/usr/lib/cni/host-local"]),
+    Case("ipam-not-object", "bridge", lambda d: bridge(d, ipam="host-local"), 7, ["ipam"]),
+    Case("ptp-without-ipam", "ptp", lambda d: {"cniVersion": "1.0.0", "name": "hostile", "type": "ptp"},
+         7, ["ipam"]),
+    Case("ipam-exhausted-bridge", "bridge", lambda d: bridge(d, ipam=full_range(d)), 100,
+         ["10.77.9."], setup=make_bridge_and_fill,
+         why="the veth made before IPAM ran must be removed again"),
+    Case("ipam-exhausted-ptp", "ptp", lambda d: ptp(d, ipam=full_range(d)), 100,
+         ["10.77.9."], setup=take_whole_range),
+
+    # ---- static
+    Case("static-address-not-cidr", "static", lambda d: static([{"address": "10.0.0.1"}]), 7, ["10.0.0.1"]),
+    Case("static-no-ipam", "static", lambda d: {"cniVersion": "1.0.0", "name": "hostile", "type": "static"},
+         7, ["ipam"]),
+    Case("static-bad-route", "static", lambda d: static([{"address": "10.0.0.1/24"}], routes=[{"dst": "x"}]),
+         7, ["x"]),
+    Case("static-two-v4-0.2.0", "static",
+         lambda d: static([{"address": "10.0.0.1/24"}, {"address": "10.0.0.2/24"}], version="0.2.0"),
+         7, ["0.2.0"]),
+
+    # ---- bridge / ptp keys
+    Case("bridge-vlan-out-of-range", "bridge", lambda d: bridge(d, vlan=5000), 7, ["5000"]),
+    Case("bridge-hairpin-and-promisc", "bridge", lambda d: bridge(d, hairpinMode=True, promiscMode=True),
+         7, ["hairpin"]),
+    Case("bridge-mtu-string", "bridge", lambda d: bridge(d, mtu="big"), 7, ["mtu"]),
+    Case("ptp-mtu-string", "ptp", lambda d: ptp(d, mtu="big"), 7, ["mtu"]),
+    Case("bridge-name-not-string", "bridge", lambda d: bridge(d, bridge=["br0"]), 7, ["bridge"]),
+    Case("bridge-name-too-long", "bridge", lambda d: bridge(d, bridge="b" * 16), 7, ["b" * 16]),
+    Case("bridge-on-existing-non-bridge", "bridge", lambda d: bridge(d, bridge="lo"), {7, 999}, ["lo"],
+         why="a runtime conflict, not a malformed config: upstream 999"),
+    Case("bridge-ifname-exists", "bridge", lambda d: bridge(d), {999}, ["eth0"],
+         setup=lambda t: (make_bridge(t), make_eth0_in_ctr(t)),
+         why="spec: ADD must fail when the interface exists; the lease taken first is released"),
+    Case("ptp-ifname-exists", "ptp", lambda d: ptp(d), {999}, ["eth0"], setup=make_eth0_in_ctr,
+         ipam_ran=True, why="ptp runs IPAM before it makes the veth; the lease is released again"),
+
+    # ---- prevResult that is not a result: code 6
+    Case("check-prevresult-garbage", "bridge", lambda d: bridge(d, prevResult={"ips": 5}), 6,
+         ["prevResult"], cmd="CHECK",
+         why="upstream ignores it and fails later with 999"),
+    Case("add-prevresult-not-object", "static",
+         lambda d: dict(static([{"address": "10.0.0.1/24"}]), prevResult="x"), 6, ["prevResult"]),
+]
+
+
+def bookkeeping(path, entry):
+    """A host-local store file that is not a lease nor an attachment's index entry."""
+    base = os.path.basename(path)
+    if entry[0] == "dir":
+        return True
+    return base == "lock" or base.startswith("last_reserved_ip.") or path.endswith(".cnibox/state")
+
+
+@pytest.fixture
+def t(host, ctr, scratch):
+    class T:
+        pass
+    x = T()
+    x.host, x.ctr, x.scratch = host, ctr, scratch
+    x.data = os.path.join(scratch.path, "data")   # does not exist until something writes it
+    return x
+
+
+def test_enough_cases():
+    assert len(CASES) >= 30
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile(case, t):
+    if case.setup:
+        case.setup(t)
+    files_before = cnitest.tree(t.scratch.path)
+    host_before, ctr_before = t.host.state(), t.ctr.state()
+
+    conf = case.conf(t.data)
+    netns = {"ctr": t.ctr}.get(case.netns, case.netns) if isinstance(case.netns, str) else case.netns
+    r = run_plugin(case.plugin, case.cmd, conf, host=t.host, netns=netns, containerid=case.containerid,
+                   ifname=case.ifname, args=case.args, env=case.env)
+
+    assert_cni_error(r, case.code, *case.words)
+    files = cnitest.tree(t.scratch.path)
+    if case.ipam_ran:
+        files = {k: v for k, v in files.items() if k not in files_before and not bookkeeping(k, v)}
+        files_before = {}
+    assert files == files_before, "files left under the scratch dir"
+    assert t.host.state() == host_before, "host namespace changed"
+    assert t.ctr.state() == ctr_before, "container namespace changed"
