@@ -26,7 +26,8 @@ WORK=$(mktemp -d /tmp/cnibox-demo-XXXXXX)
 BIN=$WORK/bin
 DATA=$WORK/data
 
-bold() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+bold() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
 say() { printf '    %s\n' "$*"; }
 run() { printf '    $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/      /'; return "${PIPESTATUS[0]}"; }
 

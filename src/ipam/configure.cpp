@@ -24,7 +24,7 @@ int64_t nowMs() {
 
 void sleepMs(int ms) {
     timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
-#include <cstring>
+
+#include "util/fs.h"
 
 namespace ipam {
 
@@ -24,41 +24,29 @@ int readFile(int dirfd, const char* name, std::string& out, size_t limit) {
     if (fd < 0) return errno;
     out.clear();
     char buf[4096];
+    int err = 0;
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            return e;
+            err = errno;
+            break;
         }
         if (n == 0) break;
         if (out.size() + static_cast<size_t>(n) > limit) {
-            close(fd);
-            return EFBIG;
+            err = EFBIG;
+            break;
         }
         out.append(buf, static_cast<size_t>(n));
     }
     close(fd);
-    return 0;
-}
-
-static int writeAll(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-    return 0;
+    return err;
 }
 
 int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags) {
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | extraFlags, mode);
     if (fd < 0) return errno;
-    int e = writeAll(fd, data);
+    int e = util::writeAll(fd, data);
     if (close(fd) != 0 && !e) e = errno;
     return e;
 }
@@ -74,12 +62,6 @@ int writeFileAtomic(int dirfd, const char* name, const char* tmp, std::string_vi
         return e;
     }
     return 0;
-}
-
-std::string errnoText(int err) {
-    std::string s = std::strerror(err);
-    if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-    return s;
 }
 
 }  // namespace ipam

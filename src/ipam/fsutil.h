@@ -1,4 +1,5 @@
-// Small file helpers for the ipam layer (dirfd-relative, errno-returning).
+// Small dirfd-relative file helpers for the ipam layer (errno-returning;
+// the plain fd helpers are in util/fs.h).
 #pragma once
 
 #include <string>
@@ -18,8 +19,5 @@ int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode,
 
 // Writes `data` to `tmp` then renames it over `name` (both in `dirfd`).
 int writeFileAtomic(int dirfd, const char* name, const char* tmp, std::string_view data, unsigned mode);
-
-// strerror text in Go's style (lower-case first letter): "no such file or directory".
-std::string errnoText(int err);
 
 }  // namespace ipam

@@ -11,6 +11,7 @@
 #include "cni/json.h"
 #include "cni/version.h"
 #include "ipam/fsutil.h"
+#include "util/fs.h"
 #include "ipam/resolvconf.h"
 
 namespace ipam {
@@ -238,11 +239,11 @@ cni::Error hostLocalStatus(const HostLocalConfig& c) {
             if (!S_ISDIR(st.st_mode))
                 return {cni::kNotAvailable, "data directory " + p + " is not a directory"};
             if (faccessat(AT_FDCWD, p.c_str(), W_OK | X_OK, AT_EACCESS) != 0)
-                return {cni::kNotAvailable, "data directory " + p + " is not writable: " + errnoText(errno)};
+                return {cni::kNotAvailable, "data directory " + p + " is not writable: " + util::errnoText(errno)};
             break;
         }
         if (errno != ENOENT)
-            return {cni::kNotAvailable, "data directory " + p + " is not usable: " + errnoText(errno)};
+            return {cni::kNotAvailable, "data directory " + p + " is not usable: " + util::errnoText(errno)};
         size_t s = p.find_last_of('/');
         if (s == std::string::npos) break;  // relative path: the current directory
         p = s == 0 ? "/" : p.substr(0, s);

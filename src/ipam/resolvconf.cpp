@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ipam/fsutil.h"
+#include "util/fs.h"
 
 namespace ipam {
 
@@ -54,7 +55,7 @@ void parseResolvConfText(std::string_view text, cni::DNS& out) {
 cni::Error parseResolvConf(const std::string& path, cni::DNS& out) {
     std::string text;
     if (auto e = readFile(AT_FDCWD, path.c_str(), text, 1 << 20))
-        return {cni::kIOFailure, "open " + path + ": " + errnoText(e)};
+        return {cni::kIOFailure, "open " + path + ": " + util::errnoText(e)};
     cni::DNS dns;
     parseResolvConfText(text, dns);
     out = std::move(dns);

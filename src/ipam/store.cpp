@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "ipam/fsutil.h"
+#include "util/fs.h"
 
 namespace ipam {
 
@@ -30,7 +31,7 @@ constexpr std::string_view kEntryMagic = "cnibox-index 1 ";
 constexpr std::string_view kStateMagic = "cnibox-index-state 1 ";
 
 cni::Error ioError(const char* op, const std::string& path, int err) {
-    return {cni::kIOFailure, std::string(op) + " " + path + ": " + errnoText(err)};
+    return {cni::kIOFailure, std::string(op) + " " + path + ": " + util::errnoText(err)};
 }
 
 // No white space, control characters or '/': safe inside an index line and a file name.
@@ -130,9 +131,14 @@ int forEachEntry(int dirfd, F&& f) {
     return 0;
 }
 
+// Fixed width, so that rewriting it in place never needs a truncate.
 std::string stateText(const struct stat& st) {
-    return std::string(kStateMagic) + std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " +
-           std::to_string(st.st_mtim.tv_sec) + " " + std::to_string(st.st_mtim.tv_nsec) + "\n";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%.*s%020llu %020llu %020lld %09ld\n", static_cast<int>(kStateMagic.size()),
+                  kStateMagic.data(), static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_mtim.tv_sec),
+                  static_cast<long>(st.st_mtim.tv_nsec));
+    return buf;
 }
 
 bool sameTime(const struct timespec& a, const struct timespec& b) {
@@ -166,6 +172,9 @@ cni::Error validateStorePath(const std::string& dataDir, const std::string& netw
     if (network.empty() || network == "." || network == ".." || network.find('/') != std::string::npos ||
         network.find('\0') != std::string::npos)
         return {cni::kInvalidNetConf, "invalid network name \"" + network + "\" for a data directory"};
+    if (network.size() > 255)
+        return {cni::kInvalidNetConf, "network name too long for a data directory (" +
+                                          std::to_string(network.size()) + " bytes, at most 255)"};
     if (dataDir.find('\0') != std::string::npos)
         return {cni::kInvalidNetConf, "invalid dataDir: contains a NUL byte"};
     size_t i = 0;
@@ -212,6 +221,11 @@ cni::Error LeaseStore::open(const std::string& dataDir, const std::string& netwo
     for (int attempt = 0;; attempt++) {
         bool retry = false;
         cni::Error e = openOnce(mode, retry);
+        if (e && (!retry || attempt == 4)) {
+            // Leave nothing behind: remove the directories made on the way.
+            for (auto it = created_.rbegin(); it != created_.rend(); ++it) rmdir(it->c_str());
+            created_.clear();
+        }
         if (!retry || attempt == 4) return e;
     }
 }
@@ -238,9 +252,11 @@ cni::Error LeaseStore::mkdirs() {
 }
 
 cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
-    if (mode == Mode::Create)
-        if (auto e = mkdirs()) return e;
     dirfd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd_ < 0 && errno == ENOENT && mode == Mode::Create) {
+        if (auto e = mkdirs()) return e;
+        dirfd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (dirfd_ < 0) {
         int err = errno;
         if (err == ENOENT && mode == Mode::Existing) {
@@ -274,16 +290,17 @@ cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
         return ioError("open", dir_, ENOENT);
     }
     idxfd_ = openat(dirfd_, kIndexDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    trusted_ = idxfd_ >= 0 && checkState();
+    trusted_ = idxfd_ >= 0 && checkState(st);
     full_ = false;
     changed_ = false;
     entries_.clear();
     dirty_.clear();
+    onDisk_.clear();
     if (!trusted_) rebuild();
     return {};
 }
 
-bool LeaseStore::checkState() {
+bool LeaseStore::checkState(const struct stat& st) {
     std::string text;
     if (readFile(idxfd_, kStateFile, text) != 0) return false;
     std::string_view s = text;
@@ -297,8 +314,6 @@ bool LeaseStore::checkState() {
         if (s.empty() || (s[0] != ' ' && s[0] != '\n')) return false;
         s.remove_prefix(1);
     }
-    struct stat st;
-    if (fstat(dirfd_, &st) != 0) return false;
     return v[0] == static_cast<unsigned long long>(st.st_dev) && v[1] == static_cast<unsigned long long>(st.st_ino) &&
            v[2] == static_cast<unsigned long long>(st.st_mtim.tv_sec) &&
            v[3] == static_cast<unsigned long long>(st.st_mtim.tv_nsec);
@@ -313,6 +328,8 @@ void LeaseStore::rebuild() {
     unlinkState();  // a rebuild cut short leaves the index untrusted
     entries_.clear();
     dirty_.clear();
+    onDisk_.clear();
+    orphans_.clear();
     full_ = true;
     trusted_ = false;
     changed_ = true;
@@ -322,7 +339,8 @@ void LeaseStore::rebuild() {
         std::string text;
         if (readFile(dirfd_, de->d_name, text) != 0) return;
         auto o = Owner::fromContent(text);
-        if (o && indexable(*o)) entries_[*o].push_back(*ip);
+        if (!o) orphans_.push_back(*ip);  // empty: a reservation cut short by a crash
+        else if (indexable(*o)) entries_[*o].push_back(*ip);
     });
     for (auto& [o, ips] : entries_) std::sort(ips.begin(), ips.end());
 
@@ -351,6 +369,7 @@ void LeaseStore::rebuild() {
             return;
         }
         seen.insert(o);
+        onDisk_.insert(o);
         std::sort(ips.begin(), ips.end());
         if (ips != it->second) dirty_.insert(o);
     });
@@ -374,6 +393,7 @@ bool LeaseStore::loadEntry(const Owner& o, std::vector<IP>& out) {
         out.clear();
         return false;
     }
+    onDisk_.insert(o);
     return true;
 }
 
@@ -405,17 +425,7 @@ cni::Error LeaseStore::reserve(const Owner& o, const IP& ip, int rangeSet, bool&
         return ioError("open", dir_ + "/" + name, errno);
     }
     changed_ = true;
-    std::string content = o.content();
-    int err = 0;
-    for (std::string_view d = content; !d.empty();) {
-        ssize_t n = write(fd, d.data(), d.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            err = errno;
-            break;
-        }
-        d.remove_prefix(static_cast<size_t>(n));
-    }
+    int err = util::writeAll(fd, o.content());
     if (::close(fd) != 0 && !err) err = errno;
     if (!err) {
         std::string last = kLastReservedPrefix + std::to_string(rangeSet);
@@ -544,6 +554,16 @@ cni::Error LeaseStore::releaseAllExcept(const std::vector<cni::Attachment>& keep
         if (!kept) drop.push_back(o);
     }
     cni::Error firstErr;
+    // Lease files left empty by a crash belong to no attachment.
+    for (const IP& ip : orphans_) {
+        std::string text;
+        if (readFile(dirfd_, ip.str().c_str(), text) != 0 || !trimSpace(text).empty()) continue;
+        if (unlinkat(dirfd_, ip.str().c_str(), 0) == 0) {
+            changed_ = true;
+            if (released) released->push_back(Lease{ip, {}});
+        }
+    }
+    orphans_.clear();
     for (const Owner& o : drop) {
         std::vector<IP> got;
         int err = 0;
@@ -561,9 +581,18 @@ void LeaseStore::writeEntry(const Owner& o) {
     std::string name = indexName(o);
     if (it == entries_.end() || it->second.empty()) {
         if (unlinkat(idxfd_, name.c_str(), 0) != 0 && errno != ENOENT) trusted_ = false;
+        onDisk_.erase(o);
         return;
     }
-    if (writeFileAtomic(idxfd_, name.c_str(), kTmpFile, entryText(o, it->second), 0600) != 0) trusted_ = false;
+    std::string text = entryText(o, it->second);
+    // A new attachment's file is created in place (a crash part-way leaves
+    // the state marker stale, so the index is rebuilt); an existing one is
+    // replaced atomically.
+    int err = EEXIST;
+    if (!onDisk_.count(o)) err = writeFile(idxfd_, name.c_str(), text, 0600, O_EXCL);
+    if (err == EEXIST) err = writeFileAtomic(idxfd_, name.c_str(), kTmpFile, text, 0600);
+    if (err) trusted_ = false;
+    else onDisk_.insert(o);
 }
 
 void LeaseStore::writeState() {
@@ -582,7 +611,8 @@ void LeaseStore::writeState() {
         // multigrain time stamps (Linux 6.13+ on ext4, xfs, btrfs, tmpfs)
         // stamps it finer than the coarse clock, and will do so for any
         // change that follows our stat below: no waiting needed.
-        if (mkdirat(dirfd_, kProbeDir, 0700) == 0) {
+        // (Repeated when the clock ticked in between and stamped it coarsely again.)
+        for (int i = 0; i < 3 && sameTime(st.st_mtim, now) && mkdirat(dirfd_, kProbeDir, 0700) == 0; i++) {
             unlinkat(dirfd_, kProbeDir, AT_REMOVEDIR);
             if (fstat(dirfd_, &st) != 0) {
                 unlinkState();
@@ -606,7 +636,17 @@ void LeaseStore::writeState() {
             return;
         }
     }
-    if (writeFileAtomic(idxfd_, kStateFile, kTmpFile, stateText(st), 0600) != 0) unlinkState();
+    // Rewritten in place: no truncate, no rename (both make ext4 flush data).
+    std::string text = stateText(st);
+    int fd = openat(idxfd_, kStateFile, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    bool ok = fd >= 0 && pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+    if (ok) {
+        struct stat fst;
+        ok = fstat(fd, &fst) == 0 && (fst.st_size == static_cast<off_t>(text.size()) ||
+                                      ftruncate(fd, static_cast<off_t>(text.size())) == 0);
+    }
+    if (fd >= 0) ::close(fd);
+    if (!ok) unlinkState();
 }
 
 void LeaseStore::close() {
@@ -623,6 +663,7 @@ void LeaseStore::close() {
     }
     dirty_.clear();
     entries_.clear();
+    onDisk_.clear();
     changed_ = false;
     full_ = false;
     if (idxfd_ >= 0) ::close(idxfd_);

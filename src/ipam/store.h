@@ -10,7 +10,8 @@
 //     <id>@<ifname>       "cnibox-index 1 <id> <ifname>\n" then that attachment's
 //                         addresses, one a line ("<id>@" and no ifname field for
 //                         old id-only leases; "~<hash>" when the name would be too long)
-//     state               "cnibox-index-state 1 <dev> <ino> <mtime s> <mtime ns>\n":
+//     state               "cnibox-index-state 1 <dev> <ino> <mtime s> <mtime ns>\n"
+//                         (fixed-width, zero-padded numbers):
 //                         the network dir as it was after our last change
 //
 // The index lets DEL, CHECK and ADD's duplicate check look at one small file
@@ -33,6 +34,8 @@
 #include "cni/error.h"
 #include "cni/skel.h"
 #include "util/ipaddr.h"
+
+struct stat;
 
 namespace ipam {
 
@@ -105,7 +108,8 @@ public:
     // Releases `ip` if `o` holds it (rolling back a reservation).
     cni::Error releaseOne(const Owner& o, const util::IP& ip);
     // Releases every lease whose owner is not in `keep` (an old id-only
-    // lease is kept when some attachment has its id). Always rescans.
+    // lease is kept when some attachment has its id), and empty lease files
+    // (a reservation cut short by a crash). Always rescans.
     cni::Error releaseAllExcept(const std::vector<cni::Attachment>& keep, std::vector<Lease>* released = nullptr);
 
     // A failed ADD: if open() created the network dir, removes it and its
@@ -120,7 +124,7 @@ public:
 private:
     cni::Error openOnce(Mode mode, bool& retry);
     cni::Error mkdirs();
-    bool checkState();
+    bool checkState(const struct stat& st);
     void rebuild();
     std::vector<util::IP>& entry(const Owner& o);
     bool loadEntry(const Owner& o, std::vector<util::IP>& out);
@@ -143,6 +147,8 @@ private:
     bool changed_ = false;   // the state marker must be rewritten
     std::map<Owner, std::vector<util::IP>> entries_;
     std::set<Owner> dirty_;
+    std::set<Owner> onDisk_;  // owners whose index file exists
+    std::vector<util::IP> orphans_;  // empty lease files seen by the last rebuild
     Stats stats_;
 };
 

@@ -32,6 +32,10 @@ Error Socket::addVeth(const VethSpec& s, bool* nameTaken) {
         rtnl_link_set_mtu(link.get(), unsigned(s.mtu));
         rtnl_link_set_mtu(peer.get(), unsigned(s.mtu));
     }
+    if (s.txqlen >= 0) {
+        rtnl_link_set_txqlen(link.get(), unsigned(s.txqlen));
+        rtnl_link_set_txqlen(peer.get(), unsigned(s.txqlen));
+    }
     if (mac) rtnl_link_set_addr(link.get(), mac.get());
     if (peerMac) rtnl_link_set_addr(peer.get(), peerMac.get());
     // IFLA_NET_NS_FD inside the peer's info: the kernel creates the peer in

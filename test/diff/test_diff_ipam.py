@@ -323,3 +323,87 @@ def test_static_no_addresses(twin):
         compare_results(rr, rb)
     else:
         compare_errors(rr, rb)
+
+
+# ---------------------------------------------------------------- one store, both plugins
+
+def lease_files(side):
+    """Paths of the lease files (named by an address) under the side's dataDir."""
+    import ipaddress
+    out = []
+    for k, v in side.leases().items():
+        try:
+            ipaddress.ip_address(os.path.basename(k))
+        except ValueError:
+            continue
+        if v[0] == "file":
+            out.append(k)
+    return sorted(out)
+
+
+def test_host_local_shared_store(twin):
+    """The reference and cnibox on ONE dataDir (the store format is shared):
+    neither hands out the other's address, each releases and checks the
+    other's leases, and cnibox's index notices the reference's changes."""
+    side = twin.box                      # one namespace pair and one dataDir
+    conf = hl("1.0.0", ranges=[[{"subnet": "10.40.0.0/29"}]])
+
+    def run(ref, cmd, cid, prev=None):
+        c = dict(conf, prevResult=prev) if prev else conf
+        return cnitest.run_plugin("host-local", cmd, side.conf(c), host=side.host, netns=side.ctr(),
+                                  containerid=cid, ref=ref)
+
+    got = {}
+    for cid, ref in (("r0", True), ("b0", False), ("r1", True), ("b1", False)):
+        r = run(ref, "ADD", cid)
+        assert r.ok, (cid, r)
+        got[cid] = r.json
+    addrs = [got[c]["ips"][0]["address"] for c in ("r0", "b0", "r1", "b1")]
+    assert addrs == ["10.40.0.2/29", "10.40.0.3/29", "10.40.0.4/29", "10.40.0.5/29"], addrs
+    # Each checks and releases the other's lease.
+    assert run(False, "CHECK", "r0", got["r0"]).ok
+    assert run(True, "CHECK", "b0", got["b0"]).ok
+    assert run(False, "DEL", "r0").ok
+    assert run(True, "DEL", "b0").ok
+    assert lease_files(side) == ["diffnet/10.40.0.4", "diffnet/10.40.0.5"]
+    # cnibox no longer sees b0 (released behind its back by the reference).
+    r = run(False, "CHECK", "b0", got["b0"])
+    assert not r.ok, r
+    # Round robin goes on after the last reserved address, whoever reserved it.
+    r = run(False, "ADD", "b2")
+    assert r.ok and r.json["ips"][0]["address"] == "10.40.0.6/29", r
+    r = run(True, "ADD", "r2")
+    assert r.ok and r.json["ips"][0]["address"] == "10.40.0.2/29", r
+
+
+def test_gc_and_status_are_cnibox_only(twin):
+    """DIFFERENCES["gc-status"]: the reference 1.1.1 knows neither verb. With
+    1.1.0, cnibox's GC releases leases of attachments not listed as valid."""
+    conf = hl("1.0.0", ranges=[V4])
+    for cid in ("c0", "c1", "c2"):
+        rr, rb = twin.both("host-local", "ADD", conf, containerid=cid, key=cid)
+        compare_results(rr, rb)
+    for verb in ("GC", "STATUS"):
+        rr, rb = twin.both("host-local", verb, conf)
+        assert rr.json and rr.json["code"] == 4 and verb in rr.json["msg"], rr   # unknown CNI_COMMAND
+        cnitest.assert_cni_error(rb, 1, verb)                                     # needs 1.1.0
+    new = dict(conf, cniVersion="1.1.0")
+    r = twin.box.run("host-local", "STATUS", new)
+    assert r.ok, r
+    gc = dict(new, **{"cni.dev/valid-attachments": [{"containerID": "c1", "ifname": "eth0"}]})
+    r = twin.box.run("host-local", "GC", gc)
+    assert r.ok, r
+    assert lease_files(twin.box) == ["diffnet/10.40.0.3"]
+    assert twin.box.leases()["diffnet/10.40.0.3"][2] == b"c1\r\neth0"
+
+
+def test_static_check_notices_missing_address(twin):
+    """DIFFERENCES["static-check"]: a prevResult without one of the configured
+    addresses passes the reference's CHECK; cnibox's fails (code 100)."""
+    conf = st("1.0.0", [{"address": "10.50.0.5/24"}, {"address": "fd50::5/64"}])
+    rr, rb = twin.both("static", "ADD", conf, key="c0")
+    compare_results(rr, rb)
+    prev = dict(rr.json, ips=rr.json["ips"][:1])
+    rr, rb = twin.both("static", "CHECK", dict(conf, prevResult=prev))
+    assert rr.ok, rr
+    cnitest.assert_cni_error(rb, 100, "fd50::5")

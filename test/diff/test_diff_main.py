@@ -18,12 +18,28 @@ def with_prev(conf, key="c0"):
     return lambda side: dict(conf, prevResult=side.results[key])
 
 
-def check_del_cycle(twin, plugin, conf, version, ctr=0, key="c0"):
-    """CHECK (>= 0.4.0), DEL, compare, repeat DEL, DEL with no netns."""
-    if at_least(version, "0.4.0"):
-        rr, rb = twin.both(plugin, "CHECK", with_prev(conf, key), ctr=ctr)
-        assert rr.ok, f"reference CHECK failed: {rr!r}"
+# CHECK failures of the reference 1.1.1 that are its own faults (cnibox's
+# CHECK passes there): DIFFERENCES["ref-check-faults"].
+REF_CHECK_FAULTS = [
+    "no plugin name provided",          # bridge without IPAM: CHECK delegates to an empty type
+    "not found in routing table",       # a route without gw is looked up with gw <nil>
+]
+
+
+def check(twin, plugin, conf, version, ctr=0, key="c0"):
+    """CHECK right after the ADD (a later ADD may change the bridge's MAC)."""
+    if not at_least(version, "0.4.0"):
+        return
+    rr, rb = twin.both(plugin, "CHECK", with_prev(conf, key), ctr=ctr)
+    if not rr.ok and any(f in rr.stdout for f in REF_CHECK_FAULTS):
         assert rb.ok, f"cnibox CHECK failed: {rb!r}"
+        return
+    assert rr.ok, f"reference CHECK failed: {rr!r}"
+    assert rb.ok, f"cnibox CHECK failed: {rb!r}"
+
+
+def del_cycle(twin, plugin, conf, version, ctr=0, key="c0"):
+    """DEL, compare, repeat DEL, DEL with no netns, compare."""
     dconf = with_prev(conf, key) if at_least(version, "0.4.0") else conf
     rr, rb = twin.both(plugin, "DEL", dconf, ctr=ctr)
     assert rr.ok and rb.ok, (rr, rb)
@@ -37,6 +53,31 @@ def check_del_cycle(twin, plugin, conf, version, ctr=0, key="c0"):
 
 # ---------------------------------------------------------------- loopback
 
+def old_shape(res, version):
+    """A 1.0-shaped result as the given older version has it (spec conversion rules)."""
+    if "ips" not in res or any("version" in ip for ip in res["ips"]):
+        return res
+    fam = lambda a: "6" if ":" in a["address"] else "4"  # noqa: E731
+    if at_least(version, "0.3.0"):
+        out = dict(res)
+        out["ips"] = [dict(ip, version=fam(ip)) for ip in res["ips"]]
+        # key order as printed: version first
+        out["ips"] = [{"version": ip["version"], **{k: v for k, v in ip.items() if k != "version"}}
+                      for ip in out["ips"]]
+        return out
+    out = {"cniVersion": res["cniVersion"]}
+    for f in ("4", "6"):
+        ips = [ip for ip in res["ips"] if fam(ip) == f]
+        if ips:
+            o = {"ip": ips[0]["address"]}
+            if ips[0].get("gateway"):
+                o["gateway"] = ips[0]["gateway"]
+            out["ip" + f] = o
+    if "dns" in res:
+        out["dns"] = res["dns"]
+    return out
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_loopback(twin, version):
     conf = {"cniVersion": version, "name": "diffnet", "type": "loopback"}
@@ -44,9 +85,15 @@ def test_loopback(twin, version):
         side.ctr().sh("ip link set lo down")
     compare_states(twin)
     rr, rb = twin.both("loopback", "ADD", conf, key="c0")
+    if not at_least(version, "1.0.0"):
+        # DIFFERENCES["ref-loopback-shape"]: the reference prints a 1.0-shaped
+        # result under the old version; cnibox prints that version's shape.
+        assert rr.ok, rr
+        rr.json = old_shape(rr.json, version)
     compare_results(rr, rb, version)
     compare_states(twin)
-    check_del_cycle(twin, "loopback", conf, version)
+    check(twin, "loopback", conf, version)
+    del_cycle(twin, "loopback", conf, version)
 
 
 # ---------------------------------------------------------------- ptp
@@ -82,7 +129,7 @@ def ptp(version, **kw):
 def ptp_matrix():
     out = []
     for cfg in sorted(PTP_CONFIGS):
-        vs = VERSIONS if cfg in ("v4", "dual") else FAMILY_VERSIONS
+        vs = VERSIONS if cfg == "v4" else FAMILY_VERSIONS
         out += [(cfg, v) for v in vs]
     return out
 
@@ -93,12 +140,14 @@ def test_ptp(twin, cfg, version):
     rr, rb = twin.both("ptp", "ADD", conf, key="c0")
     compare_results(rr, rb, version)
     compare_states(twin)
+    check(twin, "ptp", conf, version)
     # A second container on the same network.
     rr, rb = twin.both("ptp", "ADD", conf, ctr=1, key="c1")
     compare_results(rr, rb, version)
     compare_states(twin)
-    check_del_cycle(twin, "ptp", conf, version)
-    check_del_cycle(twin, "ptp", conf, version, ctr=1, key="c1")
+    check(twin, "ptp", conf, version, ctr=1, key="c1")
+    del_cycle(twin, "ptp", conf, version)
+    del_cycle(twin, "ptp", conf, version, ctr=1, key="c1")
 
 
 # ---------------------------------------------------------------- bridge
@@ -153,17 +202,19 @@ def test_bridge(twin, cfg, version):
     conf = bridge(version, **BR_CONFIGS[cfg])
     rr, rb = twin.both("bridge", "ADD", conf, key="c0")
     if cfg in NOT_YET:
-        assert rr.ok, rr
+        # (The reference needs bridge VLAN filtering in the kernel, absent on some.)
         cnitest.assert_cni_error(rb, 2, NOT_YET[cfg])
         assert set(twin.box.ctr().links()) == {"lo"}
         return
     compare_results(rr, rb, version)
     compare_states(twin)
+    check(twin, "bridge", conf, version)
     rr, rb = twin.both("bridge", "ADD", conf, ctr=1, key="c1")
     compare_results(rr, rb, version)
     compare_states(twin)
-    check_del_cycle(twin, "bridge", conf, version)
-    check_del_cycle(twin, "bridge", conf, version, ctr=1, key="c1")
+    check(twin, "bridge", conf, version, ctr=1, key="c1")
+    del_cycle(twin, "bridge", conf, version)
+    del_cycle(twin, "bridge", conf, version, ctr=1, key="c1")
 
 
 def test_bridge_existing_bridge_with_other_address(twin):
@@ -171,12 +222,18 @@ def test_bridge_existing_bridge_with_other_address(twin):
     for side in (twin.ref, twin.box):
         side.host.sh(f"ip link add {BR} type bridge && ip addr add 10.60.5.1/24 dev {BR} && ip link set {BR} up")
     conf = bridge("1.0.0", isGateway=True, ipam=hl_ipam([V4]))
+    twin.box.ctr()
+    before = twin.box.state()
     rr, rb = twin.both("bridge", "ADD", conf, key="c0")
     if rr.ok:
         compare_results(rr, rb)
+        compare_states(twin)
     else:
         compare_errors(rr, rb)
-    compare_states(twin)
+        # DIFFERENCES["rollback"]: the reference leaves its veth; cnibox nothing
+        # (both set the existing bridge's accept_ra=0 first, a change the DEL would not undo either).
+        after = twin.box.state()
+        assert (after["host"], after["ctrs"]) == (before["host"], before["ctrs"])
 
 
 def test_bridge_l2_only_0_2_0(twin):

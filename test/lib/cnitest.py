@@ -98,10 +98,16 @@ def _older_than(name, seconds):
 
 
 def cleanup_stale(everything=False):
-    """Deletes leftover test namespaces (see stale_netns). Returns their names."""
+    """Deletes leftover test namespaces (see stale_netns) and, with
+    everything=True, leftover scratch dirs too. Returns the namespace names."""
     gone = stale_netns(everything)
     for n in gone:
         sh(["ip", "netns", "delete", n], check=False)
+    if everything:
+        import glob
+        tmp = tempfile.gettempdir()
+        for d in glob.glob(os.path.join(tmp, "cbt-*")) + glob.glob(os.path.join(tmp, "cnibox-bin-*")):
+            shutil.rmtree(d, ignore_errors=True)
     return gone
 
 
@@ -170,6 +176,7 @@ def kernel_state(ns, rename=None):
             "kind": info.get("info_kind", ""),
             "slave_kind": info.get("info_slave_kind", ""),
             "mtu": l.get("mtu"),
+            "txqlen": l.get("txqlen", 0),
             "up": "UP" in l.get("flags", []),
             "promisc": l.get("promiscuity", 0) > 0,
             "master": nm(l["master"]) if "master" in l else None,

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,6 +195,24 @@ TEST_CASE("delegate results and failures", "[delegate]") {
     CHECK(r.ips[0].address.str() == "fd00::5/64");
     // Other verbs ignore stdout.
     CHECK_FALSE(delegate(a, Command::Del, "nover"));
+}
+
+TEST_CASE("a successful delegate's stderr passes through", "[delegate]") {
+    TmpDir d;
+    writeFile(d / "chatty", "#!/bin/sh\ncat >/dev/null\necho 'note from the delegate' >&2\n");
+    CmdArgs a = argsFor(d.path, kConf);
+    std::string captured = d / "stderr";
+    int saved = dup(2);
+    int fd = open(captured.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(saved >= 0);
+    REQUIRE(fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    Error e = delegate(a, Command::Del, "chatty");
+    dup2(saved, 2);
+    close(saved);
+    CHECK_FALSE(e);
+    CHECK(readFile(captured) == "note from the delegate\n");
 }
 
 TEST_CASE("large stdin, stdout and stderr do not stall", "[delegate]") {

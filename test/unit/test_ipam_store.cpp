@@ -278,6 +278,7 @@ TEST_CASE("ipam store: releaseOne and GC", "[ipam]") {
     CHECK(exists(dir + "/10.1.0.4"));
     upstreamLease(dir, "10.1.0.9", "legacy");
     upstreamLease(dir, "10.1.0.10", "gone");
+    upstreamLease(dir, "10.1.0.11", "");  // a crash between create and write
     {
         LeaseStore s;
         REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Existing));
@@ -285,10 +286,11 @@ TEST_CASE("ipam store: releaseOne and GC", "[ipam]") {
         std::vector<cni::Attachment> keep{{"a", "eth0"}, {"legacy", "eth0"}};
         REQUIRE_FALSE(s.releaseAllExcept(keep, &rel));
         std::sort(rel.begin(), rel.end(), [](const auto& x, const auto& y) { return x.ip < y.ip; });
-        REQUIRE(rel.size() == 3);
+        REQUIRE(rel.size() == 4);
         CHECK(rel[0] == ipam::Lease{ip("10.1.0.3"), Owner{"a", "eth1"}});
         CHECK(rel[1] == ipam::Lease{ip("10.1.0.4"), Owner{"b", "eth0"}});
         CHECK(rel[2] == ipam::Lease{ip("10.1.0.10"), Owner{"gone", ""}});
+        CHECK(rel[3] == ipam::Lease{ip("10.1.0.11"), Owner{}});
     }
     CHECK(names(dir + "/.cnibox") == std::vector<std::string>{"a@eth0", "legacy@", "state"});
     LeaseStore s;
