@@ -13,6 +13,8 @@ PKGS=(
     python3 python3-pytest iproute2 iputils-ping procps
     # the reference plugins (upstream's Go build) the differential tier compares against
     containernetworking-plugins
+    # the VM tier (test/vm): ipvlan, vlan, dummy, vrf under Debian's kernel in qemu
+    qemu-system-x86 busybox-static cpio
 )
 
 missing=()

@@ -13,7 +13,7 @@
 #   STATIC_DEPS  auto (default): build static libmnl / libip4tc+libip6tc from Debian's
 #                sources when a meson.build asks for them (or for libnftnl, which
 #                needs libmnl); build: both, always; no: never
-#   CXX, CC      compilers (meson's choice of C++ compiler; cc for the netdb stub)
+#   CXX, CC      compilers (meson's choice of C++ compiler; cc for the two C stubs)
 #
 # Static glibc: -static, non-PIE; -Os, LTO, one section per function/object
 # and --gc-sections; libstdc++/libgcc/libnl from their archives. Warnings are
@@ -148,10 +148,17 @@ if [ -n "$NF_DEPS" ]; then
 fi
 
 mkdir -p "$BUILD_DIR"
-# The netdb stub (see static-netdb.c); it must exist before meson's
-# sanity-check links, which use the same link arguments.
-STUB=$BUILD_DIR/static-netdb.o
-"$CC" -Os -Wall -Wextra -Werror -c "$ROOT/packaging/static-netdb.c" -o "$STUB"
+# The stubs (static-netdb.c: no NSS; static-terminate.c: no C++ demangler)
+# are linked as objects; they must exist before meson's sanity-check links,
+# which use the same link arguments.
+STUBS=
+for s in static-netdb static-terminate; do
+    if [ ! -f "$BUILD_DIR/$s.o" ] || [ "$ROOT/packaging/$s.c" -nt "$BUILD_DIR/$s.o" ]; then
+        "$CC" -Os -Wall -Wextra -Werror -c "$ROOT/packaging/$s.c" -o "$BUILD_DIR/$s.o"
+        rm -f "$BUILD_DIR/cnibox"   # ninja does not see link-argument objects: relink
+    fi
+    STUBS+=" $BUILD_DIR/$s.o"
+done
 
 OPTS=(
     -Dbuildtype=release -Doptimization=s -Db_ndebug=true -Dwerror=true
@@ -159,20 +166,22 @@ OPTS=(
     -Ddefault_library=static -Dprefer_static=true
     -Dtests=false -Dfuzz=false
     "-Dcpp_args=-ffunction-sections -fdata-sections"
-    "-Dcpp_link_args=-static -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code -Wl,-Map=$BUILD_DIR/cnibox.map $STUB"
+    "-Dcpp_link_args=-static -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code -Wl,-Map=$BUILD_DIR/cnibox.map$STUBS"
 )
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    meson setup "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 || die "meson setup failed"
-else
-    meson configure "$BUILD_DIR" "${OPTS[@]}" >&2 || die "meson configure failed"
-fi
-
+# Every applet by default: the choices of the "applets" option, read from
+# the source tree (a build dir's copy may predate new applets).
 if [ -z "$APPLETS" ]; then
-    APPLETS=$(meson introspect --buildoptions "$BUILD_DIR" | python3 -c '
+    APPLETS=$(meson introspect --buildoptions "$ROOT/meson.build" | python3 -c '
 import json, sys
 print(",".join(next(o["choices"] for o in json.load(sys.stdin) if o["name"] == "applets")))')
 fi
-meson configure "$BUILD_DIR" "-Dapplets=$APPLETS" >&2 || die "bad APPLETS=$APPLETS"
+OPTS+=("-Dapplets=$APPLETS")
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    meson setup "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 || die "meson setup failed (APPLETS=$APPLETS)"
+else
+    meson setup --reconfigure "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 ||
+        die "meson setup --reconfigure failed (APPLETS=$APPLETS)"
+fi
 VERSION=$(meson introspect --projectinfo "$BUILD_DIR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 
 # Compiler warnings already fail the compile (-Werror); the link's (glibc's

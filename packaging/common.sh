@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the packaging scripts: the binary to package, its version and
 # architecture. The version has one source, meson.build's project version;
 # the binary must report the same (cnibox --version, first line).

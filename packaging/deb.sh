@@ -13,8 +13,9 @@
 #
 #   dpkg -i OUT_DIR/cnibox_*.deb     dpkg -r cnibox
 set -euo pipefail
+# shellcheck source=packaging/common.sh
 . "$(dirname "$0")/common.sh"
-[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
 command -v dpkg-deb > /dev/null || pkg_die "dpkg-deb missing (package dpkg)"
 
 OUT=$(pkg_abspath "$1")

@@ -11,8 +11,9 @@
 #                                         (Debian's busybox-static; BUSYBOX=path)
 # Then: podman build --build-arg VERSION=<version> CTX_DIR
 set -euo pipefail
+# shellcheck source=packaging/common.sh
 . "$(dirname "$0")/common.sh"
-[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
 
 CTX=$(pkg_abspath "$1")
 mkdir -p "$CTX"

@@ -18,7 +18,9 @@ export BUILD_DIR
 OUT=$(mktemp -d /tmp/cnibox-sizes-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 
-known=$(grep -A2 "option('applets'" "$ROOT/meson_options.txt" | sed -n "s/.*choices: *\[\(.*\)\].*/\1/p" | tr -d "' ")
+known=$(meson introspect --buildoptions "$ROOT/meson.build" | python3 -c '
+import json, sys
+print(",".join(next(o["choices"] for o in json.load(sys.stdin) if o["name"] == "applets")))')
 have() { case ",$known," in *",$1,"*) return 0 ;; esac; return 1; }
 subset() {  # wanted applets -> those that exist, comma-separated
     local out=() a
@@ -58,5 +60,7 @@ row "(empty main: the static glibc floor)" "$OUT/empty" "$OUT/empty.map"
 for set in "$@"; do
     APPLETS=$set "$ROOT/packaging/build-static.sh" "$OUT" > /dev/null 2> "$OUT/log" ||
         { cat "$OUT/log" >&2; exit 1; }
-    row "$set" "$OUT/cnibox" "$BUILD_DIR/cnibox.map"
+    label=$set
+    [ "$set" = "$known" ] && label="every applet ($(echo "$set" | tr ',' '\n' | wc -l))"
+    row "$label" "$OUT/cnibox" "$BUILD_DIR/cnibox.map"
 done

@@ -10,8 +10,9 @@
 # installs it. Owners, order and times are fixed (SOURCE_DATE_EPOCH, else the
 # last commit's time), so the same binary gives the same bytes.
 set -euo pipefail
+# shellcheck source=packaging/common.sh
 . "$(dirname "$0")/common.sh"
-[ $# -ge 1 ] && [ $# -le 2 ] || { sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then sed -n '2,11s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
 
 OUT=$(pkg_abspath "$1")
 mkdir -p "$OUT"

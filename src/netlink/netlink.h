@@ -100,6 +100,32 @@ struct VethSpec {
     int txqlen = 0;             // both ends; 0 like upstream's veths (noqueue), -1 = kernel default
 };
 
+// A link of kind macvlan, ipvlan, vlan or dummy (Socket::addSubLink).
+struct SubLinkSpec {
+    std::string kind;           // "macvlan", "ipvlan", "vlan", "dummy"
+    std::string name;
+    int masterIndex = 0;        // IFLA_LINK: parent in the socket's namespace (0 = none)
+    const Netns* ns = nullptr;  // created directly there (nullptr: socket's namespace)
+    int mtu = 0;                // 0 = kernel default (the parent's)
+    std::string mac;            // "" = random
+    int txqlen = -1;            // -1 = kernel default
+    int macvlanMode = 4;        // MACVLAN_MODE_* (4 = bridge)
+    int bcQueueLen = 0;         // macvlan broadcast queue length, 0 = kernel default
+    int ipvlanMode = 0;         // IPVLAN_MODE_L2/L3/L3S
+    int ipvlanFlags = 0;        // IPVLAN_F_PRIVATE / IPVLAN_F_VEPA
+    int vlanId = 0;
+};
+
+// A persistent tap device made through /dev/net/tun in the caller's current
+// namespace (enter one with NetnsGuard first). -1 = leave owner/group unset.
+struct TapSpec {
+    std::string name;
+    bool multiQueue = false;
+    long owner = -1;
+    long group = -1;
+};
+Error addTap(const TapSpec& spec);
+
 struct RouteSpec {
     util::IPNet dst;
     std::optional<util::IP> gw;
@@ -152,6 +178,9 @@ public:
     // refers to `name`; an EEXIST failure with nameTaken false means
     // `peerName` is taken in the peer namespace.
     Error addVeth(const VethSpec& spec, bool* nameTaken = nullptr);
+    // Creates a macvlan/ipvlan/vlan/dummy link. A kernel without the driver
+    // fails with code 999 "... Unknown device type ...". `nameTaken`: EEXIST.
+    Error addSubLink(const SubLinkSpec& spec, bool* nameTaken = nullptr);
     // Creates a bridge (EEXIST is not an error when it is a bridge already).
     Error addBridge(std::string_view name, int mtu, bool& created);
     Error deleteLink(int index);

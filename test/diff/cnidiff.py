@@ -33,8 +33,6 @@ DIFFERENCES = {
                           "reference 1.1.1 prints the 1.0 shape (no ips[].version, interfaces in 0.2.0)",
     "static-check": "static's CHECK requires every configured address in prevResult (the reference "
                     "does not notice a missing one)",
-    "txqlen": "veth and bridge links keep the kernel's default TX queue length (1000), as upstream "
-               "since 1.6.0; the reference 1.1.1 sets 0 by accident (a zero queue breaks qdisc shaping)",
     "gc-status": "GC and STATUS (spec 1.1.0) are implemented; the reference 1.1.1 does not know them",
 }
 
@@ -141,8 +139,8 @@ class Side:
     def state(self):
         settle([self.host] + self.ctrs)
         ren = self.renames()
-        st = {"host": _strip_ll(cnitest.kernel_state(self.host, ren)),
-              "ctrs": [_strip_ll(cnitest.kernel_state(c)) for c in self.ctrs],
+        st = {"host": _strip_ll(cnitest.kernel_state(self.host, ren, txqlen=True)),
+              "ctrs": [_strip_ll(cnitest.kernel_state(c, txqlen=True)) for c in self.ctrs],
               "sysctl": self.sysctls(ren),
               "vlans": self.vlans(ren)}
         return st
@@ -268,20 +266,8 @@ def _apply_sysctl_diffs(a, b):
     return b
 
 
-def _apply_txqlen_diff(a, b):
-    """DIFFERENCES["txqlen"]: 0 in the reference, the kernel's 1000 in cnibox."""
-    b = copy.deepcopy(b)
-    for name, link in b["links"].items():
-        ref = a["links"].get(name)
-        if ref and ref.get("txqlen") == 0 and link.get("txqlen") == 1000:
-            link["txqlen"] = 0
-    return b
-
-
 def compare_states(twin):
     a, b = twin.ref.state(), twin.box.state()
     b["sysctl"] = _apply_sysctl_diffs(a["sysctl"], b["sysctl"])
-    b["host"] = _apply_txqlen_diff(a["host"], b["host"])
-    b["ctrs"] = [_apply_txqlen_diff(x, y) for x, y in zip(a["ctrs"], b["ctrs"])] + b["ctrs"][len(a["ctrs"]):]
     for part in ("host", "ctrs", "sysctl", "vlans"):
         assert b[part] == a[part], f"kernel state ({part}) differs:\n" + show_diff(a[part], b[part])

@@ -161,11 +161,11 @@ def _mask_ll(a):
     return "fe80::LL" if isinstance(a, str) and a.startswith("fe80::") and a != "fe80::" else a
 
 
-def kernel_state(ns, rename=None):
+def kernel_state(ns, rename=None, txqlen=False):
     """Links, addresses and routes of a namespace as plain data that is equal
     for two namespaces configured alike: no ifindexes, MACs, lifetimes or
     link-local host parts; `rename` maps link names (e.g. random veth names)
-    to stable ones."""
+    to stable ones. txqlen=True adds each link's TX queue length."""
     rename = dict(rename or {})
     raw = json.loads(ns.sh("ip -d -j link show").stdout or "[]")
     nm = lambda n: rename.get(n, n)  # noqa: E731
@@ -176,12 +176,13 @@ def kernel_state(ns, rename=None):
             "kind": info.get("info_kind", ""),
             "slave_kind": info.get("info_slave_kind", ""),
             "mtu": l.get("mtu"),
-            "txqlen": l.get("txqlen", 0),
             "up": "UP" in l.get("flags", []),
             "promisc": l.get("promiscuity", 0) > 0,
             "master": nm(l["master"]) if "master" in l else None,
             "hairpin": info.get("info_slave_data", {}).get("hairpin"),
         }
+        if txqlen:
+            links[nm(l["ifname"])]["txqlen"] = l.get("txqlen", 0)
     addrs = {}
     for l in json.loads(ns.sh("ip -j addr show").stdout or "[]"):
         addrs[nm(l["ifname"])] = sorted(

@@ -1,0 +1,256 @@
+// host-device: moves an existing host interface into the container (and back
+// on DEL).
+#include <dirent.h>
+
+#include "applets/sublink.h"
+#include "cni/applet.h"
+
+namespace {
+
+using cni::Error;
+
+constexpr const char* kHelp =
+    "Config keys (one of device, hwaddr, kernelpath, pciBusID is required):\n"
+    "  device          the host interface's name\n"
+    "  hwaddr          its MAC address\n"
+    "  kernelpath      its sysfs device path (/sys/devices/...)\n"
+    "  pciBusID        its PCI address (also runtimeConfig.deviceID)\n"
+    "  ipam            (none)      without it the link is only set up (no IPs)\n"
+    "  dns             (none)      replaces the IPAM result's dns when set\n"
+    "\n"
+    "ADD    the interface moves into CNI_NETNS, renamed to CNI_IFNAME with its original\n"
+    "       name as alias; IPAM ADD, addresses and routes, link up.\n"
+    "DEL    IPAM DEL (also when CNI_NETNS is gone), then the interface goes back to the\n"
+    "       host under its original name (an empty or vanished CNI_NETNS or a missing\n"
+    "       link is success).\n"
+    "CHECK  IPAM CHECK; MAC, addresses and routes of prevResult.\n"
+    "STATUS, GC: passed to the IPAM plugin.\n";
+
+struct Conf {
+    std::string device, hwaddr, kernelpath, pciBusID;
+};
+
+Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
+    const auto& d = a.config();
+    if (auto e = cni::json::getString(d, "device", c.device)) return e;
+    if (auto e = cni::json::getString(d, "hwaddr", c.hwaddr)) return e;
+    if (auto e = cni::json::getString(d, "kernelpath", c.kernelpath)) return e;
+    if (auto e = cni::json::getString(d, "pciBusID", c.pciBusID)) return e;
+    if (const auto* v = a.runtimeConfig("deviceID"); v && v->IsString() && v->GetStringLength())
+        c.pciBusID = v->GetString();
+    if (!strict) return {};
+    if (c.device.empty() && c.hwaddr.empty() && c.kernelpath.empty() && c.pciBusID.empty())
+        return Error(cni::kInvalidNetConf, "specify either \"device\", \"hwaddr\", \"kernelpath\" or \"pciBusID\"");
+    if (!c.kernelpath.empty() && c.kernelpath.rfind("/sys/devices/", 0) != 0)
+        return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath +
+                                               "\" must be absolute and begin with /sys/devices/");
+    if (!c.hwaddr.empty()) {
+        std::string m;
+        if (!ipam::normalizeMac(c.hwaddr, m))
+            return Error(cni::kInvalidNetConf, "invalid MAC address \"" + c.hwaddr + "\" in hwaddr");
+        c.hwaddr = m;
+    }
+    return {};
+}
+
+// The only interface name under <dir>/net (sysfs); several are an error.
+Error netdevIn(const std::string& dir, std::string& out) {
+    std::string path = dir + "/net";
+    DIR* dp = opendir(path.c_str());
+    if (!dp) return Error(cni::kInternal, "failed to find a net device under " + dir);
+    int n = 0;
+    while (dirent* de = readdir(dp))
+        if (de->d_name[0] != '.' && n++ == 0) out = de->d_name;
+    closedir(dp);
+    if (n == 0) return Error(cni::kInternal, "no net device under " + dir);
+    if (n > 1) return Error(cni::kInternal, "more than one net device under " + dir);
+    return {};
+}
+
+Error findDevice(nl::Socket& host, const Conf& c, nl::LinkInfo& out) {
+    std::string name = c.device;
+    if (name.empty() && c.hwaddr.empty()) {
+        const std::string& dir = !c.kernelpath.empty() ? c.kernelpath : "/sys/bus/pci/devices/" + c.pciBusID;
+        if (auto e = netdevIn(dir, name))
+            return c.kernelpath.empty() ? Error(e.code, "failed to find device name for pci address " + c.pciBusID +
+                                                            ": " + e.text())
+                                        : e;
+    }
+    if (!name.empty()) {
+        bool found = false;
+        if (auto e = host.linkByName(name, out, found)) return e;
+        if (!found) return Error(cni::kInternal, "failed to find host device: Link not found (\"" + name + "\")");
+        return {};
+    }
+    std::vector<nl::LinkInfo> all;
+    if (auto e = host.links(all)) return e;
+    for (const auto& l : all)
+        if (l.mac == c.hwaddr) {
+            out = l;
+            return {};
+        }
+    return Error(cni::kInternal, "failed to find host device: no device with hwaddr " + c.hwaddr);
+}
+
+// Container link `index` back to `host` under `name`: via a temporary name,
+// so neither namespace's names clash on the way.
+Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int index, const std::string& name) {
+    std::string tmp = "tmp" + nl::randomVethName().substr(4);
+    if (auto e = ctr.setDown(index)) return e;
+    if (auto e = ctr.setName(index, tmp)) return e;
+    if (auto e = ctr.setNetns(index, hostNs)) return e;
+    nl::LinkInfo li;
+    bool found = false;
+    if (auto e = host.linkByName(tmp, li, found)) return e;
+    if (!found) return Error(cni::kInternal, "device " + tmp + " did not arrive in the host namespace");
+    if (auto e = host.setName(li.index, name))
+        return Error(e.code, "failed to restore the device name \"" + name + "\": " + e.text());
+    return {};
+}
+
+Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    if (!a.conf.ipamType.empty())
+        if (auto e = ipam::requireIpamPlugin(a)) return e;
+    nl::Netns ns, hostNs;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    if (auto e = nl::Netns::current(hostNs)) return e;
+    nl::Socket host, ctr;
+    if (auto e = nl::Socket::open(host)) return e;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo dev;
+    if (auto e = findDevice(host, c, dev)) return e;
+    bool exists = false;
+    if (auto e = ctr.linkExists(a.ifname, exists)) return e;
+    if (exists) return Error(cni::kInternal, "container interface name provided (" + a.ifname + ") already exists");
+
+    // Moved under a temporary name, renamed in the container.
+    std::string tmp = "tmp" + nl::randomVethName().substr(4);
+    if (auto e = host.setDown(dev.index)) return e;
+    if (auto e = host.setName(dev.index, tmp)) return e;
+    if (auto e = host.setNetns(dev.index, ns)) {
+        (void)host.setName(dev.index, dev.name);
+        return Error(e.code, "failed to move " + dev.name + " to the container: " + e.text());
+    }
+    nl::LinkInfo link;
+    bool found = false;
+    Error e = ctr.linkByName(tmp, link, found);
+    if (!e && !found) e = Error(cni::kInternal, "device " + dev.name + " did not arrive in the container");
+    if (!e) e = ctr.setName(link.index, a.ifname);
+    if (!e) e = ctr.setAlias(link.index, dev.name);
+    if (!e) {
+        link.name = a.ifname;
+        // finishAdd deletes the link on failure: not ours to delete, so IPAM
+        // and configuration failures are undone here by moving it back.
+        e = [&]() -> Error {
+            bool ipamDone = false;
+            Error r;
+            if (!a.conf.ipamType.empty()) {
+                r = cni::ipamAdd(a, out);
+                ipamDone = !r;
+                if (!r && out.ips.empty()) r = Error(cni::kInternal, "IPAM plugin returned missing IP config");
+            }
+            if (!r) {
+                out.interfaces = {{.name = a.ifname, .mac = link.mac, .sandbox = a.netns}};
+                for (cni::IPConfig& ip : out.ips) ip.interface = 0;
+                nl::NetnsGuard in(ns);
+                r = in.error();
+                if (!r) r = out.ips.empty() ? ctr.setUp(link.index) : ipam::configureIface(ctr, a.ifname, link.index, out);
+            }
+            if (r && ipamDone) (void)cni::ipamDel(a);
+            return r;
+        }();
+    }
+    if (e) {
+        if (found) (void)moveOut(ctr, host, hostNs, link.index, dev.name);
+        return e;
+    }
+    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    return {};
+}
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    if (!a.conf.ipamType.empty())
+        if (auto e = cni::ipamDel(a)) return e;
+    if (a.netns.empty()) return {};
+    nl::Netns ns, hostNs;
+    bool gone = false;
+    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
+    if (auto e = nl::Netns::current(hostNs)) return e;
+    nl::Socket host, ctr;
+    if (auto e = nl::Socket::open(host)) return e;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo link;
+    bool found = false;
+    if (auto e = ctr.linkByName(a.ifname, link, found)) return e;
+    if (!found) return {};
+    std::string name = !link.alias.empty() ? link.alias : c.device;
+    if (name.empty()) return Error(cni::kInternal, "no original name known for " + a.ifname + " (no alias)");
+    {
+        // Addresses set in the container go with it.
+        nl::NetnsGuard in(ns);
+        std::vector<nl::AddrInfo> addrs;
+        if (!in.error() && !ctr.addrs(link.index, 0, addrs))
+            for (const auto& ad : addrs)
+                if (!(ad.addr.ip.family == AF_INET6 && ad.scope == RT_SCOPE_LINK)) (void)ctr.delAddr(link.index, ad.addr);
+    }
+    if (auto e = moveOut(ctr, host, hostNs, link.index, name))
+        return Error(e.code, "failed to move " + a.ifname + " back to the host: " + e.text());
+    return {};
+}
+
+Error cmdCheck(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    if (!a.conf.ipamType.empty())
+        if (auto e = cni::ipamCheck(a)) return e;
+    if (!a.conf.prevResult) return Error(cni::kInternal, "host-device: Required prevResult missing");
+    const cni::Result& r = *a.conf.prevResult;
+    const cni::Interface* ci = ipam::findSandboxIface(r, a.ifname, a.netns);
+    if (!ci) return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo li;
+    bool found = false;
+    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
+    if (!found) return Error(cni::kInternal, "failed to find \"" + ci->name + "\" in the container");
+    if (!ci->mac.empty() && ci->mac != li.mac)
+        return Error(cni::kInternal, "Interface " + ci->name + " Mac " + ci->mac + " doesn't match container Mac: " + li.mac);
+    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
+    return ipam::checkRoutes(ctr, r.routes);
+}
+
+Error cmdStatus(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
+}
+
+Error cmdGC(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
+}
+
+const cni::Plugin kPlugin{
+    .add = cmdAdd,
+    .del = cmdDel,
+    .check = cmdCheck,
+    .gc = cmdGC,
+    .status = cmdStatus,
+};
+
+}  // namespace
+
+extern const cni::Applet host_device_applet;
+const cni::Applet host_device_applet{
+    .name = "host-device",
+    .summary = "moves a host interface into the container",
+    .help = kHelp,
+    .plugin = &kPlugin,
+};

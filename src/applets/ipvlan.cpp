@@ -1,0 +1,133 @@
+// ipvlan: an ipvlan link on a host interface, made directly in the container.
+#include <linux/if_link.h>
+
+#include "applets/sublink.h"
+#include "cni/applet.h"
+
+namespace {
+
+using cni::Error;
+
+constexpr const char* kHelp =
+    "Config keys (default):\n"
+    "  master          (default route's)  parent interface; without it the interface of\n"
+    "                                     the first IPv4 default route (in the container\n"
+    "                                     with linkInContainer)\n"
+    "  mode            l2          l2, l3 or l3s\n"
+    "  flags           bridge      bridge, private or vepa\n"
+    "  mtu             (master's)  0..master's MTU\n"
+    "  linkInContainer false       the master lives in the container namespace\n"
+    "  ipam            (required unless prevResult has IPs, which are then used)\n"
+    "  dns             (none)      replaces the IPAM result's dns when set\n"
+    "\n"
+    "ADD    ipvlan created in CNI_NETNS under a temporary name, renamed to CNI_IFNAME,\n"
+    "       IPAM ADD (or prevResult's IPs), addresses and routes, link up. Needs a kernel\n"
+    "       with ipvlan.\n"
+    "DEL    IPAM DEL, then the link (an empty or vanished CNI_NETNS or a missing link is\n"
+    "       success).\n"
+    "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
+    "STATUS, GC: passed to the IPAM plugin.\n";
+
+struct Conf {
+    std::string master;
+    int mode = IPVLAN_MODE_L2;
+    int flags = 0;
+    int mtu = 0;
+    bool linkInContainer = false;
+};
+
+Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
+    const auto& d = a.config();
+    std::string mode, flags;
+    if (auto e = cni::json::getString(d, "master", c.master)) return e;
+    if (auto e = cni::json::getString(d, "mode", mode)) return e;
+    if (auto e = cni::json::getString(d, "flags", flags)) return e;
+    if (auto e = cni::json::getInt(d, "mtu", c.mtu)) return e;
+    if (auto e = cni::json::getBool(d, "linkInContainer", c.linkInContainer)) return e;
+    if (!strict) return {};
+    if (mode.empty() || mode == "l2") c.mode = IPVLAN_MODE_L2;
+    else if (mode == "l3") c.mode = IPVLAN_MODE_L3;
+    else if (mode == "l3s") c.mode = IPVLAN_MODE_L3S;
+    else return Error(cni::kInvalidNetConf, "unknown ipvlan mode: \"" + mode + "\"");
+    if (flags.empty() || flags == "bridge") c.flags = 0;
+    else if (flags == "private") c.flags = IPVLAN_F_PRIVATE;
+    else if (flags == "vepa") c.flags = IPVLAN_F_VEPA;
+    else return Error(cni::kInvalidNetConf, "unknown ipvlan flags: \"" + flags + "\"");
+    if (c.mtu < 0) return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu));
+    bool prevIPs = a.conf.prevResult && !a.conf.prevResult->ips.empty();
+    if (a.conf.ipamType.empty() && !prevIPs && a.command == cni::Command::Add)
+        return Error(cni::kInvalidNetConf, "ipvlan: IPAM config missing \"type\" and prevResult has no IPs");
+    return {};
+}
+
+Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    bool useIpam = !a.conf.ipamType.empty();
+    if (useIpam)
+        if (auto e = ipam::requireIpamPlugin(a)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    nl::Socket ctr, host;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    if (!c.linkInContainer)
+        if (auto e = nl::Socket::open(host)) return e;
+    nl::Socket& parent = c.linkInContainer ? ctr : host;
+    nl::LinkInfo master;
+    if (auto e = sublink::findMaster(parent, c.master, false, master)) return e;
+    if (c.mtu > master.mtu)
+        return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu) + ", must be [0, master MTU(" +
+                                               std::to_string(master.mtu) + ")]");
+    nl::SubLinkSpec spec{.kind = "ipvlan", .masterIndex = master.index, .mtu = c.mtu,
+                         .ipvlanMode = c.mode, .ipvlanFlags = c.flags};
+    nl::LinkInfo link;
+    if (auto e = sublink::create(parent, ctr, ns, c.linkInContainer, a.ifname, spec, link)) return e;
+    if (!useIpam) {
+        // prevResult's IPs (a chained IPAM ran before): configure those.
+        out = *a.conf.prevResult;
+        out.interfaces.clear();
+    }
+    return sublink::finishAdd(a, ns, ctr, link, false, !useIpam, out);
+}
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return sublink::del(a);
+}
+
+Error cmdCheck(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return sublink::check(a, "ipvlan");
+}
+
+Error cmdStatus(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
+}
+
+Error cmdGC(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
+}
+
+const cni::Plugin kPlugin{
+    .add = cmdAdd,
+    .del = cmdDel,
+    .check = cmdCheck,
+    .gc = cmdGC,
+    .status = cmdStatus,
+};
+
+}  // namespace
+
+extern const cni::Applet ipvlan_applet;
+const cni::Applet ipvlan_applet{
+    .name = "ipvlan",
+    .summary = "ipvlan link on a host interface",
+    .help = kHelp,
+    .plugin = &kPlugin,
+};

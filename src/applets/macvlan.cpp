@@ -1,0 +1,130 @@
+// macvlan: a macvlan link on a host interface, made directly in the container.
+#include <linux/if_link.h>
+
+#include "applets/sublink.h"
+#include "cni/applet.h"
+
+namespace {
+
+using cni::Error;
+
+constexpr const char* kHelp =
+    "Config keys (default):\n"
+    "  master          (default route's)  parent interface; without it the interface of\n"
+    "                                     the first IPv4 default route (in the container\n"
+    "                                     with linkInContainer)\n"
+    "  mode            bridge      bridge, private, vepa, passthru or source\n"
+    "  mtu             (master's)  0..master's MTU\n"
+    "  mac             (random)    also runtimeConfig.mac, args.cni.mac, CNI_ARGS MAC=\n"
+    "                              (each overriding the one before)\n"
+    "  bcqueuelen      (kernel)    broadcast queue length\n"
+    "  linkInContainer false       the master lives in the container namespace\n"
+    "  ipam            (none)      without it the link is only set up (no IPs)\n"
+    "  dns             (none)      replaces the IPAM result's dns when set\n"
+    "\n"
+    "ADD    macvlan created in CNI_NETNS under a temporary name, renamed to CNI_IFNAME,\n"
+    "       arp_notify/ndisc_notify on, IPAM ADD, addresses and routes, link up.\n"
+    "DEL    IPAM DEL, then the link (an empty or vanished CNI_NETNS or a missing link is\n"
+    "       success).\n"
+    "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
+    "STATUS, GC: passed to the IPAM plugin.\n";
+
+struct Conf {
+    std::string master;
+    int mode = MACVLAN_MODE_BRIDGE;
+    int mtu = 0;
+    int bcqueuelen = 0;
+    std::string mac;
+    bool linkInContainer = false;
+};
+
+Error parseMode(const std::string& s, int& out) {
+    if (s.empty() || s == "bridge") out = MACVLAN_MODE_BRIDGE;
+    else if (s == "private") out = MACVLAN_MODE_PRIVATE;
+    else if (s == "vepa") out = MACVLAN_MODE_VEPA;
+    else if (s == "passthru") out = MACVLAN_MODE_PASSTHRU;
+    else if (s == "source") out = MACVLAN_MODE_SOURCE;
+    else return Error(cni::kInvalidNetConf, "unknown macvlan mode: \"" + s + "\"");
+    return {};
+}
+
+Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
+    const auto& d = a.config();
+    std::string mode;
+    if (auto e = cni::json::getString(d, "master", c.master)) return e;
+    if (auto e = cni::json::getString(d, "mode", mode)) return e;
+    if (auto e = cni::json::getInt(d, "mtu", c.mtu)) return e;
+    if (auto e = cni::json::getInt(d, "bcqueuelen", c.bcqueuelen)) return e;
+    if (auto e = cni::json::getBool(d, "linkInContainer", c.linkInContainer)) return e;
+    if (!strict) return {};
+    if (auto e = parseMode(mode, c.mode)) return e;
+    if (c.mtu < 0) return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu));
+    if (c.bcqueuelen < 0) return Error(cni::kInvalidNetConf, "invalid bcqueuelen " + std::to_string(c.bcqueuelen));
+    return sublink::parseMac(a, c.mac);
+}
+
+Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    if (!a.conf.ipamType.empty())
+        if (auto e = ipam::requireIpamPlugin(a)) return e;
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    nl::Socket ctr, host;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    if (!c.linkInContainer)
+        if (auto e = nl::Socket::open(host)) return e;
+    nl::Socket& parent = c.linkInContainer ? ctr : host;
+    nl::LinkInfo master;
+    if (auto e = sublink::findMaster(parent, c.master, false, master)) return e;
+    if (c.mtu > master.mtu)
+        return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu) + ", must be [0, master MTU(" +
+                                               std::to_string(master.mtu) + ")]");
+    nl::SubLinkSpec spec{.kind = "macvlan", .masterIndex = master.index, .mtu = c.mtu, .mac = c.mac,
+                         .macvlanMode = c.mode, .bcQueueLen = c.bcqueuelen};
+    nl::LinkInfo link;
+    if (auto e = sublink::create(parent, ctr, ns, c.linkInContainer, a.ifname, spec, link)) return e;
+    return sublink::finishAdd(a, ns, ctr, link, true, true, out);
+}
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return sublink::del(a);
+}
+
+Error cmdCheck(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return sublink::check(a, "macvlan");
+}
+
+Error cmdStatus(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
+}
+
+Error cmdGC(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
+}
+
+const cni::Plugin kPlugin{
+    .add = cmdAdd,
+    .del = cmdDel,
+    .check = cmdCheck,
+    .gc = cmdGC,
+    .status = cmdStatus,
+};
+
+}  // namespace
+
+extern const cni::Applet macvlan_applet;
+const cni::Applet macvlan_applet{
+    .name = "macvlan",
+    .summary = "macvlan link on a host interface",
+    .help = kHelp,
+    .plugin = &kPlugin,
+};
