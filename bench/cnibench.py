@@ -14,7 +14,9 @@ Cases:
                       the loop); peak RSS = the plugin's VmHWM read at its exit
                       (ptrace exit stop), since wait4's ru_maxrss would also count
                       the parent's address space the child had before execve
-  bridge ADD / DEL    bridge + host-local, one veth per container namespace
+  bridge ADD / DEL    bridge + host-local, one veth per container namespace; wall
+                      time, and CPU time from wait4 (with the reference's
+                      host-local child), which load on the machine disturbs less
   ptp ADD / DEL       ptp + host-local
   8 workers           8 threads doing ADD (then DEL) of bridge + host-local on
                       one shared bridge and lease store: per-op medians, wall time
@@ -34,6 +36,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import struct
@@ -54,7 +57,8 @@ class Exec:
 
 
 def run(exe, env, stdin=b"", argv0=None):
-    """posix_spawn + wait4: wall time from spawn to reaped exit, peak RSS."""
+    """posix_spawn + wait4: wall time from spawn to reaped exit, and the
+    CPU time (user + sys) of the child and of the children it waited for."""
     inr, inw = os.pipe()
     outr, outw = os.pipe()
     errr, errw = os.pipe()
@@ -177,8 +181,16 @@ def ns_del(name):
 
 
 def ns_list():
-    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True).stdout.strip()
-    return [n["name"] for n in json.loads(out)] if out else []
+    try:
+        return os.listdir("/run/netns")
+    except FileNotFoundError:
+        return []
+
+
+def _hold_signals():
+    """Cleanup is under way: a second Ctrl-C or TERM must not cut it short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # --- raw rtnetlink, for the kernel floor -------------------------------------------
@@ -379,7 +391,7 @@ def bench_concurrent(impl, nss, workers):
 
     walls = []
     for fn in (do_add, do_del):
-        ts = [threading.Thread(target=fn, args=(w,)) for w in range(workers)]
+        ts = [threading.Thread(target=fn, args=(w,), daemon=True) for w in range(workers)]
         t0 = time.perf_counter()
         for t in ts:
             t.start()
@@ -404,8 +416,10 @@ def tree_bytes(path):
 def inner(a):
     """Runs inside the host namespace: makes the container namespaces and measures."""
     prefix = a.prefix
-    data_root = tempfile.mkdtemp(prefix="cnibox-bench-data-")
-    bindir = tempfile.mkdtemp(prefix="cnibox-bench-bin-")
+    data_root = os.path.join(a.workdir, "data")
+    bindir = os.path.join(a.workdir, "bin")
+    os.mkdir(data_root)
+    os.mkdir(bindir)
     made = []
     fds = []
     try:
@@ -486,12 +500,15 @@ def inner(a):
         with open(a.result, "w") as f:
             json.dump(res, f)
     finally:
+        _hold_signals()
         for fd in fds:
             os.close(fd)
         for n in made:
             ns_del(n)
-        shutil.rmtree(data_root, ignore_errors=True)
-        shutil.rmtree(bindir, ignore_errors=True)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def progress(msg):
@@ -576,8 +593,13 @@ def main():
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--prefix", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.cnibox = os.path.abspath(a.cnibox)
+    # Cleanup (namespaces, files) runs in `finally`: let SIGTERM and SIGINT
+    # unwind to it, also when started in the background with SIGINT ignored.
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if a.inner:
         inner(a)
         return
@@ -591,23 +613,33 @@ def main():
     # of stale test namespaces knows, should this process be killed.
     prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
     host = f"cbt-bench-host{prefix}"
-    fd, result = tempfile.mkstemp(prefix="cnibox-bench-", suffix=".json")
-    os.close(fd)
-    ns_add(host)
+    workdir = tempfile.mkdtemp(prefix="cnibox-bench-")
+    result = os.path.join(workdir, "result.json")
+    proc = None
     try:
+        ns_add(host)
         cmd = ["ip", "netns", "exec", host, sys.executable, os.path.abspath(__file__), "--inner",
-               f"--prefix={prefix}", f"--result={result}"]
+               f"--prefix={prefix}", f"--result={result}", f"--workdir={workdir}"]
         for k in ("cnibox", "containers", "rounds", "version_n", "workers", "conc_containers", "command"):
             cmd += [f"--{k.replace('_', '-')}", str(getattr(a, k))]
-        subprocess.run(cmd, check=True)
+        proc = subprocess.Popen(cmd)
+        if proc.wait() != 0:
+            sys.exit(f"bench: the measuring process failed (exit {proc.returncode})")
         with open(result) as f:
             res = json.load(f)
     finally:
+        _hold_signals()
+        if proc is not None and proc.poll() is None:  # interrupted: let it clean up first
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         for n in ns_list():
             if n.startswith("cbt-bench-") and n.endswith(prefix):
                 ns_del(n)
-        if os.path.exists(result):
-            os.unlink(result)
+        shutil.rmtree(workdir, ignore_errors=True)
     print(table(res, a.command))
     if a.json:
         with open(a.json, "w") as f:
@@ -615,4 +647,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,6 +1,7 @@
 #include "ipam/fsutil.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,6 +48,20 @@ int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode,
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | extraFlags, mode);
     if (fd < 0) return errno;
     int e = util::writeAll(fd, data);
+    if (close(fd) != 0 && !e) e = errno;
+    return e;
+}
+
+int overwriteFile(int dirfd, const char* name, std::string_view data, unsigned mode) {
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd < 0) return errno;
+    int e = 0;
+    ssize_t n = pwrite(fd, data.data(), data.size(), 0);
+    if (n != static_cast<ssize_t>(data.size())) e = n < 0 ? errno : EIO;
+    struct stat st;
+    if (!e && fstat(fd, &st) != 0) e = errno;
+    if (!e && st.st_size != static_cast<off_t>(data.size()) && ftruncate(fd, static_cast<off_t>(data.size())) != 0)
+        e = errno;
     if (close(fd) != 0 && !e) e = errno;
     return e;
 }

@@ -17,6 +17,11 @@ int readFile(int dirfd, const char* name, std::string& out, size_t limit = 1 << 
 // Creates/truncates `name` with `mode` and writes `data`; returns 0 or an errno.
 int writeFile(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags = 0);
 
+// Rewrites `name` in place: pwrite at 0, then shortens it if it was longer.
+// No O_TRUNC: on ext4 truncating a file with data forces a flush (~0.2 ms
+// idle, milliseconds under load). For small files read whole under a lock.
+int overwriteFile(int dirfd, const char* name, std::string_view data, unsigned mode);
+
 // Writes `data` to `tmp` then renames it over `name` (both in `dirfd`).
 int writeFileAtomic(int dirfd, const char* name, const char* tmp, std::string_view data, unsigned mode);
 

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,6 +141,30 @@ std::string stateText(const struct stat& st) {
                   static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_mtim.tv_sec),
                   static_cast<long>(st.st_mtim.tv_nsec));
     return buf;
+}
+
+// Linux 6.13+ stamps ext4, xfs, btrfs and tmpfs changes that follow a stat
+// with fine-grained times (multigrain time stamps).
+bool multigrainTimestamps(int dirfd) {
+    static int cached = -1;
+    if (cached < 0) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        cached = uname(&u) == 0 && std::sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+                 (major > 6 || (major == 6 && minor >= 13));
+    }
+    if (!cached) return false;
+    struct statfs fs;
+    if (fstatfs(dirfd, &fs) != 0) return false;
+    switch (static_cast<unsigned long>(fs.f_type)) {
+        case 0xEF53UL:      // ext2/3/4
+        case 0x58465342UL:  // xfs
+        case 0x9123683EUL:  // btrfs
+        case 0x01021994UL:  // tmpfs
+            return true;
+        default:
+            return false;
+    }
 }
 
 bool sameTime(const struct timespec& a, const struct timespec& b) {
@@ -429,7 +455,7 @@ cni::Error LeaseStore::reserve(const Owner& o, const IP& ip, int rangeSet, bool&
     if (::close(fd) != 0 && !err) err = errno;
     if (!err) {
         std::string last = kLastReservedPrefix + std::to_string(rangeSet);
-        err = writeFile(dirfd_, last.c_str(), name, 0600);
+        err = overwriteFile(dirfd_, last.c_str(), name, 0600);
         if (err) {
             unlinkat(dirfd_, name.c_str(), 0);
             return ioError("write", dir_ + "/" + last, err);
@@ -604,6 +630,12 @@ void LeaseStore::writeState() {
     // A later change within the same tick of a coarse file system clock
     // would leave the mtime as it is now. Kernels with fine-grained
     // timestamps give a fresh one after a stat; elsewhere wait for the tick.
+    // Multigrain time stamps: the fstat above marks the time as seen, so the
+    // next change of the directory is stamped finer and cannot look the same.
+    if (multigrainTimestamps(dirfd_)) {
+        if (overwriteFile(idxfd_, kStateFile, stateText(st), 0600) != 0) unlinkState();
+        return;
+    }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME_COARSE, &now);
     if (sameTime(st.st_mtim, now)) {
@@ -637,16 +669,7 @@ void LeaseStore::writeState() {
         }
     }
     // Rewritten in place: no truncate, no rename (both make ext4 flush data).
-    std::string text = stateText(st);
-    int fd = openat(idxfd_, kStateFile, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-    bool ok = fd >= 0 && pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
-    if (ok) {
-        struct stat fst;
-        ok = fstat(fd, &fst) == 0 && (fst.st_size == static_cast<off_t>(text.size()) ||
-                                      ftruncate(fd, static_cast<off_t>(text.size())) == 0);
-    }
-    if (fd >= 0) ::close(fd);
-    if (!ok) unlinkState();
+    if (overwriteFile(idxfd_, kStateFile, stateText(st), 0600) != 0) unlinkState();
 }
 
 void LeaseStore::close() {

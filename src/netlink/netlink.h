@@ -97,7 +97,7 @@ struct VethSpec {
     int mtu = 0;                // 0 = kernel default; applied to both ends
     std::string mac;            // "" = random; for `name`
     std::string peerMac;        // "" = random; for `peerName`
-    int txqlen = 0;             // both ends; 0 like upstream's veths (noqueue), -1 = kernel default
+    int txqlen = -1;            // both ends; -1 = kernel default (as upstream since 1.6.0)
 };
 
 // A link of kind macvlan, ipvlan, vlan or dummy (Socket::addSubLink).
