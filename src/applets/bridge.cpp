@@ -2,6 +2,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <set>
+
 #include "cni/applet.h"
 #include "cni/args.h"
 #include "cni/delegate.h"
@@ -26,9 +28,21 @@ constexpr const char* kHelp =
     "  ipam              (none)    IPAM plugin config; without a type the port is L2 only\n"
     "  dns               (none)    replaces the IPAM result's dns when set\n"
     "  runtimeConfig.mac, args.cni.mac, CNI_ARGS MAC=   container MAC, in that precedence\n"
-    "Not supported yet (a non-default value is a code 2 error): vlan, vlanTrunk,\n"
-    "  preserveDefaultVlan, portIsolation, macspoofchk, disableContainerInterface, ipMasq\n"
-    "  (ipMasqBackend is accepted: \"iptables\" or \"nftables\").\n"
+    "  portIsolation     false     the host port is isolated (no traffic to other\n"
+    "                              isolated ports)\n"
+    "  disableContainerInterface false  leave the container veth down (no IPAM type)\n"
+    "  vlan              0         1..4094: VLAN filtering on the bridge; the host port\n"
+    "                              gets this vid as pvid, untagged\n"
+    "  vlanTrunk         (none)    [{\"id\":N} or {\"minID\":N,\"maxID\":M}]: tagged vids\n"
+    "                              1..4094 on the host port; with vlan 0 also vid 1\n"
+    "                              as pvid, untagged\n"
+    "  preserveDefaultVlan false   keep the bridge's default vid 1 on the port\n"
+    "                              (else removed when vlan or vlanTrunk is set)\n"
+    "  The vlan keys need a kernel with bridge VLAN filtering; else ADD fails and\n"
+    "  leaves nothing behind.\n"
+    "Not supported yet (a non-default value is a code 2 error): macspoofchk, ipMasq,\n"
+    "  isGateway (or isDefaultGateway) together with vlan (ipMasqBackend is\n"
+    "  accepted: \"iptables\" or \"nftables\").\n"
     "\n"
     "ADD    veth pair with CNI_IFNAME made directly in CNI_NETNS and host end\n"
     "       vethXXXXXXXX; IPAM ADD; bridge made if missing and up (accept_ra=0), the host\n"
@@ -50,8 +64,15 @@ struct Conf {
     bool promiscMode = false;
     bool hairpinMode = false;
     bool enableDad = false;
+    bool portIsolation = false;
+    bool disableContainerInterface = false;
+    int vlan = 0;
+    std::vector<int> trunk;   // tagged vids, sorted, unique
+    bool preserveDefaultVlan = false;
     std::string mac;   // container end, normalised
     bool layer3 = false;
+
+    bool vlanFiltering() const { return vlan != 0 || !trunk.empty(); }
 };
 
 Error unsupported(std::string_view key) {
@@ -62,6 +83,44 @@ Error unsupported(std::string_view key) {
 Error parseMac(std::string_view from, std::string_view value, std::string& out) {
     if (!ipam::normalizeMac(value, out))
         return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(value) + "\" in " + std::string(from));
+    return {};
+}
+
+// vlanTrunk: a list of {"id"} and/or {"minID","maxID"} entries, vids 1..4094.
+Error parseTrunk(const cni::json::Value& d, std::vector<int>& out) {
+    namespace json = cni::json;
+    const json::Value* t = json::get(d, "vlanTrunk");
+    if (!t || t->IsNull()) return {};
+    auto bad = [](const std::string& msg) { return Error(cni::kInvalidNetConf, msg); };
+    if (!t->IsArray()) return bad("vlanTrunk must be a list");
+    std::set<int> vids;
+    for (const json::Value& item : t->GetArray()) {
+        if (!item.IsObject()) return bad("vlanTrunk entries must be objects");
+        int v[3] = {0, 0, 0};
+        bool has[3];
+        const char* keys[3] = {"minID", "maxID", "id"};
+        for (int i = 0; i < 3; ++i) {
+            const json::Value* f = json::get(item, keys[i]);
+            has[i] = f && !f->IsNull();
+            if (has[i])
+                if (auto e = json::getInt(item, keys[i], v[i])) return e;
+        }
+        if (has[0] && has[1]) {
+            if (v[0] <= 0 || v[0] > 4094) return bad("incorrect trunk minID parameter");
+            if (v[1] <= 0 || v[1] > 4094) return bad("incorrect trunk maxID parameter");
+            if (v[1] < v[0]) return bad("minID is greater than maxID in trunk parameter");
+            for (int x = v[0]; x <= v[1]; ++x) vids.insert(x);
+        } else if (has[1]) {
+            return bad("minID and maxID should be configured simultaneously, minID is missing");
+        } else if (has[0]) {
+            return bad("minID and maxID should be configured simultaneously, maxID is missing");
+        }
+        if (has[2]) {
+            if (v[2] <= 0 || v[2] > 4094) return bad("incorrect trunk id parameter");
+            vids.insert(v[2]);
+        }
+    }
+    out.assign(vids.begin(), vids.end());
     return {};
 }
 
@@ -87,14 +146,19 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (c.hairpinMode && c.promiscMode)
         return Error(cni::kInvalidNetConf, "cannot set hairpin mode and promiscuous mode at the same time");
 
-    int vlan = 0;
-    if (auto e = json::getInt(d, "vlan", vlan)) return e;
-    if (vlan < 0 || vlan > 4094)
-        return Error(cni::kInvalidNetConf, "invalid VLAN ID " + std::to_string(vlan) + " (must be between 0 and 4094)");
-    if (vlan) return unsupported("vlan");
-    if (json::get(d, "vlanTrunk")) return unsupported("vlanTrunk");
-    for (const char* key : {"preserveDefaultVlan", "portIsolation", "macspoofchk", "disableContainerInterface",
-                            "ipMasq"}) {
+    for (auto [key, field] : {std::pair{"portIsolation", &c.portIsolation},
+                              {"disableContainerInterface", &c.disableContainerInterface},
+                              {"preserveDefaultVlan", &c.preserveDefaultVlan}})
+        if (auto e = json::getBool(d, key, *field)) return e;
+    if (c.disableContainerInterface && c.layer3)
+        return Error(cni::kInvalidNetConf, "cannot use IPAM when DisableContainerInterface flag is set");
+    if (auto e = json::getInt(d, "vlan", c.vlan)) return e;
+    if (c.vlan < 0 || c.vlan > 4094)
+        return Error(cni::kInvalidNetConf,
+                     "invalid VLAN ID " + std::to_string(c.vlan) + " (must be between 0 and 4094)");
+    if (auto e = parseTrunk(d, c.trunk)) return e;
+    if (c.vlan && c.isGateway) return unsupported("isGateway\" with \"vlan");
+    for (const char* key : {"macspoofchk", "ipMasq"}) {
         bool on = false;
         if (auto e = json::getBool(d, key, on)) return e;
         if (on) return unsupported(key);
@@ -123,8 +187,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
 // `br` holds what a lookup found (`exists`); a missing bridge is made.
 Error ensureBridge(nl::Socket& host, const Conf& c, bool exists, nl::LinkInfo& br) {
     auto fail = [&](const Error& e) { return Error(e.code, "failed to create bridge \"" + c.bridge + "\": " + e.text()); };
+    bool created = false;
     if (!exists) {
-        bool created = false, found = false;
+        bool found = false;
         if (auto e = host.addBridge(c.bridge, c.mtu, created))
             return fail(Error(e.code, "could not add \"" + c.bridge + "\": " + e.text()));
         if (auto e = host.linkByName(c.bridge, br, found)) return fail(e);
@@ -132,6 +197,11 @@ Error ensureBridge(nl::Socket& host, const Conf& c, bool exists, nl::LinkInfo& b
     }
     if (br.kind != "bridge")
         return fail(Error(cni::kInternal, "\"" + c.bridge + "\" already exists but is not a bridge"));
+    if (c.vlanFiltering())
+        if (auto e = host.setBridgeVlanFiltering(br.index, true)) {
+            if (created) (void)host.deleteLink(br.index);
+            return fail(Error(e.code, "could not enable VLAN filtering on \"" + c.bridge + "\": " + e.text()));
+        }
     if (c.promiscMode && !br.promisc)
         if (auto e = host.setPromisc(br.index, true))
             return fail(Error(e.code, "could not set promiscuous mode on \"" + c.bridge + "\": " + e.text()));
@@ -217,6 +287,37 @@ Error waitPortUp(nl::Socket& host, int index, nl::LinkInfo& out) {
     return Error(cni::kInternal, "bridge port in error state: " + std::string(out.up ? "lowerlayerdown" : "down"));
 }
 
+// The host port's VLANs: without preserveDefaultVlan the bridge's default
+// vid 1 goes; `vlan` becomes pvid and untagged; trunk vids are tagged, and
+// a trunk without `vlan` keeps vid 1 as its native (pvid, untagged) vlan.
+Error setPortVlans(nl::Socket& host, const Conf& c, const nl::LinkInfo& port) {
+    if (!c.vlanFiltering()) return {};
+    auto fail = [&](int vid, const Error& e) {
+        return Error(e.code, "failed to setup vlan tag " + std::to_string(vid) + " on " + port.name + ": " + e.text());
+    };
+    // A port joins with the bridge's default pvid (1 unless changed); a
+    // missing vid 1 is not an error.
+    if (!c.preserveDefaultVlan) (void)host.bridgeVlanDel(port.index, 1);
+    int native = c.vlan ? c.vlan : 1;
+    if (auto e = host.bridgeVlanAdd(port.index, native, true, true)) return fail(native, e);
+    for (size_t i = 0; i < c.trunk.size();) {
+        size_t j = i;
+        while (j + 1 < c.trunk.size() && c.trunk[j + 1] == c.trunk[j] + 1) ++j;
+        int lo = c.trunk[i], hi = c.trunk[j];
+        // The native vid stays untagged: skip it inside the range.
+        if (native >= lo && native <= hi) {
+            if (lo < native)
+                if (auto e = host.bridgeVlanAdd(port.index, lo, false, false, native - 1 > lo ? native - 1 : 0))
+                    return fail(lo, e);
+            lo = native + 1;
+        }
+        if (lo <= hi)
+            if (auto e = host.bridgeVlanAdd(port.index, lo, false, false, hi > lo ? hi : 0)) return fail(lo, e);
+        i = j + 1;
+    }
+    return {};
+}
+
 // Everything after the veth exists; the caller undoes the veth (and the
 // IPAM allocation once `ipamDone`) on failure. IPAM runs before a missing
 // bridge is made, so a failing IPAM leaves no bridge behind.
@@ -233,12 +334,18 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
     if (c.hairpinMode)
         if (auto e = host.setHairpin(v.host.index, true))
             return Error(e.code, "failed to setup hairpin mode for " + v.host.name + ": " + e.text());
+    if (c.portIsolation)
+        if (auto e = host.setPortIsolated(v.host.index, true))
+            return Error(e.code, "failed to set isolated on " + v.host.name + ": " + e.text());
+    if (auto e = setPortVlans(host, c, v.host)) return e;
 
     out.interfaces = {{.name = br.name, .mac = br.mac},
                       {.name = v.host.name, .mac = v.host.mac},
                       {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
 
-    if (!c.layer3) {
+    if (c.disableContainerInterface) {
+        // The container end stays down, and so the host port: no wait.
+    } else if (!c.layer3) {
         if (auto e = ctr.setUp(v.container.index))
             return Error(e.code, "failed to set \"" + a.ifname + "\" up: " + e.text());
     } else {
@@ -266,8 +373,9 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
         }
     }
 
-    nl::LinkInfo port;
-    if (auto e = waitPortUp(host, v.host.index, port)) return e;
+    nl::LinkInfo port = v.host;
+    if (!c.disableContainerInterface)
+        if (auto e = waitPortUp(host, v.host.index, port)) return e;
     nl::LinkInfo brNow;
     bool found = false;
     if (auto e = host.linkByIndex(br.index, brNow, found)) return e;

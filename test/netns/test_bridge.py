@@ -6,6 +6,7 @@ The plugin runs inside the `host` namespace with host-local (dataDir under
 import copy
 import ipaddress
 import shutil
+import subprocess
 import time
 import json
 
@@ -387,13 +388,21 @@ def test_del_ignores_unsupported_keys(host, ctr, scratch):
     ({"bridge": "bad/name"}, 7, ["bad/name"]),
     ({"bridge": "b" * 16}, 7, ["b" * 16]),
     ({"vlan": 5000}, 7, ["5000"]),
-    ({"vlan": 10}, 2, ["vlan", "not supported"]),
-    ({"vlanTrunk": [{"id": 5}]}, 2, ["vlanTrunk"]),
-    ({"preserveDefaultVlan": True}, 2, ["preserveDefaultVlan"]),
-    ({"portIsolation": True}, 2, ["portIsolation"]),
-    ({"macspoofchk": True}, 2, ["macspoofchk"]),
-    ({"disableContainerInterface": True}, 2, ["disableContainerInterface"]),
-    ({"ipMasq": True}, 2, ["ipMasq"]),
+    ({"vlan": -1}, 7, ["invalid VLAN ID -1"]),
+    ({"vlan": 10, "isGateway": True}, 2, ["isGateway", "vlan", "not supported"]),
+    ({"vlan": 10, "isDefaultGateway": True}, 2, ["isGateway", "vlan", "not supported"]),
+    ({"vlanTrunk": [{"id": 0}]}, 7, ["incorrect trunk id parameter"]),
+    ({"vlanTrunk": [{"id": 4095}]}, 7, ["incorrect trunk id parameter"]),
+    ({"vlanTrunk": [{"minID": 0, "maxID": 5}]}, 7, ["incorrect trunk minID parameter"]),
+    ({"vlanTrunk": [{"minID": 5, "maxID": 4095}]}, 7, ["incorrect trunk maxID parameter"]),
+    ({"vlanTrunk": [{"minID": 9, "maxID": 5}]}, 7, ["minID is greater than maxID"]),
+    ({"vlanTrunk": [{"minID": 5}]}, 7, ["maxID is missing"]),
+    ({"vlanTrunk": [{"maxID": 5}]}, 7, ["minID is missing"]),
+    ({"vlanTrunk": {"id": 5}}, 7, ["vlanTrunk"]),
+    ({"portIsolation": "yes"}, 7, ["portIsolation"]),
+    ({"disableContainerInterface": True}, 7, ["cannot use IPAM when DisableContainerInterface flag is set"]),
+    ({"macspoofchk": True}, 2, ["macspoofchk", "not supported"]),
+    ({"ipMasq": True}, 2, ["ipMasq", "not supported"]),
     ({"ipMasqBackend": "pf"}, 7, ["pf"]),
     ({"isGateway": "yes"}, 7, ["isGateway"]),
 ])
@@ -498,3 +507,76 @@ def test_same_as_reference(host, make_ns, scratch, version, extra):
     finally:
         other.delete()
         refdata.cleanup()
+
+
+# ---------------------------------------------------------------- portIsolation, disableContainerInterface, vlan
+
+def slave_data(ns, dev):
+    return link_detail(ns, dev)["linkinfo"]["info_slave_data"]
+
+
+@needs_ping
+def test_port_isolation(host, make_ns, scratch):
+    """Isolated ports cannot talk to each other; a non-isolated port reaches both."""
+    a, b, n = make_ns(), make_ns(), make_ns()
+    iso = conf(scratch, portIsolation=True)
+    ra = add(host, a, iso, containerid="a")
+    rb = add(host, b, iso, containerid="b")
+    rn = add(host, n, conf(scratch), containerid="n")
+    assert slave_data(host, ra["interfaces"][1]["name"])["isolated"] is True
+    assert slave_data(host, rb["interfaces"][1]["name"])["isolated"] is True
+    assert slave_data(host, rn["interfaces"][1]["name"])["isolated"] is False
+    ipa, ipb = (r["ips"][0]["address"].split("/")[0] for r in (ra, rb))
+    ipn = rn["ips"][0]["address"].split("/")[0]
+    assert a.sh(f"ping -4 -c1 -w1 {ipb}", check=False).returncode != 0
+    ping(n, ipa)
+    ping(n, ipb)
+    ping(a, ipn)
+    for ns, cid in ((a, "a"), (b, "b"), (n, "n")):
+        delete(host, ns, iso, containerid=cid)
+    assert leases(scratch) == [] and veths(host) == []
+
+
+def test_disable_container_interface(host, ctr, scratch):
+    c = conf(scratch, ipam={}, disableContainerInterface=True)
+    res = add(host, ctr, c)
+    assert len(res["interfaces"]) == 3
+    assert "UP" not in ctr.links()["eth0"]["flags"]
+    hv = res["interfaces"][1]["name"]
+    assert host.links()[hv]["master"] == BR
+    delete(host, ctr, c)
+    assert veths(host) == [] and "eth0" not in ctr.links()
+
+
+def test_disable_container_interface_with_empty_ipam_type(host, ctr, scratch):
+    """An IPAM object without a type is L2 only: allowed."""
+    add(host, ctr, conf(scratch, ipam={"type": ""}, disableContainerInterface=True))
+
+
+def _kernel_has_vlan_filtering(host):
+    probe = "cbtprobe0"
+    host.sh(f"ip link add {probe} type bridge")
+    try:
+        host.sh(f"ip link set {probe} type bridge vlan_filtering 1")
+        return True
+    except subprocess.CalledProcessError:
+        return False
+    finally:
+        host.sh(f"ip link del {probe}")
+
+
+@pytest.mark.parametrize("extra", [{"vlan": 10}, {"vlanTrunk": [{"id": 5}, {"minID": 20, "maxID": 22}]}])
+@pytest.mark.parametrize("existing", [False, True])
+def test_vlan_without_kernel_support_leaves_nothing(host, ctr, scratch, extra, existing):
+    """This kernel lacks bridge VLAN filtering: ADD fails cleanly, and leaves
+    no veth, no lease and no new bridge (the VM lane covers the real thing)."""
+    if _kernel_has_vlan_filtering(host):
+        pytest.skip("kernel has bridge VLAN filtering (covered by the VM lane)")
+    if existing:
+        host.sh(f"ip link add {BR} type bridge")
+    before = steady(host), steady(ctr)
+    r = run_plugin("bridge", "ADD", conf(scratch, **extra), host=host, netns=ctr)
+    assert_cni_error(r, {999}, "VLAN filtering", BR)
+    assert (steady(host), steady(ctr)) == before
+    assert leases(scratch) == [] and veths(host) == []
+    delete(host, ctr, conf(scratch, **extra))

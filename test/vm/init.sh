@@ -179,6 +179,33 @@ if has bridge && has host-local; then
     del_cells bridge "$BR" $D/br
 fi
 
+# --- bridge VLAN filtering (the test machine's kernel lacks it) ---------------
+# a and b on vlan 10, c on vlan 11, all in one subnet: only a and b meet.
+if has bridge && has host-local; then
+    D=/run/ipam/brv
+    brv() {  # extra keys -> config
+        echo "{\"cniVersion\":\"1.0.0\",\"name\":\"brv\",\"type\":\"bridge\",\"bridge\":\"vmbr2\",$1,\"ipam\":$(ipam 10.93.0.0/24 $D)}"
+    }
+    V10=$(brv '"vlan":10'); V11=$(brv '"vlan":11')
+    VT=$(brv '"vlanTrunk":[{"id":20},{"minID":30,"maxID":32}],"preserveDefaultVlan":true')
+    mkns; a=$NS; mkns; b=$NS; mkns; c=$NS; mkns; t=$NS
+    cni ADD $a eth0 "$V10" va; ok bridge-vlan-add-a
+    cni ADD $b eth0 "$V10" vb; ok bridge-vlan-add-b
+    cni ADD $c eth0 "$V11" vc; ok bridge-vlan-add-c
+    check bridge-vlan-filtering "vlan_filtering not on" grep -q 1 /sys/class/net/vmbr2/bridge/vlan_filtering
+    check bridge-vlan-same "a cannot reach b on vlan 10" inns $a ping -c 1 -W 2 10.93.0.3
+    check bridge-vlan-other "a reaches c on vlan 11" sh -c "! inns $a ping -c 1 -W 1 10.93.0.4"
+    cni ADD $t eth0 "$VT" vt; ok bridge-vlan-trunk-add
+    cni ADD $t eth1 "$(brv '"vlan":10,"isGateway":true')" vt
+    check bridge-vlan-gateway-refused "$(why)" grep -Eq '"code": ?2[,}]' /tmp/out
+    cni DEL $a eth0 "$V10" va; ok bridge-vlan-del-a
+    cni DEL $b eth0 "$V10" vb; ok bridge-vlan-del-b
+    cni DEL $c eth0 "$V11" vc; ok bridge-vlan-del-c
+    cni DEL $t eth0 "$VT" vt; ok bridge-vlan-trunk-del
+    check bridge-vlan-del-leases "leases kept" sh -c "! ls $D/brv/10.* >/dev/null 2>&1"
+    rmns $a; rmns $b; rmns $c; rmns $t
+fi
+
 # --- ipvlan / vlan / dummy (whichever the binary has) ------------------------
 # Master for ipvlan and vlan: a dummy link in the VM's own (host) namespace.
 ip link add vmm0 type dummy && ip link set vmm0 up
