@@ -26,8 +26,8 @@ WORK=$(mktemp -d /tmp/cnibox-demo-XXXXXX)
 BIN=$WORK/bin
 DATA=$WORK/data
 
-if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
-bold() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
+if [ -t 1 ]; then BOLD=$'\033[1m' NORM=$'\033[0m'; else BOLD= NORM=; fi
+bold() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$NORM"; }
 say() { printf '    %s\n' "$*"; }
 run() { printf '    $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/      /'; return "${PIPESTATUS[0]}"; }
 
