@@ -90,36 +90,15 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     return sublink::finishAdd(a, ns, ctr, link, false, !useIpam, out);
 }
 
-Error cmdDel(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    return sublink::del(a);
-}
-
-Error cmdCheck(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, true, c)) return e;
-    return sublink::check(a, "ipvlan");
-}
-
-Error cmdStatus(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, true, c)) return e;
-    return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
-}
-
-Error cmdGC(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
-}
+constexpr char kKind[] = "ipvlan";
+using Verbs = sublink::Verbs<Conf, parseConf, kKind>;
 
 const cni::Plugin kPlugin{
     .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
+    .del = Verbs::del,
+    .check = Verbs::check,
+    .gc = Verbs::gc,
+    .status = Verbs::status,
 };
 
 }  // namespace

@@ -178,4 +178,31 @@ inline Error check(const cni::CmdArgs& a, std::string_view kind, nl::LinkInfo* l
     return {};
 }
 
+// DEL, CHECK, STATUS and GC of an applet whose IPAM is optional: parse the
+// config with Parse(args, strict, conf) (strict for CHECK and STATUS), then
+// the shared step. Kind is the link kind CHECK expects.
+template <class Conf, Error (*Parse)(const cni::CmdArgs&, bool, Conf&), const char* Kind>
+struct Verbs {
+    static Error del(const cni::CmdArgs& a) {
+        Conf c;
+        if (auto e = Parse(a, false, c)) return e;
+        return sublink::del(a);
+    }
+    static Error check(const cni::CmdArgs& a) {
+        Conf c;
+        if (auto e = Parse(a, true, c)) return e;
+        return sublink::check(a, Kind);
+    }
+    static Error status(const cni::CmdArgs& a) {
+        Conf c;
+        if (auto e = Parse(a, true, c)) return e;
+        return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
+    }
+    static Error gc(const cni::CmdArgs& a) {
+        Conf c;
+        if (auto e = Parse(a, false, c)) return e;
+        return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
+    }
+};
+
 }  // namespace sublink
