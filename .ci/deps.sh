@@ -7,10 +7,13 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
     # build
     meson ninja-build g++ pkg-config rapidjson-dev libnl-3-dev libnl-route-3-dev
+    libip4tc-dev libip6tc-dev libnftnl-dev libmnl-dev nettle-dev
     # unit tests, sanitizer and fuzz builds
     catch2 clang libclang-rt-14-dev
     # root test tiers and the demo
     python3 python3-pytest iproute2 iputils-ping procps
+    # netfilter tiers: looking at the tables (iptables-legacy-save, nft), counting execs
+    iptables nftables strace
     # the reference plugins (upstream's Go build) the differential tier compares against
     containernetworking-plugins
     # the VM tier (test/vm): ipvlan, vlan, dummy, vrf under Debian's kernel in qemu

@@ -274,6 +274,25 @@ class PluginResult:
         return f"PluginResult(rc={self.rc}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
+def legacy_iptables_dir():
+    """A directory whose iptables/ip6tables(-save/-restore) are the legacy
+    xtables tools. The reference plugins exec `iptables` from PATH; Debian's
+    default is iptables-nft, while cnibox's iptables backend writes legacy
+    xtables through libiptc. Put first in the reference's PATH, both sides
+    program the same tables and iptables-legacy-save shows both."""
+    d = "/tmp/cbt-legacy-iptables"
+    os.makedirs(d, exist_ok=True)
+    for fam in ("iptables", "ip6tables"):
+        for suffix in ("", "-save", "-restore"):
+            link = os.path.join(d, fam + suffix)
+            if not os.path.islink(link):
+                try:
+                    os.symlink(f"/usr/sbin/{fam}-legacy{suffix}", link)
+                except FileExistsError:
+                    pass
+    return d
+
+
 def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1", ifname="eth0",
                args=None, cni_path=None, ref=False, env=None, binary=None, stdin=None):
     """Execs a plugin as a runtime would and returns a PluginResult.
@@ -286,7 +305,10 @@ def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1"
     """
     bindir = REF_DIR if ref else cnibox_dir()
     exe = binary or os.path.join(bindir, plugin)
-    e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    path = "/usr/sbin:/usr/bin:/sbin:/bin"
+    if ref:
+        path = legacy_iptables_dir() + ":" + path
+    e = {"PATH": path,
          "CNI_COMMAND": command,
          "CNI_CONTAINERID": containerid,
          "CNI_NETNS": netns.path if isinstance(netns, Netns) else netns,
