@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""The netfilter plugins: cnibox (both backends) against the reference
+plugins (/usr/lib/cni), interleaved in one run.
+
+Run through bench/run, or: python3 bench/netfilter.py --cnibox PATH.
+
+Every sample execs one plugin as a runtime does (CNI_* environment, config
+with prevResult on stdin) and takes its time from spawn to reaped exit (the
+exec harness of cnibench.py). Each implementation has its own "host"
+namespace (the sampler switches into it with setns before each spawn), so
+the tables one side fills never slow the other down; the samples take turns
+(reference, cnibox/iptables, cnibox/nftables, order rotated every sample).
+The reference runs `iptables` from PATH, pointed at the legacy xtables tools
+as cnibox's iptables backend writes legacy xtables.
+
+Cases:
+  portmap ADD / DEL     one tcp mapping, chained after bridge + host-local
+  firewall ADD / DEL    chained after the same bridge attachment
+  bridge+ipMasq ADD/DEL bridge + host-local with ipMasq (masquerade chain / rules)
+  portmap ADD with N mappings present: the same ADD on an empty table and with
+                        1000 mappings (10 attachments x 100) already there, per
+                        cnibox backend: the ratio shows how the cost grows
+
+Namespaces are named cbt-bench-nf-* and removed at the end, also on failure.
+"""
+import argparse
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cnibench as cb  # noqa: E402
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+def legacy_dir(workdir):
+    d = os.path.join(workdir, "legacy-bin")
+    os.makedirs(d, exist_ok=True)
+    for fam in ("iptables", "ip6tables"):
+        for suffix in ("", "-save", "-restore"):
+            os.symlink(f"/usr/sbin/{fam}-legacy{suffix}", os.path.join(d, fam + suffix))
+    return d
+
+
+class Side:
+    """One implementation: its plugins, its host namespace, its backend."""
+
+    def __init__(self, name, bindir, backend, net, hostns, data, path):
+        self.name, self.bindir, self.backend, self.net = name, bindir, backend, net
+        self.hostns = hostns
+        self.fd = os.open(f"/run/netns/{hostns}", os.O_RDONLY)
+        self.data = data
+        self.path = path
+
+    def env(self, cmd, netns, cid):
+        e = cb.cni_env(cmd, netns, self.bindir, cid)
+        e["PATH"] = self.path
+        return e
+
+    def exec(self, plugin, cmd, conf, netns, cid):
+        setns(self.fd)
+        r = cb.run(os.path.join(self.bindir, plugin), self.env(cmd, netns, cid), json.dumps(conf).encode())
+        if r.rc != 0:
+            raise cb.Failure(f"{self.name} {plugin} {cmd} {cid}: {r.out.decode(errors='replace')}"
+                             f"{r.err.decode(errors='replace')}")
+        return r
+
+    def bridge(self, masq=False):
+        c = {"cniVersion": "1.0.0", "name": f"nf{self.net}{'m' if masq else ''}", "type": "bridge",
+             "bridge": f"cbnf{self.net}{'m' if masq else ''}", "isGateway": True,
+             "ipam": {"type": "host-local", "dataDir": self.data,
+                      "ranges": [[{"subnet": f"10.{self.net + (1 if masq else 0)}.0.0/16"}]]}}
+        if masq:
+            c["ipMasq"] = True
+            if self.backend:
+                c["ipMasqBackend"] = self.backend
+        return c
+
+    def portmap(self, prev, ports):
+        c = {"cniVersion": "1.0.0", "name": f"nf{self.net}", "type": "portmap",
+             "runtimeConfig": {"portMappings": [{"hostPort": p, "containerPort": 80, "protocol": "tcp"}
+                                                for p in ports]},
+             "prevResult": prev}
+        if self.backend:
+            c["backend"] = self.backend
+        return c
+
+    def firewall(self, prev):
+        c = {"cniVersion": "1.0.0", "name": f"nf{self.net}", "type": "firewall", "prevResult": prev}
+        if self.backend:
+            c["backend"] = self.backend
+        return c
+
+
+def bench_chain(sides, ctrs, rounds):
+    """bridge ADD (not timed) -> portmap ADD -> firewall ADD; then DELs in reverse."""
+    t = {(s.name, k): [] for s in sides for k in ("pm_add", "pm_del", "fw_add", "fw_del")}
+    n = len(sides)
+    for rnd in range(rounds):
+        prevs = {}
+        for j in range(len(ctrs[sides[0].name])):
+            order = sides[(j + rnd) % n:] + sides[:(j + rnd) % n]
+            for s in order:
+                cid = f"nf-{rnd}-{j}"
+                ns = ctrs[s.name][j]
+                r = s.exec("bridge", "ADD", s.bridge(), ns, cid)
+                prev = json.loads(r.out)
+                r = s.exec("portmap", "ADD", s.portmap(prev, [10000 + j]), ns, cid)
+                t[(s.name, "pm_add")].append(r.ms)
+                prev = json.loads(r.out)
+                r = s.exec("firewall", "ADD", s.firewall(prev), ns, cid)
+                t[(s.name, "fw_add")].append(r.ms)
+                prevs[(s.name, j)] = json.loads(r.out)
+        for j in range(len(ctrs[sides[0].name])):
+            order = sides[(j + rnd) % n:] + sides[:(j + rnd) % n]
+            for s in order:
+                cid = f"nf-{rnd}-{j}"
+                ns = ctrs[s.name][j]
+                prev = prevs[(s.name, j)]
+                r = s.exec("firewall", "DEL", s.firewall(prev), ns, cid)
+                t[(s.name, "fw_del")].append(r.ms)
+                r = s.exec("portmap", "DEL", s.portmap(prev, [10000 + j]), ns, cid)
+                t[(s.name, "pm_del")].append(r.ms)
+                conf = s.bridge()
+                conf["prevResult"] = prev
+                s.exec("bridge", "DEL", conf, ns, cid)
+    return t
+
+
+def bench_masq(sides, ctrs, rounds):
+    t = {(s.name, k): [] for s in sides for k in ("add", "del")}
+    n = len(sides)
+    for rnd in range(rounds):
+        prevs = {}
+        for j in range(len(ctrs[sides[0].name])):
+            order = sides[(j + rnd) % n:] + sides[:(j + rnd) % n]
+            for s in order:
+                r = s.exec("bridge", "ADD", s.bridge(True), ctrs[s.name][j], f"m-{rnd}-{j}")
+                t[(s.name, "add")].append(r.ms)
+                prevs[(s.name, j)] = json.loads(r.out)
+        for j in range(len(ctrs[sides[0].name])):
+            order = sides[(j + rnd) % n:] + sides[:(j + rnd) % n]
+            for s in order:
+                conf = s.bridge(True)
+                conf["prevResult"] = prevs[(s.name, j)]
+                r = s.exec("bridge", "DEL", conf, ctrs[s.name][j], f"m-{rnd}-{j}")
+                t[(s.name, "del")].append(r.ms)
+    return t
+
+
+def bench_scaling(sides, ctrs, samples, present):
+    """portmap ADD (+ untimed DEL) with 0 and with `present` mappings in place."""
+    out = {}
+    for s in sides:
+        ns = ctrs[s.name][0]
+        r = s.exec("bridge", "ADD", s.bridge(), ns, "scale")
+        prev = json.loads(r.out)
+        curve = {}
+        for filled in (0, present):
+            if filled:
+                per = 100
+                for k in range(filled // per):
+                    s.exec("portmap", "ADD", s.portmap(prev, list(range(30000 + k * per, 30000 + (k + 1) * per))),
+                           ns, f"fill-{k}")
+            ms = []
+            for k in range(samples):
+                r = s.exec("portmap", "ADD", s.portmap(prev, [12000 + k]), ns, f"probe-{k}")
+                ms.append(r.ms)
+                s.exec("portmap", "DEL", s.portmap(prev, [12000 + k]), ns, f"probe-{k}")
+            curve[filled] = cb.med(ms)
+        for k in range(present // 100):
+            s.exec("portmap", "DEL", s.portmap(prev, list(range(30000 + k * 100, 30000 + (k + 1) * 100))),
+                   ns, f"fill-{k}")
+        conf = s.bridge()
+        conf["prevResult"] = prev
+        s.exec("bridge", "DEL", conf, ns, "scale")
+        out[s.name] = curve
+    return out
+
+
+def inner(a):
+    made = []
+    sides = []
+    try:
+        bindir = os.path.join(a.workdir, "bin")
+        os.mkdir(bindir)
+        subprocess.run([a.cnibox, "--install", bindir], check=True, capture_output=True)
+        data = os.path.join(a.workdir, "data")
+        os.mkdir(data)
+
+        def mk(name):
+            full = f"cbt-bench-nf-{name}{a.prefix}"
+            made.append(full)
+            return cb.ns_add(full)
+
+        legacy = legacy_dir(a.workdir)
+        plain = cb.PATH_ENV
+        spec = [("reference", cb.REF_DIR, None, 60, legacy + ":" + plain),
+                ("cnibox/iptables", bindir, "iptables", 62, plain),
+                ("cnibox/nftables", bindir, "nftables", 64, plain)]
+        for name, bd, backend, net, path in spec:
+            tag = name.split("/")[-1][:3]
+            host = mk(f"h{tag}")
+            sides.append(Side(name, bd, backend, net, os.path.basename(host), data, path))
+        ctrs = {s.name: [mk(f"{s.name.split('/')[-1][:3]}{j}") for j in range(a.containers)] for s in sides}
+        res = {"params": {"containers": a.containers, "rounds": a.rounds}}
+        t0 = time.time()
+        # warm-up: first contact (bridge, top-level chains, tables) is not measured
+        for s in sides:
+            for masq in (False, True):
+                r = s.exec("bridge", "ADD", s.bridge(masq), ctrs[s.name][0], "warm")
+                prev = json.loads(r.out)
+                if not masq:
+                    prev = json.loads(s.exec("portmap", "ADD", s.portmap(prev, [9999]), ctrs[s.name][0], "warm").out)
+                    prev = json.loads(s.exec("firewall", "ADD", s.firewall(prev), ctrs[s.name][0], "warm").out)
+                    s.exec("firewall", "DEL", s.firewall(prev), ctrs[s.name][0], "warm")
+                    s.exec("portmap", "DEL", s.portmap(prev, [9999]), ctrs[s.name][0], "warm")
+                conf = s.bridge(masq)
+                conf["prevResult"] = prev
+                s.exec("bridge", "DEL", conf, ctrs[s.name][0], "warm")
+        chain = bench_chain(sides, ctrs, a.rounds)
+        cb.progress(f"portmap/firewall done ({time.time() - t0:.0f}s)")
+        masq = bench_masq(sides, ctrs, a.rounds)
+        cb.progress(f"ipMasq done ({time.time() - t0:.0f}s)")
+        scaling = bench_scaling(sides[1:], ctrs, a.scale_samples, 1000)
+        cb.progress(f"scaling done ({time.time() - t0:.0f}s)")
+        for (name, k), v in chain.items():
+            res.setdefault(k, {})[name] = cb.med(v)
+        for (name, k), v in masq.items():
+            res.setdefault("masq_" + k, {})[name] = cb.med(v)
+        res["scaling"] = scaling
+        res["samples"] = len(chain[(sides[0].name, "pm_add")])
+        res["seconds"] = time.time() - t0
+        with open(a.result, "w") as f:
+            json.dump(res, f)
+    finally:
+        cb._hold_signals()
+        for s in sides:
+            os.close(s.fd)
+        for n in made:
+            cb.ns_del(n)
+
+
+def table(res, command):
+    L = [f"Netfilter plugins: `{command}` ({res['samples']} samples per cell, medians in ms; ratio = "
+         "reference / cnibox)", "",
+         "| Case | reference | cnibox iptables | ratio | cnibox nftables | ratio | target |",
+         "|---|---:|---:|---:|---:|---:|---|"]
+    targets = {"pm_add": 20, "pm_del": 50, "fw_add": 15, "fw_del": 30, "masq_add": 15, "masq_del": None}
+    names = {"pm_add": "portmap ADD", "pm_del": "portmap DEL", "fw_add": "firewall ADD",
+             "fw_del": "firewall DEL", "masq_add": "bridge+ipMasq ADD", "masq_del": "bridge+ipMasq DEL"}
+    for k, label in names.items():
+        v = res[k]
+        ref, ipt, nft = v["reference"], v["cnibox/iptables"], v["cnibox/nftables"]
+        tgt = targets[k]
+        tt = f">= {tgt}x: {'met' if min(ref / ipt, ref / nft) >= tgt else 'NOT met'}" if tgt else ""
+        L.append(f"| {label} | {ref:.2f} | {ipt:.2f} | {ref / ipt:.1f}x | {nft:.2f} | {ref / nft:.1f}x | {tt} |")
+    L += ["", "| portmap ADD | empty table | 1000 mappings present | growth | target |", "|---|---:|---:|---:|---|"]
+    for name, curve in res["scaling"].items():
+        e, f = curve["0"] if "0" in curve else curve[0], curve["1000"] if "1000" in curve else curve[1000]
+        tgt = "<= 1.5x: " + ("met" if f / e <= 1.5 else "NOT met") if name.endswith("nftables") else "(reported)"
+        L.append(f"| {name} | {e:.2f} | {f:.2f} | {f / e:.2f}x | {tgt} |")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cnibox", required=True)
+    ap.add_argument("--containers", type=int, default=12, help="container namespaces per implementation")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scale-samples", type=int, default=15)
+    ap.add_argument("--json")
+    ap.add_argument("--command", default="bench/run")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--prefix", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.cnibox = os.path.abspath(a.cnibox)
+    signal.signal(signal.SIGTERM, cb._terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if a.inner:
+        inner(a)
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (it makes network namespaces)")
+    for p in ("bridge", "portmap", "firewall"):
+        if not os.access(os.path.join(cb.REF_DIR, p), os.X_OK):
+            sys.exit(f"bench: the reference plugins are missing ({cb.REF_DIR}/{p})")
+    prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
+    workdir = tempfile.mkdtemp(prefix="cnibox-bench-nf-")
+    result = os.path.join(workdir, "result.json")
+    proc = None
+    try:
+        # The sampler lives in a namespace of its own too (never the machine's).
+        base = f"cbt-bench-nf-base{prefix}"
+        cb.ns_add(base)
+        cmd = ["ip", "netns", "exec", base, sys.executable, os.path.abspath(__file__), "--inner",
+               f"--prefix={prefix}", f"--result={result}", f"--workdir={workdir}", "--cnibox", a.cnibox,
+               "--containers", str(a.containers), "--rounds", str(a.rounds),
+               "--scale-samples", str(a.scale_samples)]
+        proc = subprocess.Popen(cmd)
+        if proc.wait() != 0:
+            sys.exit(f"bench: the measuring process failed (exit {proc.returncode})")
+        with open(result) as f:
+            res = json.load(f)
+    finally:
+        cb._hold_signals()
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for n in cb.ns_list():
+            if n.startswith("cbt-bench-nf-") and n.endswith(prefix):
+                cb.ns_del(n)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(table(res, a.command))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
