@@ -33,10 +33,17 @@ DIFFERENCES = {
                           "reference 1.1.1 prints the 1.0 shape (no ips[].version, interfaces in 0.2.0)",
     "static-check": "static's CHECK requires every configured address in prevResult (the reference "
                     "does not notice a missing one)",
-    "txqlen": "veths get the kernel's default TX queue length (1000), as upstream does since 1.6.0 "
+    "txqlen": "veths and macvlans get the kernel's default TX queue length (1000), as upstream does since 1.6.0 "
               "(plugins#1100); the reference 1.1.1 sets 0, which starves qdiscs that take their "
               "limit from it",
     "gc-status": "GC and STATUS (spec 1.1.0) are implemented; the reference 1.1.1 does not know them",
+    "tuning-check-ifname": "tuning's CHECK resolves IFNAME in sysctl keys as ADD does (upstream since "
+                           "1.2.0); the reference 1.1.1 reads the key with IFNAME left in and fails",
+    "tuning-del-cleanup": "tuning's DEL removes a backup that can no longer be restored (empty or vanished "
+                          "CNI_NETNS, link gone, unreadable file); the reference leaves it behind",
+    "fw-ingress-comments": "firewall ingressPolicy rules carry the comments of upstream since 1.7 "
+                           "(\"(ingressPolicy: same-bridge|isolated)\" on the shared jump, RETURN and "
+                           "stage-2 rules); the reference 1.1.1 writes \"(ingressPolicy: same-bridge)\" on all",
 }
 
 # The reference speaks up to 1.0.0; cnibox speaks 0.1.0..1.1.0. Diff only the common ones.
@@ -146,12 +153,12 @@ class Side:
               "ctrs": [_strip_ll(cnitest.kernel_state(c, txqlen=True)) for c in self.ctrs],
               "sysctl": self.sysctls(ren),
               "vlans": self.vlans(ren)}
-        # DIFFERENCES["txqlen"]: the reference's veths have queue length 0,
+        # DIFFERENCES["txqlen"]: the reference's veths and macvlans have queue length 0,
         # cnibox's the kernel default (1000). Each side must show its own.
         mine = 0 if self.ref else 1000
         for ns in [st["host"]] + st["ctrs"]:
             for link in ns["links"].values():
-                if link.get("kind") == "veth" and link.get("txqlen") == mine:
+                if link.get("kind") in ("veth", "macvlan") and link.get("txqlen") == mine:
                     link["txqlen"] = "veth-default"
         return st
 

@@ -36,12 +36,12 @@ echo "VMTEST BEGIN kernel $(uname -r)"
 
 # --- modules ---------------------------------------------------------------
 # Order matters: busybox insmod does not resolve dependencies.
-for m in llc stp garp mrp 8021q ipvlan dummy vrf veth bridge; do
+for m in llc stp garp mrp 8021q ipvlan dummy vrf veth bridge macvlan; do
     args=""
     [ $m = dummy ] && args="numdummies=0"
     insmod /lib/modules/$m.ko $args 2>/tmp/insmod.err || true
 done
-for m in 8021q ipvlan dummy vrf veth bridge; do
+for m in 8021q ipvlan dummy vrf veth bridge macvlan; do
     if [ -d /sys/module/$m ]; then pass "module-$m"; else fail "module-$m" "not loaded: $(cat /tmp/insmod.err)"; fi
 done
 
@@ -252,12 +252,26 @@ cat >/bin/is-dummy <<'EOF'
 #!/bin/sh
 nsenter --net="$1" ip link show eth0 | grep -q NOARP
 EOF
-chmod +x /bin/is-vlan /bin/is-ipvlan /bin/is-dummy
+cat >/bin/is-macvlan <<'EOF'
+#!/bin/sh
+# a macvlan has a lower link (eth0@...) and a MAC of its own
+m=$(cat /sys/class/net/vmm0/address)
+l=$(nsenter --net="$1" ip link show eth0)
+echo "$l" | grep -q "eth0@" && ! echo "$l" | grep -q "link/ether $m"
+EOF
+chmod +x /bin/is-vlan /bin/is-ipvlan /bin/is-dummy /bin/is-macvlan
 
 if has ipvlan; then
     plugin_cells ipvlan "{\"cniVersion\":\"1.0.0\",\"name\":\"ipvlan\",\"type\":\"ipvlan\",\"master\":\"vmm0\",\"mode\":\"l2\",\"ipam\":$(ipam 10.89.0.0/24 /run/ipam/ipvlan)}" 10.89.0 is-ipvlan
 else
     echo "VMTEST INFO no ipvlan applet in this cnibox"
+fi
+# macvlan on the distribution kernel (the host lane runs it on this
+# machine's kernel): bridge mode, two containers on one master.
+if has macvlan; then
+    plugin_cells macvlan "{\"cniVersion\":\"1.0.0\",\"name\":\"macvlan\",\"type\":\"macvlan\",\"master\":\"vmm0\",\"mode\":\"bridge\",\"ipam\":$(ipam 10.88.0.0/24 /run/ipam/macvlan)}" 10.88.0 is-macvlan
+else
+    echo "VMTEST INFO no macvlan applet in this cnibox"
 fi
 if has vlan; then
     vconf() { echo "{\"cniVersion\":\"1.0.0\",\"name\":\"vlan\",\"type\":\"vlan\",\"master\":\"vmm0\",\"vlanId\":$1,\"ipam\":$(ipam 10.90.0.0/24 /run/ipam/vlan)}"; }

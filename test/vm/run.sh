@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # VM lane: tests the applets whose link types (ipvlan, 802.1q vlan, dummy, vrf)
-# the test machine's kernel lacks (plus loopback and bridge as a check of the
+# the test machine's kernel lacks, and macvlan once more on a stock kernel (plus loopback and bridge as a check of the
 # lane itself; veth and bridge are modules there too), on Debian's own kernel booted under qemu
 # (TCG; no KVM, no network device, so nothing reaches the machine's network).
 #
@@ -55,7 +55,7 @@ trap 'rm -rf "$WORK"' EXIT
 # --- kernel + modules, cached per kernel package -----------------------------
 MODS="net/llc/llc.ko net/802/stp.ko net/802/garp.ko net/802/mrp.ko net/8021q/8021q.ko
       drivers/net/ipvlan/ipvlan.ko drivers/net/dummy.ko drivers/net/vrf.ko
-      drivers/net/veth.ko net/bridge/bridge.ko"
+      drivers/net/veth.ko net/bridge/bridge.ko drivers/net/macvlan.ko"
 KPKG=${VM_KERNEL:-$(apt-cache depends linux-image-amd64 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)}
 if [ -z "$KPKG" ] && [ "$(id -u)" = 0 ] && [ -z "$(ls "$VM_CACHE" 2>/dev/null)" ]; then
@@ -70,7 +70,9 @@ if [ -z "$KPKG" ]; then
     log "apt lists unavailable; using cached $KPKG"
 fi
 KDIR=$VM_CACHE/$KPKG
-if [ ! -f "$KDIR/vmlinuz" ] || [ ! -f "$KDIR/modules/bridge.ko" ]; then
+missing_mod=false
+for m in $MODS; do [ -f "$KDIR/modules/$(basename "$m")" ] || missing_mod=true; done
+if [ ! -f "$KDIR/vmlinuz" ] || $missing_mod; then
     log "fetching $KPKG into $KDIR"
     mkdir -p "$VM_CACHE" || die "cannot create $VM_CACHE"
     dl=$WORK/deb
