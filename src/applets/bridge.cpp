@@ -9,7 +9,10 @@
 #include "cni/delegate.h"
 #include "cni/json.h"
 #include "ipam/configure.h"
+#include "netfilter/ipmasq.h"
+#include "netfilter/spoofcheck.h"
 #include "netlink/netlink.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -40,9 +43,14 @@ constexpr const char* kHelp =
     "                              (else removed when vlan or vlanTrunk is set)\n"
     "  The vlan keys need a kernel with bridge VLAN filtering; else ADD fails and\n"
     "  leaves nothing behind.\n"
-    "Not supported yet (a non-default value is a code 2 error): macspoofchk, ipMasq,\n"
-    "  isGateway (or isDefaultGateway) together with vlan (ipMasqBackend is\n"
-    "  accepted: \"iptables\" or \"nftables\").\n"
+    "  ipMasq            false     masquerade what the container's addresses send outside\n"
+    "                              their subnet (not multicast); only with an IPAM type\n"
+    "  ipMasqBackend     (auto)    \"iptables\" or \"nftables\" (auto: iptables if legacy\n"
+    "                              xtables are in use or nftables is not usable)\n"
+    "  macspoofchk       false     drop frames from the container whose source MAC is not\n"
+    "                              its interface's (nftables, table bridge nat)\n"
+    "Not supported yet (a non-default value is a code 2 error): isGateway (or\n"
+    "  isDefaultGateway) together with vlan.\n"
     "\n"
     "ADD    veth pair with CNI_IFNAME made directly in CNI_NETNS and host end\n"
     "       vethXXXXXXXX; IPAM ADD; bridge made if missing and up (accept_ra=0), the host\n"
@@ -50,10 +58,16 @@ constexpr const char* kHelp =
     "       for the port to be up. Result interfaces: [bridge, host veth, container\n"
     "       veth]; ips on interface 2. A failed ADD undoes the veth and the IPAM\n"
     "       allocation (a bridge it made stays, as on DEL).\n"
-    "DEL    container link, then IPAM DEL; an empty or vanished CNI_NETNS or a missing\n"
-    "       link is success.\n"
-    "CHECK  IPAM CHECK; bridge, both veth ends, addresses and routes of prevResult.\n"
-    "STATUS IPAM STATUS and a usable bridge name. GC: passed to the IPAM plugin.\n";
+    "DEL    container link, then IPAM DEL, then the macspoofchk rules (errors only\n"
+    "       logged) and the masquerading (also when the link or CNI_NETNS is gone: the\n"
+    "       rules are found by network name, container ID and ifname); an empty or\n"
+    "       vanished CNI_NETNS or a missing link is success.\n"
+    "CHECK  IPAM CHECK; bridge, both veth ends, addresses and routes of prevResult;\n"
+    "       the macspoofchk rules when set.\n"
+    "STATUS IPAM STATUS, a usable bridge name, a usable backend for ipMasq and\n"
+    "       macspoofchk (code 50). GC: passed to the IPAM plugin; with IPAM, the\n"
+    "       masquerading of this network's attachments not in\n"
+    "       cni.dev/valid-attachments is removed from both backends.\n";
 
 struct Conf {
     std::string bridge = "cni0";
@@ -71,6 +85,9 @@ struct Conf {
     bool preserveDefaultVlan = false;
     std::string mac;   // container end, normalised
     bool layer3 = false;
+    bool ipMasq = false;       // only with layer3
+    std::optional<nf::Backend> masqBackend;
+    bool macspoofchk = false;
 
     bool vlanFiltering() const { return vlan != 0 || !trunk.empty(); }
 };
@@ -133,6 +150,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (auto e = cni::validateIfname(c.bridge))
         return Error(cni::kInvalidNetConf, "invalid bridge name \"" + c.bridge + "\"", e.msg);
     c.layer3 = !a.conf.ipamType.empty();
+    if (auto e = json::getBool(d, "ipMasq", c.ipMasq)) return e;
+    c.ipMasq = c.ipMasq && c.layer3;
+    if (auto e = json::getBool(d, "macspoofchk", c.macspoofchk)) return e;
     if (!strict) return {};
 
     for (auto [key, field] : {std::pair{"isGateway", &c.isGateway}, {"isDefaultGateway", &c.isDefaultGateway},
@@ -158,15 +178,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
                      "invalid VLAN ID " + std::to_string(c.vlan) + " (must be between 0 and 4094)");
     if (auto e = parseTrunk(d, c.trunk)) return e;
     if (c.vlan && c.isGateway) return unsupported("isGateway\" with \"vlan");
-    for (const char* key : {"macspoofchk", "ipMasq"}) {
-        bool on = false;
-        if (auto e = json::getBool(d, key, on)) return e;
-        if (on) return unsupported(key);
-    }
     std::string backend;
     if (auto e = json::getString(d, "ipMasqBackend", backend)) return e;
-    if (!backend.empty() && backend != "iptables" && backend != "nftables")
-        return Error(cni::kInvalidNetConf, "unknown ipmasq backend \"" + backend + "\"");
+    if (auto e = nf::parseBackend("ipMasqBackend", backend, c.masqBackend)) return e;
 
     // Container MAC: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
     cni::CniArgs env;
@@ -318,14 +332,19 @@ Error setPortVlans(nl::Socket& host, const Conf& c, const nl::LinkInfo& port) {
     return {};
 }
 
-// Everything after the veth exists; the caller undoes the veth (and the
-// IPAM allocation once `ipamDone`) on failure. IPAM runs before a missing
-// bridge is made, so a failing IPAM leaves no bridge behind.
+// What a failed ADD has to undo besides the veth.
+struct Undo {
+    bool ipam = false, spoofcheck = false, ipMasq = false;
+};
+
+// Everything after the veth exists; the caller undoes the veth and what
+// `undo` says on failure. IPAM runs before a missing bridge is made, so a
+// failing IPAM leaves no bridge behind.
 Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket& ctr, const nl::Netns& ns,
-             bool brExists, nl::LinkInfo& br, ipam::Veth& v, cni::Result& out, bool& ipamDone) {
+             bool brExists, nl::LinkInfo& br, ipam::Veth& v, cni::Result& out, Undo& undo) {
     if (c.layer3) {
         if (auto e = cni::ipamAdd(a, out)) return e;
-        ipamDone = true;
+        undo.ipam = true;
         if (out.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
     }
     if (auto e = ensureBridge(host, c, brExists, br)) return e;
@@ -338,6 +357,10 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
         if (auto e = host.setPortIsolated(v.host.index, true))
             return Error(e.code, "failed to set isolated on " + v.host.name + ": " + e.text());
     if (auto e = setPortVlans(host, c, v.host)) return e;
+    if (c.macspoofchk) {
+        undo.spoofcheck = true;
+        if (auto e = nf::spoofcheck::setup(v.host.name, v.container.mac, a.containerID, a.ifname)) return e;
+    }
 
     out.interfaces = {{.name = br.name, .mac = br.mac},
                       {.name = v.host.name, .mac = v.host.mac},
@@ -370,6 +393,12 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
             if (list.empty()) continue;
             Error e = family == AF_INET ? ipam::enableIPv4Forward() : ipam::enableIPv6Forward();
             if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
+        }
+        if (c.ipMasq) {
+            std::vector<util::IPNet> ips;
+            for (const cni::IPConfig& ipc : out.ips) ips.push_back(ipc.address);
+            undo.ipMasq = true;
+            if (auto e = nf::ipmasq::setup(c.masqBackend, a.conf.name, a.containerID, a.ifname, ips)) return e;
         }
     }
 
@@ -405,12 +434,16 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
                                          "\" already exists but is not a bridge");
     if (c.layer3)
         if (auto e = ipam::requireIpamPlugin(a)) return e;
+    if (c.macspoofchk)
+        if (auto e = nf::spoofcheck::requireUsable()) return e;
     ipam::Veth v;
     if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, c.mtu, c.mac, v)) return e;
-    bool ipamDone = false;
-    Error e = attach(a, c, host, ctr, ns, brExists, br, v, out, ipamDone);
+    Undo undo;
+    Error e = attach(a, c, host, ctr, ns, brExists, br, v, out, undo);
     if (e) {
-        if (ipamDone) (void)cni::ipamDel(a);
+        if (undo.ipMasq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
+        if (undo.spoofcheck) (void)nf::spoofcheck::teardown(a.containerID, a.ifname);
+        if (undo.ipam) (void)cni::ipamDel(a);
         (void)host.deleteLink(v.host.index);
     }
     return e;
@@ -418,18 +451,30 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 
 // ---------------------------------------------------------------- DEL
 
+// The container link (when CNI_NETNS still names a namespace), IPAM DEL,
+// the macspoofchk rules (errors only logged, as upstream), the masquerading.
+// Unlike upstream, the netfilter objects go also when the link or the
+// namespace is gone: they are found without the link's addresses.
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    auto ipamDel = [&]() { return c.layer3 ? cni::ipamDel(a) : Error(); };
-    if (a.netns.empty()) return ipamDel();
-    nl::Netns ns;
-    bool gone = false;
-    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? ipamDel() : e;
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
-    return ipamDel();
+    if (!a.netns.empty()) {
+        nl::Netns ns;
+        bool gone = false;
+        if (auto e = nl::Netns::open(a.netns, ns, &gone); e && !gone) return e;
+        if (ns.valid()) {
+            nl::Socket ctr;
+            if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+            if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
+        }
+    }
+    if (c.layer3)
+        if (auto e = cni::ipamDel(a)) return e;
+    if (c.macspoofchk)
+        if (auto e = nf::spoofcheck::teardown(a.containerID, a.ifname))
+            (void)util::writeAll(2, e.text() + "\n");
+    if (c.ipMasq) return nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
+    return {};
 }
 
 // ---------------------------------------------------------------- CHECK
@@ -488,6 +533,7 @@ Error cmdCheck(const cni::CmdArgs& a) {
     // The host end: a veth of the result whose peer is the container link
     // and whose master is the bridge.
     bool portFound = false;
+    std::string port;
     for (const cni::Interface& i : r.interfaces) {
         if (i.name == brMap.name || i.name == ctrMap.name) continue;
         nl::LinkInfo hl;
@@ -497,12 +543,15 @@ Error cmdCheck(const cni::CmdArgs& a) {
         if (!i.mac.empty() && i.mac != hl.mac)
             return Error(cni::kInternal, "Interface " + i.name + " Mac doesn't match: " + i.mac + " not found");
         portFound = true;
+        port = hl.name;
         break;
     }
     if (!portFound) return Error(cni::kInternal, "CNI veth created for bridge " + c.bridge + " was not found");
 
     if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, cl.index, r.ips)) return e;
-    return ipam::checkRoutes(ctr, r.routes);
+    if (auto e = ipam::checkRoutes(ctr, r.routes)) return e;
+    if (c.macspoofchk) return nf::spoofcheck::check(port, cl.mac, a.containerID, a.ifname);
+    return {};
 }
 
 // ---------------------------------------------------------------- STATUS, GC
@@ -510,13 +559,24 @@ Error cmdCheck(const cni::CmdArgs& a) {
 Error cmdStatus(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    return c.layer3 ? cni::ipamStatus(a) : Error();
+    if (c.layer3)
+        if (auto e = cni::ipamStatus(a)) return e;
+    if (c.macspoofchk)
+        if (auto e = nf::spoofcheck::requireUsable()) return e;
+    nf::Backend b;
+    if (c.ipMasq) return nf::chooseBackend(c.masqBackend, b);
+    return {};
 }
 
+// Masquerading is collected whatever ipMasq says now (an earlier config of
+// the network may have had it); it exists only with IPAM.
 Error cmdGC(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    return c.layer3 ? cni::ipamGC(a) : Error();
+    if (!c.layer3) return {};
+    if (auto e = cni::ipamGC(a)) return e;
+    if (!a.conf.hasValidAttachments) return {};
+    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
 }
 
 const cni::Plugin kPlugin{

@@ -6,6 +6,7 @@
 #include "cni/delegate.h"
 #include "cni/json.h"
 #include "ipam/configure.h"
+#include "netfilter/ipmasq.h"
 #include "netlink/netlink.h"
 
 namespace {
@@ -18,22 +19,28 @@ constexpr const char* kHelp =
     "                              a cnibox applet\n"
     "  mtu             (kernel)    MTU of both veth ends, 68..65535\n"
     "  dns             (none)      replaces the IPAM result's dns when set\n"
-    "  ipMasq          false       true is not supported yet (code 2 error)\n"
-    "  ipMasqBackend   (auto)      \"iptables\" or \"nftables\"; only with ipMasq\n"
+    "  ipMasq          false       masquerade what the container's addresses send outside\n"
+    "                              their subnet (not multicast)\n"
+    "  ipMasqBackend   (auto)      \"iptables\" or \"nftables\" (auto: iptables if legacy\n"
+    "                              xtables are in use or nftables is not usable)\n"
     "\n"
     "ADD    veth pair with the container end CNI_IFNAME made directly in CNI_NETNS and\n"
     "       the host end vethXXXXXXXX; IPAM ADD; IP forwarding on for the result's\n"
     "       families; container: addresses, result routes, the subnet routed via the\n"
     "       gateway (gateway/32 on-link); host end: gateway/32 address and a /32 route to\n"
-    "       the container. A failed ADD undoes the veth and the IPAM allocation.\n"
+    "       the container; ipMasq. A failed ADD undoes the veth, the masquerading and\n"
+    "       the IPAM allocation.\n"
     "DEL    IPAM DEL, then the container link (an empty or vanished CNI_NETNS or a missing\n"
-    "       link is success).\n"
+    "       link is success), then the masquerading (also when the link or CNI_NETNS is\n"
+    "       gone: the rules are found by network name, container ID and ifname).\n"
     "CHECK  IPAM CHECK; container veth, MAC, addresses and routes of prevResult.\n"
-    "STATUS, GC: passed to the IPAM plugin.\n";
+    "STATUS IPAM STATUS; with ipMasq a usable backend (code 50).\n"
+    "GC     passed to the IPAM plugin; the masquerading of this network's attachments\n"
+    "       not in cni.dev/valid-attachments is removed from both backends.\n";
 
 struct Conf {
     bool ipMasq = false;
-    std::string ipMasqBackend;
+    std::optional<nf::Backend> masqBackend;
     int mtu = 0;
 };
 
@@ -41,19 +48,15 @@ struct Conf {
 // only need what they clean up.
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
+    std::string backend;
     if (auto e = cni::json::getBool(d, "ipMasq", c.ipMasq)) return e;
-    if (auto e = cni::json::getString(d, "ipMasqBackend", c.ipMasqBackend)) return e;
+    if (auto e = cni::json::getString(d, "ipMasqBackend", backend)) return e;
     if (auto e = cni::json::getInt(d, "mtu", c.mtu)) return e;
     if (a.conf.ipamType.empty()) return Error(cni::kInvalidNetConf, "ptp: the \"ipam\" key with a \"type\" is required");
     if (!strict) return {};
     if (c.mtu != 0 && (c.mtu < 68 || c.mtu > 65535))
         return Error(cni::kInvalidNetConf, "invalid mtu " + std::to_string(c.mtu) + " (must be 68..65535)");
-    if (!c.ipMasqBackend.empty() && c.ipMasqBackend != "iptables" && c.ipMasqBackend != "nftables")
-        return Error(cni::kInvalidNetConf, "unknown ipmasq backend \"" + c.ipMasqBackend + "\"");
-    if (c.ipMasq)
-        return Error(cni::kUnsupportedField, "ipMasq is not supported yet by cnibox's ptp",
-                     "set \"ipMasq\": false (masquerading needs the netfilter layer)");
-    return {};
+    return nf::parseBackend("ipMasqBackend", backend, c.masqBackend);
 }
 
 util::IPNet hostPrefix(const util::IP& ip) { return {ip, ip.bits()}; }
@@ -92,9 +95,10 @@ Error configureHost(nl::Socket& host, const nl::LinkInfo& veth, const cni::Resul
     return {};
 }
 
-// With the veth made and the IPAM result in `r`: forwarding, then both ends.
-Error configure(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr, const ipam::Veth& v,
-                cni::Result& r) {
+// With the veth made and the IPAM result in `r`: forwarding, both ends,
+// masquerading (`masq` set once it is tried).
+Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr,
+                const ipam::Veth& v, cni::Result& r, bool& masq) {
     if (r.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
     for (const cni::IPConfig& c : r.ips)
         if (!c.gateway || c.gateway->family != c.address.ip.family)
@@ -110,7 +114,12 @@ Error configure(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& host, nl
         if (in.error()) return in.error();
         if (auto e = configureContainer(ctr, a, v.container.index, r)) return e;
     }
-    return configureHost(host, v.host, r);
+    if (auto e = configureHost(host, v.host, r)) return e;
+    if (!conf.ipMasq) return {};
+    std::vector<util::IPNet> ips;
+    for (const cni::IPConfig& c : r.ips) ips.push_back(c.address);
+    masq = true;
+    return nf::ipmasq::setup(conf.masqBackend, a.conf.name, a.containerID, a.ifname, ips);
 }
 
 // The veth comes before IPAM: a taken interface name is refused before an
@@ -127,9 +136,10 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     ipam::Veth v;
     if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
     Error e = cni::ipamAdd(a, out);
-    bool ipamDone = !e;
-    if (!e) e = configure(a, ns, host, ctr, v, out);
+    bool ipamDone = !e, masq = false;
+    if (!e) e = configure(a, conf, ns, host, ctr, v, out, masq);
     if (e) {
+        if (masq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
         if (ipamDone) (void)cni::ipamDel(a);
         (void)host.deleteLink(v.host.index);
         return e;
@@ -138,17 +148,24 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     return {};
 }
 
+// Unlike upstream, the masquerading goes also when the link or the
+// namespace is gone: it is found without the link's addresses.
 Error cmdDel(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, false, conf)) return e;
     if (auto e = cni::ipamDel(a)) return e;
-    if (a.netns.empty()) return {};
-    nl::Netns ns;
-    bool gone = false;
-    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    return ctr.deleteLinkByName(a.ifname);
+    if (!a.netns.empty()) {
+        nl::Netns ns;
+        bool gone = false;
+        if (auto e = nl::Netns::open(a.netns, ns, &gone); e && !gone) return e;
+        if (ns.valid()) {
+            nl::Socket ctr;
+            if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+            if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
+        }
+    }
+    if (conf.ipMasq) return nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
+    return {};
 }
 
 Error cmdCheck(const cni::CmdArgs& a) {
@@ -182,13 +199,20 @@ Error cmdCheck(const cni::CmdArgs& a) {
 Error cmdStatus(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, true, conf)) return e;
-    return cni::ipamStatus(a);
+    if (auto e = cni::ipamStatus(a)) return e;
+    nf::Backend b;
+    if (conf.ipMasq) return nf::chooseBackend(conf.masqBackend, b);
+    return {};
 }
 
+// Masquerading is collected whatever ipMasq says now (an earlier config of
+// the network may have had it).
 Error cmdGC(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, false, conf)) return e;
-    return cni::ipamGC(a);
+    if (auto e = cni::ipamGC(a)) return e;
+    if (!a.conf.hasValidAttachments) return {};
+    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
 }
 
 const cni::Plugin kPlugin{

@@ -1,6 +1,6 @@
 // Backend choice, names and the parts of Table that do not depend on a backend.
-#include <cstdio>
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <nettle/sha2.h>
 
@@ -30,11 +30,15 @@ bool usable(Backend b) {
     return b == Backend::kIptables ? detail::iptablesUsable() : detail::nftablesUsable();
 }
 
+// Whether a /proc/net/*_tables_names file names any table.
 static bool listsATable(const char* path) {
-    std::ifstream f(path);
-    std::string line;
-    while (std::getline(f, line))
-        if (!line.empty()) return true;
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[64];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] != '\n' && buf[i] != ' ') return true;
     return false;
 }
 

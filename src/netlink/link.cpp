@@ -22,6 +22,8 @@ void toInfo(rtnl_link* l, LinkInfo& o) {
     unsigned flags = rtnl_link_get_flags(l);
     o.up = flags & IFF_UP;
     o.promisc = flags & IFF_PROMISC;
+    o.allmulti = flags & IFF_ALLMULTI;
+    o.txqlen = int(rtnl_link_get_txqlen(l));
     o.operUp = rtnl_link_get_operstate(l) == IF_OPER_UP;
     o.master = rtnl_link_get_master(l);
     o.peerIndex = rtnl_link_get_link(l);
@@ -156,6 +158,20 @@ Error Socket::setPromisc(int index, bool on) {
         sk_, index,
         [&](rtnl_link* c) { on ? rtnl_link_set_flags(c, IFF_PROMISC) : rtnl_link_unset_flags(c, IFF_PROMISC); },
         [&](const std::string& l) { return std::string(on ? "set promisc on " : "clear promisc on ") + l; });
+}
+
+Error Socket::setAllmulti(int index, bool on) {
+    return change(
+        sk_, index,
+        [&](rtnl_link* c) { on ? rtnl_link_set_flags(c, IFF_ALLMULTI) : rtnl_link_unset_flags(c, IFF_ALLMULTI); },
+        [&](const std::string& l) { return std::string(on ? "set allmulticast on " : "clear allmulticast on ") + l; });
+}
+
+Error Socket::setTxQLen(int index, int qlen) {
+    return change(sk_, index, [&](rtnl_link* c) { rtnl_link_set_txqlen(c, unsigned(qlen)); },
+                  [&](const std::string& l) {
+                      return "set transmit queue length of " + l + " to " + std::to_string(qlen);
+                  });
 }
 
 Error Socket::setMaster(int index, int masterIndex) {

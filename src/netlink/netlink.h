@@ -83,7 +83,9 @@ struct LinkInfo {
     int mtu = 0;
     bool up = false;            // IFF_UP administratively
     bool operUp = false;        // IF_OPER_UP
-    bool promisc = false;
+    bool promisc = false;       // IFF_PROMISC as set by users (not by bridge ports etc.)
+    bool allmulti = false;      // IFF_ALLMULTI as set by users
+    int txqlen = 0;             // IFLA_TXQLEN
     int master = 0;             // ifindex of master, 0 = none
     int peerIndex = 0;          // veth: IFLA_LINK (peer ifindex, in peer's netns)
     int linkNetnsId = -1;       // IFLA_LINK_NETNSID, -1 = same netns
@@ -194,6 +196,8 @@ public:
     Error setName(int index, std::string_view name);
     Error setAlias(int index, std::string_view alias);
     Error setPromisc(int index, bool on);
+    Error setAllmulti(int index, bool on);
+    Error setTxQLen(int index, int qlen);          // 0 allowed (no queue)
     Error setMaster(int index, int masterIndex);   // 0 = no master
     Error setNetns(int index, const Netns& ns);    // expensive (~20 ms): avoid
     // Bridge port flags (AF_BRIDGE IFLA_PROTINFO).
@@ -238,6 +242,9 @@ public:
                        int type = 1 /* RTN_UNICAST */; int mtu = 0; int advmss = 0;
                        std::vector<RouteSpec::Hop> multipath; };
     Error routes(int family, int ifindex, int table, std::vector<RouteInfo>& out);
+    // The output interface the kernel chooses for `dst` (one RTM_GETROUTE,
+    // as `ip route get`); 0 when it has no route.
+    Error routeGet(const util::IP& dst, int& ifindex);
 
     // Neighbours.
     Error addNeigh(int index, const util::IP& ip, std::string_view mac, bool permanent);

@@ -23,7 +23,7 @@ DIFFERENCES = {
     "alloc-100": "an address request that cannot be met (range exhausted, requested address taken, "
                  "outside every range, or the gateway) is code 100, plugin-specific; the reference: 999",
     "rollback": "a failed ADD removes what it made (links, leases); the reference can leave them",
-    "not-yet": "config keys cnibox does not implement yet (bridge vlan, vlanTrunk, ipMasq, macspoofchk, "
+    "not-yet": "config keys cnibox does not implement yet (bridge vlan, vlanTrunk, "
                "...) fail with code 2 naming the key instead of being ignored or half done",
     "ref-check-faults": "CHECK passes where the reference 1.1.1 fails by its own faults (bridge without "
                         "IPAM, IPAM routes without a gateway)",
@@ -36,7 +36,18 @@ DIFFERENCES = {
     "txqlen": "veths and macvlans get the kernel's default TX queue length (1000), as upstream does since 1.6.0 "
               "(plugins#1100); the reference 1.1.1 sets 0, which starves qdiscs that take their "
               "limit from it",
+    "ipmasq-teardown": "bridge and ptp DEL remove the ipMasq chain also when the container link or namespace "
+                       "is already gone (the reference leaves it: it needs the link's addresses)",
     "gc-status": "GC and STATUS (spec 1.1.0) are implemented; the reference 1.1.1 does not know them",
+    "portmap-check": "portmap's CHECK looks for the container's rules in the families it has addresses "
+                     "in; the reference 1.1.1 looks in both iptables and ip6tables for every address, so "
+                     "its CHECK fails (\"could not check ipv6 dnat\") on every IPv4-only or dual-stack "
+                     "container",
+    "portmap-ip6-dup": "portmap publishes every IPv6 mapping; the reference 1.1.1 checks for an existing "
+                       "rule with ip6tables-legacy -C, which takes rules differing only in their ports "
+                       "for the same one, so for IPv6 it keeps only the first rule of each kind: the "
+                       "first mapping of a protocol in the CNI-DN- chain, the first 15 ports of a "
+                       "protocol in CNI-HOSTPORT-DNAT",
     "tuning-check-ifname": "tuning's CHECK resolves IFNAME in sysctl keys as ADD does (upstream since "
                            "1.2.0); the reference 1.1.1 reads the key with IFNAME left in and fails",
     "tuning-del-cleanup": "tuning's DEL removes a backup that can no longer be restored (empty or vanished "

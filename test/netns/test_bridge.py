@@ -372,10 +372,10 @@ def test_del_never_added(host, ctr, scratch):
     delete(host, "", conf(scratch, ipam={}))
 
 
-def test_del_ignores_unsupported_keys(host, ctr, scratch):
+def test_del_with_keys_add_did_not_have(host, ctr, scratch):
     c = conf(scratch)
     add(host, ctr, c)
-    delete(host, ctr, dict(c, vlan=5, ipMasq=True))
+    delete(host, ctr, dict(c, vlan=5, ipMasq=True, macspoofchk=True))
     assert leases(scratch) == [] and veths(host) == []
 
 
@@ -401,9 +401,10 @@ def test_del_ignores_unsupported_keys(host, ctr, scratch):
     ({"vlanTrunk": {"id": 5}}, 7, ["vlanTrunk"]),
     ({"portIsolation": "yes"}, 7, ["portIsolation"]),
     ({"disableContainerInterface": True}, 7, ["cannot use IPAM when DisableContainerInterface flag is set"]),
-    ({"macspoofchk": True}, 2, ["macspoofchk", "not supported"]),
-    ({"ipMasq": True}, 2, ["ipMasq", "not supported"]),
     ({"ipMasqBackend": "pf"}, 7, ["pf"]),
+    ({"ipMasq": True, "ipMasqBackend": "pf"}, 7, ["ipMasqBackend", "pf"]),
+    ({"ipMasq": "yes"}, 7, ["ipMasq"]),
+    ({"macspoofchk": 1}, 7, ["macspoofchk"]),
     ({"isGateway": "yes"}, 7, ["isGateway"]),
 ])
 def test_config_errors_leave_nothing(host, ctr, scratch, extra, code, words):

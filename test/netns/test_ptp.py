@@ -276,8 +276,8 @@ def test_ifname_taken_releases_lease(host, ctr, scratch):
 
 
 @pytest.mark.parametrize("extra,code,words", [
-    ({"ipMasq": True}, 2, ["ipMasq", "not supported"]),
-    ({"ipMasq": True, "ipMasqBackend": "nftables"}, 2, ["ipMasq"]),
+    ({"ipMasq": True, "ipMasqBackend": "pf"}, 7, ["ipMasqBackend", "pf"]),
+    ({"ipMasq": "yes"}, 7, ["ipMasq"]),
     ({"ipMasqBackend": "pf"}, 7, ["pf"]),
     ({"mtu": -5}, 7, ["mtu"]),
     ({"mtu": 70000}, 7, ["mtu"]),
@@ -321,7 +321,8 @@ def test_status_and_gc(host, make_ns, scratch):
     r = run_plugin("ptp", "GC", gc, host=host)
     assert r.ok, r
     assert leases(scratch) == ["10.61.0.2"]
-    assert_cni_error(run_plugin("ptp", "STATUS", conf(scratch, ipMasq=True, cniVersion="1.1.0"), host=host), 2)
+    assert_cni_error(run_plugin("ptp", "STATUS", conf(scratch, ipMasq=True, ipMasqBackend="pf", cniVersion="1.1.0"),
+                                host=host), 7, "pf")
 
 
 @pytest.mark.skipif(not cnitest.have_ref("ptp"), reason="no reference ptp")
