@@ -138,9 +138,16 @@ Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::st
     // CNI_COMMAND overridden (upstream's DelegateArgs).
     static constexpr std::string_view kOwn[] = {"CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME=",
                                                 "CNI_ARGS=", "CNI_PATH=", "CNI_NETNS_OVERRIDE="};
-    std::vector<std::string> extra = {"CNI_COMMAND=" + std::string(str(cmd))};
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; e++) {
+        std::string_view kv = *e;
+        bool own = false;
+        for (auto k : kOwn) own = own || kv.substr(0, k.size()) == k;
+        if (!own) env.emplace_back(kv);
+    }
+    env.push_back("CNI_COMMAND=" + std::string(str(cmd)));
     auto add = [&](const char* k, const std::string& v) {
-        if (!v.empty()) extra.push_back(std::string(k) + "=" + v);
+        if (!v.empty()) env.push_back(std::string(k) + "=" + v);
     };
     add("CNI_CONTAINERID", a.containerID);
     add("CNI_NETNS", a.netns);
@@ -148,17 +155,18 @@ Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::st
     add("CNI_ARGS", a.args);
     add("CNI_PATH", a.path);
     add("CNI_NETNS_OVERRIDE", a.netnsOverride);
+    return execFile(file, env, a.stdinData, out);
+}
+
+}  // namespace
+
+Error execFile(const std::string& file, const std::vector<std::string>& env, std::string_view stdinData,
+               std::string& out) {
     std::vector<char*> envp;
-    for (char** e = environ; e && *e; e++) {
-        std::string_view kv = *e;
-        bool own = false;
-        for (auto k : kOwn) own = own || kv.substr(0, k.size()) == k;
-        if (!own) envp.push_back(*e);
-    }
-    for (auto& s : extra) envp.push_back(s.data());
+    for (const auto& kv : env) envp.push_back(const_cast<char*>(kv.c_str()));
     envp.push_back(nullptr);
 
-    int in = stdinFile(a.stdinData);
+    int in = stdinFile(stdinData);
     if (in < 0) return Error(kIOFailure, "cannot pass the config to " + file + ": " + util::errnoText(errno));
     int outp[2], errp[2];
     if (pipe2(outp, O_CLOEXEC) != 0) {
@@ -232,6 +240,8 @@ Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::st
     return pluginError(statusText(status), out, errText);
 }
 
+namespace {
+
 Error run(const CmdArgs& a, Command cmd, std::string_view type, std::string& out) {
     std::string file;
     if (auto e = locate(type, a.path, file)) return e;
@@ -249,6 +259,10 @@ std::string findInPath(std::string_view type, std::string_view path) {
         if (stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return full;
     }
     return {};
+}
+
+Error findPlugin(std::string_view type, std::string_view path, std::string& file) {
+    return locate(type, path, file);
 }
 
 Error delegateAdd(const CmdArgs& a, std::string_view type, Result& out) {

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cni/error.h"
 #include "cni/result.h"
@@ -30,5 +31,15 @@ inline Error ipamStatus(const CmdArgs& a) { return delegate(a, Command::Status, 
 // the exec bit is not checked, so a non-executable hit fails at exec).
 // Empty string when not found.
 std::string findInPath(std::string_view type, std::string_view path);
+// The same with upstream's FindInPath errors (empty type, a type with a
+// path separator, an empty path, not found).
+Error findPlugin(std::string_view type, std::string_view path, std::string& file);
+
+// Runs `file` as upstream's RawExec does: `env` ("K=V" strings) is its whole
+// environment and `stdinData` its stdin; "text file busy" is retried; on
+// success `out` holds its stdout and its stderr is passed through; on
+// failure the error it printed on stdout (else its stderr and exit status).
+Error execFile(const std::string& file, const std::vector<std::string>& env, std::string_view stdinData,
+               std::string& out);
 
 }  // namespace cni

@@ -30,20 +30,41 @@ bool usable(Backend b) {
     return b == Backend::kIptables ? detail::iptablesUsable() : detail::nftablesUsable();
 }
 
-// Whether a /proc/net/*_tables_names file names any table.
-static bool listsATable(const char* path) {
+// The table names a /proc/net/*_tables_names file lists (one per line).
+static std::vector<std::string> tableNames(const char* path) {
+    std::vector<std::string> out;
     int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    char buf[64];
+    if (fd < 0) return out;
+    char buf[256];
     ssize_t n = ::read(fd, buf, sizeof buf);
     ::close(fd);
-    for (ssize_t i = 0; i < n; i++)
-        if (buf[i] != '\n' && buf[i] != ' ') return true;
+    std::string cur;
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            if (!cur.empty()) out.push_back(cur);
+            cur.clear();
+        } else {
+            cur += buf[i];
+        }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+}
+
+static const char* namesFile(Family f) {
+    return f == Family::kIPv6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names";
+}
+
+static bool listsATable(const char* path) { return !tableNames(path).empty(); }
+
+bool legacyTableExists(Family f, std::string_view name) {
+    for (const std::string& t : tableNames(namesFile(f)))
+        if (t == name) return true;
     return false;
 }
 
 Backend autoBackend() {
-    if (listsATable("/proc/net/ip_tables_names") || listsATable("/proc/net/ip6_tables_names"))
+    if (listsATable(namesFile(Family::kIPv4)) || listsATable(namesFile(Family::kIPv6)))
         return Backend::kIptables;
     return detail::nftablesUsable() ? Backend::kNftables : Backend::kIptables;
 }

@@ -1,7 +1,6 @@
 // ipMasq rule sets on both backends (see ipmasq.h).
 #include "netfilter/ipmasq.h"
 
-#include <fstream>
 #include <set>
 
 namespace nf::ipmasq {
@@ -35,16 +34,7 @@ std::string withoutQuotes(std::string_view s) {
 
 Error wrap(const char* what, const Error& e) { return Error(e.code, std::string(what) + ": " + e.text()); }
 
-// Whether the legacy xtables nat table of the family exists in this network
-// namespace. Opening it otherwise would create it (and turn the automatic
-// backend choice to iptables): nothing of ours can be in a missing table.
-bool iptablesNatExists(Family f) {
-    std::ifstream in(f == Family::kIPv4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names");
-    std::string line;
-    while (std::getline(in, line))
-        if (line == "nat") return true;
-    return false;
-}
+bool natExists(Family f) { return legacyTableExists(f, "nat"); }
 
 // ---------------------------------------------------------------- iptables
 
@@ -82,7 +72,7 @@ Error teardownIptables(std::string_view network, std::string_view containerID) {
     const std::string chain = chainName("CNI-", network, containerID);
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!iptablesNatExists(f)) continue;
+        if (!natExists(f)) continue;
         std::unique_ptr<Table> t;
         Error e = Table::open(Backend::kIptables, f, "nat", t);
         if (!e && t->hasChain(chain)) {
@@ -115,7 +105,7 @@ bool isMasqChainName(const std::string& chain) {
 Error gcIptables(std::string_view network, const std::set<std::string>& validIDs) {
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!iptablesNatExists(f)) continue;
+        if (!natExists(f)) continue;
         std::unique_ptr<Table> t;
         Error e = Table::open(Backend::kIptables, f, "nat", t);
         size_t deleted = 0;

@@ -64,6 +64,12 @@ enum class Family : uint8_t {
 };
 Family familyOf(const util::IP& ip);  // kIPv4 / kIPv6
 
+// Whether the legacy xtables table `name` ("nat", "filter", ...) of the
+// family (kIPv4/kIPv6) exists in this network namespace. Opening a missing
+// one would create it (and turn autoBackend() to iptables): teardown and GC
+// look here first, since nothing of ours can be in a table that is not there.
+bool legacyTableExists(Family f, std::string_view name);
+
 // A base chain (nftables). iptables' built-in chains ignore it.
 struct Hook {
     std::string type;   // "nat" | "filter"
@@ -81,6 +87,8 @@ struct Match {
     bool notIif = false, notOif = false;
     uint8_t proto = 0;                     // IPPROTO_TCP / UDP / SCTP; 0 = any
     std::vector<uint16_t> dports;          // 1: --dport (tcp/udp/sctp match), >1: -m multiport --dports (<= 15)
+    bool multiport = false;                // iptables: -m multiport --dports also for one port (as upstream
+                                           // portmap's CNI-HOSTPORT-DNAT rules); nftables: no difference
     bool dstLocal = false;                 // -m addrtype --dst-type LOCAL, fib daddr type local
     std::optional<uint32_t> mark;          // -m mark --mark mark/markMask, meta mark & mask == mark
     uint32_t markMask = 0xffffffff;
