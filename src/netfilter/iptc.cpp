@@ -1,11 +1,671 @@
-// The iptables backend (legacy xtables through libiptc). Not written yet.
+// The iptables backend: legacy xtables through libiptc (libip4tc, libip6tc).
+//
+// Rules are rendered from the IR into ipt_entry / ip6t_entry blobs with the
+// kernel's xt structures, using the match and target revisions iptables
+// 1.8.9 uses, so that iptables-save prints them exactly as rules made by the
+// iptables command. Matches go in a fixed order: comment, then
+// tcp/udp/sctp, multiport, addrtype, mark, conntrack (upstream's rules print
+// as "-p tcp -m comment --comment X -m multiport --dports 80,81").
+//
+// One iptc_init per Table, one iptc_commit per commit() with changes. The
+// xtables lock (/run/xtables.lock, $XTABLES_LOCKFILE) is taken by the first
+// open Table of the process and released with the last one.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+// libip6tc.h has no extern "C" of its own.
+extern "C" {
+#include <libiptc/libip6tc.h>
+}
+#include <libiptc/libiptc.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/xt_addrtype.h>
+#include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_mark.h>
+#include <linux/netfilter/xt_multiport.h>
+// xt_sctp.h's inline helpers are C (_Bool).
+#define _Bool bool
+#include <linux/netfilter/xt_sctp.h>
+#undef _Bool
+#include <linux/netfilter/xt_tcpudp.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
 #include "netfilter/internal.h"
 
 namespace nf::detail {
 
-Error openIptables(Family, std::string_view, std::unique_ptr<Table>&) {
-    return {cni::kInternal, "the iptables backend is not built yet"};
+namespace {
+
+// ---------------------------------------------------------------- the lock
+
+constexpr const char* kDefaultLockFile = "/run/xtables.lock";
+
+struct XtablesLock {
+    int fd = -1;
+    int refs = 0;
+};
+XtablesLock g_lock;
+
+// How long to wait for the lock: 30 s, or $CNIBOX_XTABLES_WAIT seconds (tests).
+std::chrono::milliseconds lockWait() {
+    if (const char* s = std::getenv("CNIBOX_XTABLES_WAIT")) {
+        char* end = nullptr;
+        double v = std::strtod(s, &end);
+        if (end != s && v >= 0 && v < 86400) return std::chrono::milliseconds(static_cast<long>(v * 1000));
+    }
+    return std::chrono::seconds(30);
 }
-bool iptablesUsable() { return false; }
+
+Error acquireLock() {
+    if (g_lock.refs > 0) {
+        g_lock.refs++;
+        return {};
+    }
+    const char* path = std::getenv("XTABLES_LOCKFILE");
+    if (!path || !*path) path = kDefaultLockFile;
+    int fd = ::open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return {cni::kInternal, std::string("cannot open the xtables lock ") + path + ": " + std::strerror(errno)};
+    auto deadline = std::chrono::steady_clock::now() + lockWait();
+    auto pause = std::chrono::milliseconds(5);
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (err != EWOULDBLOCK) {
+            ::close(fd);
+            return {cni::kInternal, std::string("cannot lock ") + path + ": " + std::strerror(err)};
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::close(fd);
+            return {cni::kTryAgainLater, std::string("xtables lock held by another process (") + path + ")"};
+        }
+        std::this_thread::sleep_for(pause);
+        if (pause < std::chrono::milliseconds(100)) pause *= 2;
+    }
+    g_lock.fd = fd;
+    g_lock.refs = 1;
+    return {};
+}
+
+void releaseLock() {
+    if (g_lock.refs <= 0) return;
+    if (--g_lock.refs == 0) {
+        ::close(g_lock.fd);  // drops the flock
+        g_lock.fd = -1;
+    }
+}
+
+// ------------------------------------------------------- per-family glue
+
+struct V4 {
+    using Entry = ipt_entry;
+    static constexpr Family kFamily = Family::kIPv4;
+    static xtc_handle* init(const char* t) { return iptc_init(t); }
+    static void free(xtc_handle* h) { iptc_free(h); }
+    static int isChain(const char* c, xtc_handle* h) { return iptc_is_chain(c, h); }
+    static int builtin(const char* c, xtc_handle* h) { return iptc_builtin(c, h); }
+    static const char* firstChain(xtc_handle* h) { return iptc_first_chain(h); }
+    static const char* nextChain(xtc_handle* h) { return iptc_next_chain(h); }
+    static const Entry* firstRule(const char* c, xtc_handle* h) { return iptc_first_rule(c, h); }
+    static const Entry* nextRule(const Entry* e, xtc_handle* h) { return iptc_next_rule(e, h); }
+    static const char* target(const Entry* e, xtc_handle* h) { return iptc_get_target(e, h); }
+    static int createChain(const char* c, xtc_handle* h) { return iptc_create_chain(c, h); }
+    static int flush(const char* c, xtc_handle* h) { return iptc_flush_entries(c, h); }
+    static int deleteChain(const char* c, xtc_handle* h) { return iptc_delete_chain(c, h); }
+    static int append(const char* c, const Entry* e, xtc_handle* h) { return iptc_append_entry(c, e, h); }
+    static int insert(const char* c, const Entry* e, xtc_handle* h) { return iptc_insert_entry(c, e, 0, h); }
+    static int deleteNum(const char* c, unsigned n, xtc_handle* h) { return iptc_delete_num_entry(c, n, h); }
+    static int commit(xtc_handle* h) { return iptc_commit(h); }
+    static const char* strerror(int e) { return iptc_strerror(e); }
+    static size_t headerSize(const Entry&) { return sizeof(ipt_ip); }
+
+    static Error fillIP(Entry& e, const Match& m) {
+        ipt_ip& ip = e.ip;
+        auto addr = [](const util::IPNet& n, in_addr& a, in_addr& mask) -> Error {
+            if (!n.ip.is4()) return {cni::kInternal, "an IPv6 address in an IPv4 rule: " + n.str()};
+            util::IPNet masked = n.masked();
+            std::memcpy(&a, masked.ip.b.data(), 4);
+            uint32_t bits = n.prefix == 0 ? 0 : ~uint32_t(0) << (32 - n.prefix);
+            mask.s_addr = htonl(bits);
+            return {};
+        };
+        if (m.src) {
+            if (auto err = addr(*m.src, ip.src, ip.smsk)) return err;
+            if (m.notSrc) ip.invflags |= IPT_INV_SRCIP;
+        }
+        if (m.dst) {
+            if (auto err = addr(*m.dst, ip.dst, ip.dmsk)) return err;
+            if (m.notDst) ip.invflags |= IPT_INV_DSTIP;
+        }
+        if (auto err = iface(m.iif, ip.iniface, ip.iniface_mask)) return err;
+        if (auto err = iface(m.oif, ip.outiface, ip.outiface_mask)) return err;
+        if (!m.iif.empty() && m.notIif) ip.invflags |= IPT_INV_VIA_IN;
+        if (!m.oif.empty() && m.notOif) ip.invflags |= IPT_INV_VIA_OUT;
+        ip.proto = m.proto;
+        return {};
+    }
+    static void setGoto(Entry& e) { e.ip.flags |= IPT_F_GOTO; }
+
+    // As iptables' xtables_parse_interface: the mask covers the name and its
+    // NUL, or only the part before a trailing '+'.
+    static Error iface(const std::string& name, char* out, unsigned char* mask) {
+        if (name.empty()) return {};
+        if (name.size() >= IFNAMSIZ) return {cni::kInternal, "interface name too long: " + name};
+        std::memcpy(out, name.data(), name.size());
+        size_t n = name.back() == '+' ? name.size() - 1 : name.size() + 1;
+        std::memset(mask, 0xff, n);
+        return {};
+    }
+};
+
+struct V6 {
+    using Entry = ip6t_entry;
+    static constexpr Family kFamily = Family::kIPv6;
+    static xtc_handle* init(const char* t) { return ip6tc_init(t); }
+    static void free(xtc_handle* h) { ip6tc_free(h); }
+    static int isChain(const char* c, xtc_handle* h) { return ip6tc_is_chain(c, h); }
+    static int builtin(const char* c, xtc_handle* h) { return ip6tc_builtin(c, h); }
+    static const char* firstChain(xtc_handle* h) { return ip6tc_first_chain(h); }
+    static const char* nextChain(xtc_handle* h) { return ip6tc_next_chain(h); }
+    static const Entry* firstRule(const char* c, xtc_handle* h) { return ip6tc_first_rule(c, h); }
+    static const Entry* nextRule(const Entry* e, xtc_handle* h) { return ip6tc_next_rule(e, h); }
+    static const char* target(const Entry* e, xtc_handle* h) { return ip6tc_get_target(e, h); }
+    static int createChain(const char* c, xtc_handle* h) { return ip6tc_create_chain(c, h); }
+    static int flush(const char* c, xtc_handle* h) { return ip6tc_flush_entries(c, h); }
+    static int deleteChain(const char* c, xtc_handle* h) { return ip6tc_delete_chain(c, h); }
+    static int append(const char* c, const Entry* e, xtc_handle* h) { return ip6tc_append_entry(c, e, h); }
+    static int insert(const char* c, const Entry* e, xtc_handle* h) { return ip6tc_insert_entry(c, e, 0, h); }
+    static int deleteNum(const char* c, unsigned n, xtc_handle* h) { return ip6tc_delete_num_entry(c, n, h); }
+    static int commit(xtc_handle* h) { return ip6tc_commit(h); }
+    static const char* strerror(int e) { return ip6tc_strerror(e); }
+    static size_t headerSize(const Entry&) { return sizeof(ip6t_ip6); }
+
+    static Error fillIP(Entry& e, const Match& m) {
+        ip6t_ip6& ip = e.ipv6;
+        auto addr = [](const util::IPNet& n, in6_addr& a, in6_addr& mask) -> Error {
+            if (!n.ip.is6()) return {cni::kInternal, "an IPv4 address in an IPv6 rule: " + n.str()};
+            util::IPNet masked = n.masked();
+            std::memcpy(&a, masked.ip.b.data(), 16);
+            for (int i = 0; i < 16; i++) {
+                int bits = std::min(8, std::max(0, n.prefix - 8 * i));
+                mask.s6_addr[i] = static_cast<uint8_t>(bits == 0 ? 0 : 0xff << (8 - bits));
+            }
+            return {};
+        };
+        if (m.src) {
+            if (auto err = addr(*m.src, ip.src, ip.smsk)) return err;
+            if (m.notSrc) ip.invflags |= IP6T_INV_SRCIP;
+        }
+        if (m.dst) {
+            if (auto err = addr(*m.dst, ip.dst, ip.dmsk)) return err;
+            if (m.notDst) ip.invflags |= IP6T_INV_DSTIP;
+        }
+        if (auto err = V4::iface(m.iif, ip.iniface, ip.iniface_mask)) return err;
+        if (auto err = V4::iface(m.oif, ip.outiface, ip.outiface_mask)) return err;
+        if (!m.iif.empty() && m.notIif) ip.invflags |= IP6T_INV_VIA_IN;
+        if (!m.oif.empty() && m.notOif) ip.invflags |= IP6T_INV_VIA_OUT;
+        if (m.proto) {
+            ip.proto = m.proto;
+            ip.flags |= IP6T_F_PROTO;
+        }
+        return {};
+    }
+    static void setGoto(Entry& e) { e.ipv6.flags |= IP6T_F_GOTO; }
+};
+
+// ------------------------------------------------------------- rendering
+
+constexpr size_t kStandardTargetSize = XT_ALIGN(sizeof(xt_standard_target));
+
+// A rendered entry: header, matches, target, as one 8-byte aligned blob.
+struct Blob {
+    std::vector<uint8_t> bytes;
+    bool standardTarget = false;
+    std::string targetName; // for standard targets: "ACCEPT", "DROP", "RETURN" or the chain
+
+    template <class T>
+    T* at(size_t off) { return reinterpret_cast<T*>(bytes.data() + off); }
+};
+
+// Appends an aligned, zeroed block of `dataSize` bytes after a
+// xt_entry_match / xt_entry_target header and returns its offset.
+size_t addPart(Blob& b, const char* name, uint8_t revision, size_t dataSize) {
+    size_t off = b.bytes.size();
+    size_t size = XT_ALIGN(sizeof(xt_entry_match) + dataSize);
+    b.bytes.resize(off + size, 0);
+    auto* m = b.at<xt_entry_match>(off);
+    m->u.user.match_size = static_cast<uint16_t>(size);
+    std::strncpy(m->u.user.name, name, sizeof m->u.user.name - 1);
+    m->u.user.revision = revision;
+    return off + sizeof(xt_entry_match);
+}
+
+// A match or target (same layout of the header) with data of type T.
+template <class T>
+T* addMatch(Blob& b, const char* name, uint8_t revision) {
+    size_t off = addPart(b, name, revision, sizeof(T));
+    return b.at<T>(off);
+}
+
+Error renderMatches(Blob& b, const Rule& r) {
+    const Match& m = r.match;
+    if (!r.comment.empty()) {
+        if (r.comment.size() >= XT_MAX_COMMENT_LEN)
+            return {cni::kInternal, "comment longer than 255 bytes: " + r.comment};
+        auto* c = addMatch<xt_comment_info>(b, "comment", 0);
+        std::memcpy(c->comment, r.comment.data(), r.comment.size());
+    }
+    if (!m.dports.empty() && m.proto != IPPROTO_TCP && m.proto != IPPROTO_UDP && m.proto != IPPROTO_SCTP)
+        return {cni::kInternal, "destination ports need the tcp, udp or sctp protocol"};
+    if (m.dports.size() == 1 && !m.multiport) {
+        uint16_t p = m.dports[0];
+        if (m.proto == IPPROTO_TCP) {
+            auto* t = addMatch<xt_tcp>(b, "tcp", 0);
+            t->spts[1] = 0xffff;
+            t->dpts[0] = t->dpts[1] = p;
+        } else if (m.proto == IPPROTO_UDP) {
+            auto* u = addMatch<xt_udp>(b, "udp", 0);
+            u->spts[1] = 0xffff;
+            u->dpts[0] = u->dpts[1] = p;
+        } else {
+            auto* s = addMatch<xt_sctp_info>(b, "sctp", 0);
+            s->dpts[0] = s->dpts[1] = p;
+            for (auto& fi : s->flag_info) fi.chunktype = 0xff;  // as iptables initialises it
+            s->flags = XT_SCTP_DEST_PORTS;
+        }
+    } else if (!m.dports.empty()) {
+        if (m.dports.size() > XT_MULTI_PORTS)
+            return {cni::kInternal, "more than 15 destination ports in one rule"};
+        auto* mp = addMatch<xt_multiport_v1>(b, "multiport", 1);
+        mp->flags = XT_MULTIPORT_DESTINATION;
+        mp->count = static_cast<uint8_t>(m.dports.size());
+        for (size_t i = 0; i < m.dports.size(); i++) mp->ports[i] = m.dports[i];
+    }
+    if (m.dstLocal) {
+        auto* a = addMatch<xt_addrtype_info_v1>(b, "addrtype", 1);
+        a->dest = XT_ADDRTYPE_LOCAL;
+    }
+    if (m.mark) {
+        auto* mk = addMatch<xt_mark_mtinfo1>(b, "mark", 1);
+        mk->mark = *m.mark;
+        mk->mask = m.markMask;
+    }
+    if (m.ctRelatedEstablished) {
+        auto* ct = addMatch<xt_conntrack_mtinfo3>(b, "conntrack", 3);
+        ct->match_flags = XT_CONNTRACK_STATE;
+        ct->state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_RELATED) | XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
+    }
+    if (m.etherSrc) return {cni::kInternal, "the iptables backend cannot match a source MAC address"};
+    return {};
+}
+
+Error renderTarget(Blob& b, const Action& a, Family fam, bool& gotoFlag) {
+    gotoFlag = false;
+    auto standard = [&](const std::string& name) -> Error {
+        if (name.empty()) return {cni::kInternal, "a jump without a chain"};
+        if (name.size() >= XT_EXTENSION_MAXNAMELEN) return {cni::kInternal, "chain name too long: " + name};
+        size_t off = b.bytes.size();
+        b.bytes.resize(off + kStandardTargetSize, 0);
+        auto* t = b.at<xt_entry_target>(off);
+        t->u.user.target_size = static_cast<uint16_t>(kStandardTargetSize);
+        std::memcpy(t->u.user.name, name.data(), name.size());
+        b.standardTarget = true;
+        b.targetName = name;
+        return {};
+    };
+    switch (a.verdict) {
+    case Verdict::kAccept: return standard("ACCEPT");
+    case Verdict::kDrop: return standard("DROP");
+    case Verdict::kReturn: return standard("RETURN");
+    case Verdict::kJump: return standard(a.chain);
+    case Verdict::kGoto:
+        gotoFlag = true;
+        return standard(a.chain);
+    case Verdict::kMasquerade:
+        if (fam == Family::kIPv4) {
+            addMatch<nf_nat_ipv4_multi_range_compat>(b, "MASQUERADE", 0)->rangesize = 1;
+        } else {
+            addMatch<nf_nat_range>(b, "MASQUERADE", 0);
+        }
+        b.targetName = "MASQUERADE";
+        return {};
+    case Verdict::kDnat: {
+        bool v4 = fam == Family::kIPv4;
+        if (!a.toAddr.valid() || a.toAddr.is4() != v4)
+            return {cni::kInternal, "DNAT needs an address of the table's family"};
+        auto* r = addMatch<nf_nat_range2>(b, "DNAT", 2);
+        r->flags = NF_NAT_RANGE_MAP_IPS;
+        std::memcpy(&r->min_addr, a.toAddr.b.data(), a.toAddr.len());
+        std::memcpy(&r->max_addr, a.toAddr.b.data(), a.toAddr.len());
+        if (a.toPort) {
+            r->flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+            r->min_proto.all = r->max_proto.all = htons(a.toPort);
+        }
+        b.targetName = "DNAT";
+        return {};
+    }
+    case Verdict::kSetMark: {
+        auto* mk = addMatch<xt_mark_tginfo2>(b, "MARK", 2);
+        mk->mark = a.mark;
+        mk->mask = a.mask;
+        b.targetName = "MARK";
+        return {};
+    }
+    }
+    return {cni::kInternal, "unknown verdict"};
+}
+
+template <class F>
+Error render(const Rule& r, Blob& b) {
+    using Entry = typename F::Entry;
+    b = {};
+    b.bytes.resize(sizeof(Entry), 0);
+    {
+        Entry e;
+        std::memset(&e, 0, sizeof e);   // padding too (ip6t_ip6 has some): entries are compared bytewise
+        if (auto err = F::fillIP(e, r.match)) return err;
+        std::memcpy(b.bytes.data(), &e, sizeof e);
+    }
+    if (auto err = renderMatches(b, r)) return err;
+    size_t targetOffset = b.bytes.size();
+    bool gotoFlag = false;
+    if (auto err = renderTarget(b, r.action, F::kFamily, gotoFlag)) return err;
+    auto* e = b.at<Entry>(0);
+    if (gotoFlag) F::setGoto(*e);
+    e->target_offset = static_cast<uint16_t>(targetOffset);
+    e->next_offset = static_cast<uint16_t>(b.bytes.size());
+    return {};
+}
+
+// The comment of an existing entry ("" without a comment match).
+template <class Entry>
+std::string commentOf(const Entry* e) {
+    const auto* p = reinterpret_cast<const uint8_t*>(e);
+    for (size_t off = sizeof(Entry); off + sizeof(xt_entry_match) <= e->target_offset;) {
+        const auto* m = reinterpret_cast<const xt_entry_match*>(p + off);
+        if (m->u.match_size < sizeof(xt_entry_match)) break;
+        if (std::strcmp(m->u.user.name, "comment") == 0) {
+            const auto* c = reinterpret_cast<const char*>(m->data);
+            size_t max = std::min<size_t>(m->u.match_size - sizeof(xt_entry_match), XT_MAX_COMMENT_LEN);
+            return std::string(c, strnlen(c, max));
+        }
+        off += m->u.match_size;
+    }
+    return {};
+}
+
+// ------------------------------------------------------------- the table
+
+template <class F>
+class IptcTable final : public Table {
+public:
+    using Entry = typename F::Entry;
+
+    IptcTable(std::string name, xtc_handle* h) : name_(std::move(name)), h_(h) {}
+    ~IptcTable() override {
+        if (h_) F::free(h_);
+        releaseLock();
+    }
+
+    Backend backend() const override { return Backend::kIptables; }
+    Family family() const override { return F::kFamily; }
+
+    bool exists() override { return true; }
+    Error ensure(std::string_view) override { return {}; }
+    Error destroy() override { return {cni::kInternal, "iptables tables cannot be deleted"}; }
+
+    bool hasChain(std::string_view chain) override {
+        if (!handle()) return false;
+        std::string c(chain);
+        return F::isChain(c.c_str(), h_);
+    }
+
+    std::vector<std::string> chains() override {
+        std::vector<std::string> out;
+        if (!handle()) return out;
+        for (const char* c = F::firstChain(h_); c; c = F::nextChain(h_)) out.emplace_back(c);
+        return out;
+    }
+
+    Error ensureChain(std::string_view chain, const Hook*) override {
+        if (auto e = ready()) return e;
+        std::string c(chain);
+        if (F::isChain(c.c_str(), h_)) return {};
+        if (c.empty() || c.size() >= XT_EXTENSION_MAXNAMELEN)
+            return {cni::kInternal, "invalid iptables chain name \"" + c + "\""};
+        if (!F::createChain(c.c_str(), h_)) return fail("create chain " + c);
+        dirty_ = true;
+        return {};
+    }
+
+    Error flushChain(std::string_view chain) override {
+        if (auto e = ready()) return e;
+        std::string c(chain);
+        if (!F::isChain(c.c_str(), h_)) return {};
+        if (!F::firstRule(c.c_str(), h_)) return {};
+        if (!F::flush(c.c_str(), h_)) return fail("flush chain " + c);
+        dirty_ = true;
+        return {};
+    }
+
+    Error deleteChain(std::string_view chain) override {
+        if (auto e = ready()) return e;
+        std::string c(chain);
+        if (!F::isChain(c.c_str(), h_)) return {};
+        if (F::builtin(c.c_str(), h_)) return {cni::kInternal, "cannot delete built-in chain " + c};
+        // Rules jumping to it, in every chain.
+        for (const auto& from : chains()) {
+            std::vector<unsigned> doomed;
+            unsigned i = 0;
+            for (const Entry* e = F::firstRule(from.c_str(), h_); e; e = F::nextRule(e, h_), i++)
+                if (c == F::target(e, h_)) doomed.push_back(i);
+            for (auto it = doomed.rbegin(); it != doomed.rend(); ++it)
+                if (!F::deleteNum(from.c_str(), *it, h_)) return fail("delete rule " + std::to_string(*it) + " of " + from);
+            if (!doomed.empty()) dirty_ = true;
+        }
+        if (F::firstRule(c.c_str(), h_) && !F::flush(c.c_str(), h_)) return fail("flush chain " + c);
+        if (!F::deleteChain(c.c_str(), h_)) return fail("delete chain " + c);
+        dirty_ = true;
+        return {};
+    }
+
+    Error append(std::string_view chain, const Rule& r) override { return add(chain, r, false); }
+    Error insert(std::string_view chain, const Rule& r) override { return add(chain, r, true); }
+
+    bool contains(std::string_view chain, const Rule& r) override {
+        if (!handle()) return false;
+        Blob b;
+        if (render<F>(r, b)) return false;
+        std::string c(chain);
+        if (!F::isChain(c.c_str(), h_)) return false;
+        for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_))
+            if (same(e, b)) return true;
+        return false;
+    }
+
+    Error deleteRule(std::string_view chain, const Rule& r) override {
+        if (auto e = ready()) return e;
+        Blob b;
+        if (auto e = render<F>(r, b)) return e;
+        std::string c(chain);
+        if (!F::isChain(c.c_str(), h_)) return {};
+        std::vector<unsigned> doomed;
+        unsigned i = 0;
+        for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_), i++)
+            if (same(e, b)) doomed.push_back(i);
+        return deleteNums(c, doomed);
+    }
+
+    std::vector<RuleInfo> list(std::string_view chain) override {
+        std::vector<RuleInfo> out;
+        if (!handle()) return out;
+        std::string c(chain);
+        if (!F::isChain(c.c_str(), h_)) return out;
+        size_t i = 0;
+        for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_), i++) {
+            RuleInfo ri;
+            ri.index = i;
+            ri.comment = commentOf(e);
+            const char* t = F::target(e, h_);
+            ri.target = t ? t : "";
+            out.push_back(std::move(ri));
+        }
+        return out;
+    }
+
+    Error deleteWhere(std::string_view chain, const std::function<bool(const RuleInfo&)>& pred,
+                      size_t* n) override {
+        if (n) *n = 0;
+        if (auto e = ready()) return e;
+        std::vector<unsigned> doomed;
+        for (const auto& ri : list(chain))
+            if (pred(ri)) doomed.push_back(static_cast<unsigned>(ri.index));
+        if (auto e = deleteNums(std::string(chain), doomed)) return e;
+        if (n) *n = doomed.size();
+        return {};
+    }
+
+    Error commit() override {
+        if (!h_ || !dirty_) return {};
+        int ok = F::commit(h_);
+        int err = errno;
+        // The handle is spent either way; a later query re-reads the kernel.
+        F::free(h_);
+        h_ = nullptr;
+        dirty_ = false;
+        if (!ok) {
+            errno = err;
+            return fail("commit");
+        }
+        return {};
+    }
+
+    Error reopen() {
+        h_ = F::init(name_.c_str());
+        if (!h_) return fail("open");
+        return {};
+    }
+
+private:
+    // The handle, re-read after a commit; nullptr if that fails.
+    xtc_handle* handle() {
+        if (!h_) h_ = F::init(name_.c_str());
+        return h_;
+    }
+    Error ready() {
+        if (handle()) return {};
+        return fail("open");
+    }
+
+    Error fail(const std::string& what) const {
+        int err = errno;
+        return {cni::kInternal, std::string(F::kFamily == Family::kIPv4 ? "iptables" : "ip6tables") + " table " +
+                                    name_ + ": " + what + ": " + F::strerror(err)};
+    }
+
+    Error add(std::string_view chain, const Rule& r, bool head) {
+        if (auto e = ready()) return e;
+        Blob b;
+        if (auto e = render<F>(r, b)) return e;
+        std::string c(chain);
+        const auto* e = reinterpret_cast<const Entry*>(b.bytes.data());
+        if (!(head ? F::insert(c.c_str(), e, h_) : F::append(c.c_str(), e, h_)))
+            return fail(std::string(head ? "insert" : "append") + " rule in chain " + c);
+        dirty_ = true;
+        return {};
+    }
+
+    Error deleteNums(const std::string& c, const std::vector<unsigned>& nums) {
+        for (auto it = nums.rbegin(); it != nums.rend(); ++it) {
+            if (!F::deleteNum(c.c_str(), *it, h_)) return fail("delete rule " + std::to_string(*it) + " of " + c);
+            dirty_ = true;
+        }
+        return {};
+    }
+
+    // Same rule: same ip header (minus the cache field), same matches, same
+    // target (standard ones by name, as libiptc resolves jumps).
+    // Match by match: size, name (up to its NUL: the kernel leaves the rest
+    // of the name field as it was, so entries read back carry garbage
+    // there), revision and data.
+    static bool sameMatches(const uint8_t* a, const uint8_t* b, size_t off, size_t end) {
+        while (off + sizeof(xt_entry_match) <= end) {
+            const auto* ma = reinterpret_cast<const xt_entry_match*>(a + off);
+            const auto* mb = reinterpret_cast<const xt_entry_match*>(b + off);
+            size_t size = ma->u.user.match_size;
+            if (size != mb->u.user.match_size || size < sizeof(xt_entry_match) || off + size > end) return false;
+            if (std::strncmp(ma->u.user.name, mb->u.user.name, sizeof ma->u.user.name) != 0) return false;
+            if (ma->u.user.revision != mb->u.user.revision) return false;
+            if (std::memcmp(ma->data, mb->data, size - sizeof(xt_entry_match)) != 0) return false;
+            off += size;
+        }
+        return off == end;
+    }
+
+    bool same(const Entry* e, const Blob& b) {
+        const auto* want = reinterpret_cast<const Entry*>(b.bytes.data());
+        if (std::memcmp(e, want, F::headerSize(*want)) != 0) return false;
+        if (e->target_offset != want->target_offset || e->next_offset != want->next_offset) return false;
+        const auto* p = reinterpret_cast<const uint8_t*>(e);
+        if (!sameMatches(p, b.bytes.data(), sizeof(Entry), e->target_offset)) return false;
+        const char* t = F::target(e, h_);
+        if (!t || b.targetName != t) return false;
+        if (b.standardTarget) return true;
+        const auto* et = reinterpret_cast<const xt_entry_target*>(p + e->target_offset);
+        const auto* wt = reinterpret_cast<const xt_entry_target*>(b.bytes.data() + want->target_offset);
+        if (et->u.user.revision != wt->u.user.revision) return false;
+        size_t n = wt->u.user.target_size - sizeof(xt_entry_target);
+        return std::memcmp(et->data, wt->data, n) == 0;
+    }
+
+    std::string name_;
+    xtc_handle* h_;
+    bool dirty_ = false;
+};
+
+bool validTableName(std::string_view n) {
+    return n == "filter" || n == "nat" || n == "mangle" || n == "raw" || n == "security";
+}
+
+template <class F>
+Error openTable(std::string_view name, std::unique_ptr<Table>& out) {
+    if (!validTableName(name))
+        return {cni::kInternal, "unknown iptables table \"" + std::string(name) + "\""};
+    if (auto e = acquireLock()) return e;
+    auto t = std::make_unique<IptcTable<F>>(std::string(name), nullptr);  // releases the lock if init fails
+    if (auto e = t->reopen()) return e;
+    out = std::move(t);
+    return {};
+}
+
+}  // namespace
+
+Error openIptables(Family f, std::string_view name, std::unique_ptr<Table>& out) {
+    if (f == Family::kIPv4) return openTable<V4>(name, out);
+    if (f == Family::kIPv6) return openTable<V6>(name, out);
+    return {cni::kInternal, "the iptables backend has only the ip and ip6 families"};
+}
+
+bool iptablesUsable() {
+    // EAGAIN: the table changed while it was read (a concurrent commit; the
+    // probe does not take the lock). iptables itself retries the same way.
+    xtc_handle* h = nullptr;
+    for (int tries = 0; !h && tries < 10; tries++)
+        if (!(h = iptc_init("filter")) && errno != EAGAIN) break;
+    if (!h) return false;
+    iptc_free(h);
+    return true;
+}
 
 }  // namespace nf::detail

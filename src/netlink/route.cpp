@@ -184,4 +184,29 @@ Error Socket::routes(int family, int ifindex, int table, std::vector<RouteInfo>&
     return {};
 }
 
+Error Socket::routeGet(const util::IP& dst, int& ifindex) {
+    ifindex = 0;
+    MsgPtr m(nlmsg_alloc_simple(RTM_GETROUTE, 0));
+    rtmsg rtm{};
+    rtm.rtm_family = uint8_t(dst.family);
+    rtm.rtm_dst_len = uint8_t(dst.bits());
+    if (!m || nlmsg_append(m.get(), &rtm, sizeof rtm, NLMSG_ALIGNTO) < 0 ||
+        nla_put(m.get(), RTA_DST, dst.len(), dst.b.data()) < 0)
+        return sysFail(ENOMEM, "look up route to " + dst.str());
+    std::vector<int> oif;
+    int r = dumpOnce(sk_, m.get(), [](nl_object* o, void* p) {
+        auto* rt = reinterpret_cast<rtnl_route*>(o);
+        if (rtnl_route_get_nnexthops(rt) > 0)
+            static_cast<std::vector<int>*>(p)->push_back(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rt, 0)));
+    }, &oif);
+    if (r >= 0) r = nl_wait_for_ack(sk_);   // a single reply is followed by the ACK
+    if (r < 0) {
+        int e = errnoOf(r);
+        if (e == ENETUNREACH || e == EHOSTUNREACH) return {};
+        return fail(r, "look up route to " + dst.str());
+    }
+    if (!oif.empty()) ifindex = oif.front();
+    return {};
+}
+
 }  // namespace nl

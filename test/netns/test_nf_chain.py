@@ -64,12 +64,12 @@ def run_chain(bindir, host, confs, cmd, netns, cid, port, cached=None, wrap=None
 def iptables_save(host):
     out = ""
     for tool in ("iptables-legacy-save", "ip6tables-legacy-save"):
-        out += host.sh(tool, check=False)
+        out += host.sh(tool, check=False).stdout
     return [l for l in out.splitlines() if l.startswith("-A ")]
 
 
 def nft_ruleset(host):
-    return host.sh("nft list ruleset", check=False)
+    return host.sh("nft list ruleset", check=False).stdout
 
 
 def assert_nothing_left(host, backend, cids):
