@@ -13,11 +13,14 @@ PKGS=(
     # root test tiers and the demo
     python3 python3-pytest iproute2 iputils-ping procps
     # netfilter tiers: looking at the tables (iptables-legacy-save, nft), counting execs
-    iptables nftables strace
+    iptables nftables strace curl
     # the reference plugins (upstream's Go build) the differential tier compares against
     containernetworking-plugins
     # the VM tier (test/vm): ipvlan, vlan, dummy, vrf under Debian's kernel in qemu
     qemu-system-x86 busybox-static cpio
+    # the e2e tier (test/e2e): real runtimes; podman stays on its CNI backend only
+    # because --no-install-recommends keeps netavark out
+    podman runc conmon containerd
 )
 
 missing=()

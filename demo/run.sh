@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# cnibox demo: two "containers" on one bridge network, wired by cnibox's
-# bridge + host-local applets exactly as a container runtime would run them.
+# cnibox demo: two "containers" on one bridge network, attached by cnibox's
+# cnitool running the chain bridge (+ host-local, ipMasq) -> portmap ->
+# firewall exactly as a container runtime's libcni would, container A
+# publishing a web server on host port 8080.
 #
 # Everything happens inside network namespaces this script makes (a demo
-# "host" and two "containers"); the machine's own network namespace is
-# never touched. All of it is removed on exit, also after an error.
+# "host", two "containers" and an "outside" machine wired to the host); the
+# machine's own network namespace is never touched. All of it is removed on
+# exit, also after an error.
 #
 #   sudo bash demo/run.sh            (uses build/cnibox, or $CNIBOX)
 set -euo pipefail
@@ -22,9 +25,10 @@ if [ ! -x "$CNIBOX" ]; then echo "no cnibox at $CNIBOX: build first (meson setup
 HOST=cnidemo-host-$ID
 A=cnidemo-a-$ID
 B=cnidemo-b-$ID
+OUT=cnidemo-out-$ID
 WORK=$(mktemp -d /tmp/cnibox-demo-XXXXXX)
 BIN=$WORK/bin
-DATA=$WORK/data
+PIDS=()
 
 if [ -t 1 ]; then BOLD=$'\033[1m' NORM=$'\033[0m'; else BOLD= NORM=; fi
 bold() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$NORM"; }
@@ -34,8 +38,9 @@ run() { printf '    $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/      /'; return "${PIPES
 cleanup() {
     local rc=$?
     set +e
-    bold "cleaning up: namespaces $HOST $A $B and $WORK"
-    for ns in "$A" "$B" "$HOST"; do ip netns delete "$ns" 2>/dev/null; done
+    bold "cleaning up: namespaces $HOST $A $B $OUT and $WORK"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for ns in "$A" "$B" "$OUT" "$HOST"; do ip netns delete "$ns" 2>/dev/null; done
     rm -rf "$WORK"
     [ "$rc" = 0 ] && bold "demo finished OK" || bold "demo FAILED (exit $rc)"
     exit "$rc"
@@ -46,52 +51,68 @@ trap 'exit 130' INT TERM
 bold "cnibox: $("$CNIBOX" --version | head -1)"
 "$CNIBOX" --version | tail -n +2 | sed 's/^/    /'
 
-bold "making a demo host namespace and two container namespaces"
-for ns in "$HOST" "$A" "$B"; do
+bold "making a demo host namespace, two container namespaces and an outside machine"
+for ns in "$HOST" "$A" "$B" "$OUT"; do
     run ip netns add "$ns"
     ip netns exec "$ns" ip link set lo up
 done
+# The outside machine: 192.0.2.2, reaching the demo host (192.0.2.1) over a veth.
+ip -n "$HOST" link add uplink type veth peer name eth0 netns "$OUT"
+ip -n "$HOST" addr add 192.0.2.1/24 dev uplink && ip -n "$HOST" link set uplink up
+ip -n "$OUT" addr add 192.0.2.2/24 dev eth0 && ip -n "$OUT" link set eth0 up
+say "outside: 192.0.2.2 <-> demo host 192.0.2.1 (uplink)"
 
 bold "installing the applet symlinks: cnibox --install $BIN"
 run "$CNIBOX" --install "$BIN"
 run ls "$BIN"
 
-CONF=$(cat <<EOF
+mkdir -p "$WORK/net.d"
+cat > "$WORK/net.d/10-demonet.conflist" <<EOF
 {
-  "cniVersion": "1.0.0",
+  "cniVersion": "1.1.0",
   "name": "$NET",
-  "type": "bridge",
-  "bridge": "$BRIDGE",
-  "isDefaultGateway": true,
-  "ipam": {
-    "type": "host-local",
-    "dataDir": "$DATA",
-    "ranges": [[{"subnet": "$SUBNET"}]]
-  }
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isDefaultGateway": true,
+      "hairpinMode": true,
+      "ipMasq": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$WORK/ipam",
+        "ranges": [[{"subnet": "$SUBNET"}]]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "firewall"}
+  ]
 }
 EOF
-)
-bold "the network config (the same for both containers)"
-echo "$CONF" | sed 's/^/    /'
+bold "the network: $WORK/net.d/10-demonet.conflist (bridge -> portmap -> firewall)"
+sed 's/^/    /' "$WORK/net.d/10-demonet.conflist"
 
-# cni VERB CONTAINER-NS CONTAINER-ID [PLUGIN]: runs a plugin the way a runtime
-# does (env vars + config on stdin), inside the demo host namespace.
-cni() {
-    local verb=$1 ns=$2 id=$3 plugin=${4:-bridge}
-    echo "$CONF" | ip netns exec "$HOST" env -i \
-        CNI_COMMAND="$verb" CNI_CONTAINERID="$id" CNI_NETNS="/run/netns/$ns" \
-        CNI_IFNAME=eth0 CNI_PATH="$BIN" "$BIN/$plugin"
+# cnitool VERB CONTAINER-NS [CAP_ARGS]: libcni's way of running the chain, inside the demo host.
+cnitool() {
+    local verb=$1 ns=$2 caps=${3:-}
+    ip netns exec "$HOST" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NETCONFPATH="$WORK/net.d" \
+        CNI_PATH="$BIN" CNI_CACHE_DIR="$WORK/cache" CAP_ARGS="$caps" "$BIN/cnitool" "$verb" "$NET" "/run/netns/$ns"
 }
+
+bold "ADD: attaching $A, publishing host port 8080 -> its port 80"
+PORTS='{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}'
+say "\$ CAP_ARGS='$PORTS' cnitool add $NET /run/netns/$A"
+cnitool add "$A" "$PORTS" | sed 's/^/    /'
+bold "ADD: attaching $B"
+say "\$ cnitool add $NET /run/netns/$B"
+cnitool add "$B" | sed 's/^/    /'
 
 addr_of() {  # the container's IPv4 address on eth0
     ip netns exec "$1" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1
 }
-
-for ns in "$A" "$B"; do
-    bold "ADD: attaching $ns (CNI_COMMAND=ADD $BIN/bridge, IPAM by host-local)"
-    cni ADD "$ns" "demo-$ns" | sed 's/^/    /'
-    echo
-done
+IPA=$(addr_of "$A")
+IPB=$(addr_of "$B")
+GW=$(ip netns exec "$HOST" ip -4 -o addr show dev "$BRIDGE" | awk '{print $4}' | cut -d/ -f1)
 
 bold "inside the containers"
 for ns in "$A" "$B"; do
@@ -100,14 +121,10 @@ for ns in "$A" "$B"; do
     run ip netns exec "$ns" ip route
 done
 
-bold "on the demo host: the bridge and its ports, the leases host-local wrote"
+bold "on the demo host: the bridge and its ports, host-local's leases, the cached results"
 run ip netns exec "$HOST" ip -br addr
 run ip netns exec "$HOST" ip -br link show master "$BRIDGE"
-run ls -l "$DATA/$NET"
-
-IPA=$(addr_of "$A")
-IPB=$(addr_of "$B")
-GW=$(ip netns exec "$HOST" ip -4 -o addr show dev "$BRIDGE" | awk '{print $4}' | cut -d/ -f1)
+run ls "$WORK/ipam/$NET" "$WORK/cache/results"
 
 bold "ping: A ($IPA) -> B ($IPB), B -> A, and each -> the gateway on the bridge ($GW)"
 run ip netns exec "$A" ping -c 2 -W 2 "$IPB"
@@ -115,13 +132,58 @@ run ip netns exec "$B" ping -c 2 -W 2 "$IPA"
 run ip netns exec "$A" ping -c 1 -W 2 "$GW"
 run ip netns exec "$B" ping -c 1 -W 2 "$GW"
 
-# More plugins join here later (published ports, firewall, bandwidth ...).
+bold "a web server in container A (port 80), published on the host's port 8080"
+mkdir -p "$WORK/www"
+echo "hello from container A ($IPA)" > "$WORK/www/index.html"
+ip netns exec "$A" python3 -m http.server 80 --bind 0.0.0.0 --directory "$WORK/www" \
+    > "$WORK/httpd-a.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do ip netns exec "$A" sh -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null && break; sleep 0.1; done
+CURL=(curl -sS --max-time 5)
+say "from the demo host, on localhost:"
+run ip netns exec "$HOST" "${CURL[@]}" http://127.0.0.1:8080/
+say "from the outside machine, on the host's address:"
+run ip netns exec "$OUT" "${CURL[@]}" http://192.0.2.1:8080/
+say "from container B, on the host's bridge address:"
+run ip netns exec "$B" "${CURL[@]}" "http://$GW:8080/"
+say "from container A itself, through its own published port (hairpin):"
+run ip netns exec "$A" "${CURL[@]}" "http://$GW:8080/"
+say "what the server saw (the clients' addresses after NAT):"
+sed 's/^/      /' "$WORK/httpd-a.log"
 
-for ns in "$A" "$B"; do
-    bold "DEL: detaching $ns"
-    cni DEL "$ns" "demo-$ns"
-    run ip netns exec "$ns" ip -br link
-done
-bold "after DEL: leases released, the bridge stays (as upstream's bridge plugin does)"
-run ls -A "$DATA/$NET"
+bold "masquerade: container B -> the outside machine, which sees the host's address"
+ip netns exec "$OUT" python3 -m http.server 8000 --bind 0.0.0.0 --directory "$WORK/www" \
+    > "$WORK/httpd-out.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do ip netns exec "$OUT" sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
+say "(the outside machine has no route to $SUBNET: only the masquerade lets it answer)"
+run ip netns exec "$B" "${CURL[@]}" -o /dev/null -w '%{http_code}\n' http://192.0.2.2:8000/
+say "the outside server's log:"
+sed 's/^/      /' "$WORK/httpd-out.log"
+
+bold "the netfilter rules cnibox made in the demo host (in-process, no iptables/nft exec)"
+if [ -n "$(ip netns exec "$HOST" nft list tables 2>/dev/null)" ]; then
+    run ip netns exec "$HOST" nft list ruleset
+fi
+if ip netns exec "$HOST" grep -q . /proc/net/ip_tables_names; then
+    run ip netns exec "$HOST" iptables-legacy-save
+fi
+
+bold "CHECK and STATUS"
+run cnitool check "$A"
+run cnitool status "$A"
+
+bold "DEL: detaching $A (with the same capability args, as a runtime does)"
+say "\$ CAP_ARGS='$PORTS' cnitool del $NET /run/netns/$A"
+cnitool del "$A" "$PORTS"
+run ip netns exec "$A" ip -br link
+bold "DEL: detaching $B"
+say "\$ cnitool del $NET /run/netns/$B"
+cnitool del "$B"
+run ip netns exec "$B" ip -br link
+bold "after DEL: leases and cached results gone, no per-container rule left; the bridge stays"
+run ls -A "$WORK/ipam/$NET" "$WORK/cache/results"
 run ip netns exec "$HOST" ip -br link
+if [ -n "$(ip netns exec "$HOST" nft list tables 2>/dev/null)" ]; then
+    run ip netns exec "$HOST" nft list ruleset
+fi

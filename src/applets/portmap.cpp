@@ -52,7 +52,8 @@ constexpr const char* kHelp =
     "       conntrack entries of the UDP host ports are deleted (failures only logged)\n"
     "       and route_localnet set (snat); prints prevResult.\n"
     "DEL    removes the container's chain/rules in both families and of both backends\n"
-    "       (a change of backend leaks nothing); missing tables or chains are success.\n"
+    "       (a change of backend leaks nothing), also when the DEL carries no portMappings;\n"
+    "       missing tables or chains are success.\n"
     "CHECK  the container's rules are there, in the families it has addresses in.\n"
     "GC     iptables: CNI-DN- chains entered by rules commented with this network and a\n"
     "       container not in cni.dev/valid-attachments go, with those rules. nftables:\n"
@@ -253,7 +254,8 @@ nf::Backend primary(const Conf& c) { return c.backend ? *c.backend : nf::autoBac
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
-    if (c.hp.mappings.empty()) return {};
+    // Also without portMappings (upstream returns early then): a runtime that
+    // does not repeat the capability args on DEL must not leak the rules.
     nf::Backend mine = primary(c);
     Error ipt = hp::del(nf::Backend::kIptables, c.hp.network, c.hp.containerID);
     Error nft = hp::del(nf::Backend::kNftables, c.hp.network, c.hp.containerID);

@@ -8,9 +8,13 @@ import cnitest
 def test_demo_runs():
     env = dict(os.environ, CNIBOX=cnitest.cnibox_binary())
     p = subprocess.run(["bash", os.path.join(cnitest.ROOT, "demo", "run.sh")], env=env,
-                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                       capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "demo finished OK" in p.stdout
     assert p.stdout.count(" 0% packet loss") >= 4, p.stdout[-3000:]
+    # the published port, from localhost, outside, container B and A itself (hairpin)
+    assert p.stdout.count("hello from container A") >= 4, p.stdout[-3000:]
+    # masquerade: the outside server answered container B (status 200)
+    assert "\n      200\n" in p.stdout, p.stdout[-3000:]
     leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "cnidemo-" not in leftovers

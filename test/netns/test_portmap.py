@@ -550,6 +550,17 @@ def test_no_mappings(host, ctr):
     assert ipt_rules(host) == [] and nft_rules(host) == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_del_without_mappings_cleans_up(host, ctr, backend):
+    """A runtime that does not send portMappings again on DEL leaks nothing
+    (upstream's DEL returns early then)."""
+    ok(portmap(host, ctr, "ADD", pm_conf(backend, [{"hostPort": 8080, "containerPort": 80}],
+                                         prev=fake_prev(v4="10.63.0.5/24", v6="fd63::5/64"))))
+    assert traces(host, backend, "ctr1") != []
+    ok(portmap(host, ctr, "DEL", pm_conf(backend, None)))
+    assert traces(host, backend, "ctr1") == []
+
+
 def test_container_address_choice(host, ctr):
     """First address per family on CNI_IFNAME in the sandbox (or on no interface)."""
     prev = {"cniVersion": "1.0.0",
