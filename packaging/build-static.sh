@@ -10,9 +10,12 @@
 #   BUILD_DIR    meson build directory (default: build-static in the source tree);
 #                it keeps the unstripped binary (cnibox) and the link map (cnibox.map)
 #   DEPS_CACHE   static archives built from Debian's sources (default: $BUILD_DIR-deps)
-#   STATIC_DEPS  auto (default): build static libmnl / libip4tc+libip6tc from Debian's
-#                sources when a meson.build asks for them (or for libnftnl, which
-#                needs libmnl); build: both, always; no: never
+#   STATIC_DEPS  auto (default): build static libip4tc+libip6tc from Debian's
+#                sources when a meson.build asks for them; build: always; no: never
+#                (libnftnl.a comes from Debian; the libmnl functions it needs
+#                are src/netfilter/mnl, meson option bundled_mnl)
+#   NFTOOL       1: also build test/netfilter/nftool statically (OUT_DIR/nftool),
+#                for running the netfilter tests against the static build
 #   CXX, CC      compilers (meson's choice of C++ compiler; cc for the two C stubs)
 #
 # Static glibc: -static, non-PIE; -Os, LTO, one section per function/object
@@ -39,7 +42,7 @@ log() { echo "build-static: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
-# Static archives Debian does not ship (libmnl, libip4tc, libip6tc), built
+# Static archives Debian does not ship (libip4tc, libip6tc), built
 # from Debian's own sources with `apt-get source`. The machine's apt sources
 # are mirrored as deb-src entries in a private apt configuration under the
 # cache, so neither the machine's apt setup nor any host name is touched or
@@ -84,12 +87,11 @@ fetch_source() {  # cache package -> prints the unpacked source directory
     echo "$dir"
 }
 
-build_netfilter_deps() {  # cache lib... (libmnl, libiptc = libip4tc + libip6tc)
+build_netfilter_deps() {  # cache lib... (libiptc = libip4tc + libip6tc)
     local cache=$1 root=$1/root src jobs lib todo=()
     shift
     for lib in "$@"; do
         case $lib in
-            libmnl) [ -f "$root/lib/libmnl.a" ] || todo+=(libmnl) ;;
             libiptc) [ -f "$root/lib/libip4tc.a" ] && [ -f "$root/lib/libip6tc.a" ] || todo+=(libiptc) ;;
             *) die "no recipe for a static $lib" ;;
         esac
@@ -101,12 +103,6 @@ build_netfilter_deps() {  # cache lib... (libmnl, libiptc = libip4tc + libip6tc)
     local conf=(--prefix="$root" --libdir="$root/lib" --enable-static --disable-shared)
     for lib in "${todo[@]}"; do
         case $lib in
-            libmnl)
-                src=$(fetch_source "$cache" libmnl)
-                log "building static libmnl from $src"
-                (cd "$src" && ./configure "${conf[@]}" CFLAGS="$cflags" >&2 && make -j"$jobs" >&2 &&
-                    make install >&2) || die "libmnl build failed"
-                ;;
             libiptc)
                 src=$(fetch_source "$cache" iptables)
                 log "building static libip4tc/libip6tc from $src"
@@ -120,18 +116,16 @@ build_netfilter_deps() {  # cache lib... (libmnl, libiptc = libip4tc + libip6tc)
 }
 
 # Which of them the build needs: STATIC_DEPS=build -> all, no -> none, auto ->
-# those meson.build files ask for (libnftnl's static link needs libmnl, too).
+# those meson.build files ask for.
 netfilter_deps_needed() {
     case $STATIC_DEPS in
-        build) echo libmnl libiptc; return ;;
+        build) echo libiptc; return ;;
         no) return ;;
         auto) ;;
         *) die "STATIC_DEPS must be auto, build or no" ;;
     esac
     local files
     files=$(find "$ROOT/meson.build" "$ROOT/src" -name meson.build 2>/dev/null)
-    # shellcheck disable=SC2086
-    grep -qsE "dependency\(\s*'(libmnl|libnftnl)'" $files && echo libmnl
     # shellcheck disable=SC2086
     grep -qsE "dependency\(\s*'(libip4tc|libip6tc|libiptc)'" $files && echo libiptc
     return 0
@@ -164,7 +158,7 @@ OPTS=(
     -Dbuildtype=release -Doptimization=s -Db_ndebug=true -Dwerror=true
     -Db_lto=true -Db_pie=false -Db_staticpic=false
     -Ddefault_library=static -Dprefer_static=true
-    -Dtests=false -Dfuzz=false
+    -Dtests=$([ "${NFTOOL:-0}" = 1 ] && echo true || echo false) -Dfuzz=false -Dbundled_mnl=true
     "-Dcpp_args=-ffunction-sections -fdata-sections"
     "-Dcpp_link_args=-static -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code -Wl,-Map=$BUILD_DIR/cnibox.map$STUBS"
 )
@@ -212,6 +206,15 @@ banner=$("$BIN" --version | head -n 1)
 mkdir -p "$OUT_DIR"
 strip --strip-all --remove-section=.comment -o "$OUT_DIR/.cnibox.new" "$BIN"
 mv -f "$OUT_DIR/.cnibox.new" "$OUT_DIR/cnibox"
+
+# The netfilter test program, linked the same way (NFTOOL=1).
+if [ "${NFTOOL:-0}" = 1 ]; then
+    meson compile -C "$BUILD_DIR" test/netfilter/nftool >&2 || die "nftool build failed"
+    TOOL=$BUILD_DIR/test/netfilter/nftool
+    case $(file -b "$TOOL") in *"statically linked"*) ;; *) die "nftool is not statically linked" ;; esac
+    strip --strip-all -o "$OUT_DIR/nftool" "$TOOL"
+    log "$OUT_DIR/nftool: static netfilter test program"
+fi
 size=$(stat -c %s "$OUT_DIR/cnibox")
 log "$OUT_DIR/cnibox: cnibox $VERSION, $size bytes stripped ($(awk -v s="$size" 'BEGIN{printf "%.2f", s/1048576}') MiB), applets: $APPLETS"
 echo "$OUT_DIR/cnibox"

@@ -3,7 +3,6 @@
 
 #include <netinet/in.h>
 
-#include <fstream>
 #include <memory>
 
 namespace nf::hostport {
@@ -424,13 +423,7 @@ std::string_view protoName(uint8_t proto) {
     }
 }
 
-bool iptablesNatInUse(Family f) {
-    std::ifstream in(f == Family::kIPv6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names");
-    std::string line;
-    while (std::getline(in, line))
-        if (line == "nat") return true;
-    return false;
-}
+bool iptablesNatInUse(Family f) { return legacyTableExists(f, "nat"); }
 
 std::optional<Backend> conditionsBackend(const std::vector<std::string>& tokens) {
     if (tokens.empty() || tokens[0].empty()) return std::nullopt;

@@ -38,7 +38,6 @@ extern "C" {
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include "netfilter/internal.h"
