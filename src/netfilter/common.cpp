@@ -94,6 +94,16 @@ Error Table::ensureRule(std::string_view chain, const Rule& r, bool atHead) {
     return atHead ? insert(chain, r) : append(chain, r);
 }
 
+Error Table::replaceRules(std::string_view chain, const std::vector<Rule>& rules) {
+    bool same = list(chain).size() == rules.size();
+    for (size_t i = 0; same && i < rules.size(); i++) same = contains(chain, rules[i]);
+    if (same) return {};
+    if (auto e = flushChain(chain)) return e;
+    for (const Rule& r : rules)
+        if (auto e = append(chain, r)) return e;
+    return {};
+}
+
 std::string sha512Hex(std::string_view s) {
     sha512_ctx ctx;
     sha512_init(&ctx);

@@ -337,13 +337,11 @@ Error addNft(const Config& c, const util::IPNet& ctr) {
     if (auto e = t->ensure("CNI portmap plugin")) return e;
     for (const char* chain : {"hostports", "hostip_hostports", "hostports_all"})
         if (auto e = t->ensureChain(chain)) return e;
-    if (auto e = t->flushChain("hostports_all")) return e;
-    for (const char* chain : {"hostip_hostports", "hostports"})
-        if (auto e = t->append("hostports_all", jumpRule(chain))) return e;
+    // The shared chains are rewritten (as upstream does) only when they differ.
+    if (auto e = t->replaceRules("hostports_all", {jumpRule("hostip_hostports"), jumpRule("hostports")})) return e;
     for (auto [chain, hook] : {std::pair{"prerouting", &kPrerouting}, std::pair{"output", &kOutput}}) {
         if (auto e = t->ensureChain(chain, hook)) return e;
-        if (auto e = t->flushChain(chain)) return e;
-        if (auto e = t->append(chain, nftEntryRule(c, f))) return e;
+        if (auto e = t->replaceRules(chain, {nftEntryRule(c, f)})) return e;
     }
     if (c.snat)
         if (auto e = t->ensureChain("masquerading", &kPostrouting)) return e;

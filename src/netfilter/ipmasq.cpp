@@ -150,14 +150,12 @@ Error setupNft(std::string_view network, std::string_view containerID, std::stri
     if (auto e = t->ensureChain(kNftMasqChain)) return e;
     const Hook hook{.type = "nat", .hook = "postrouting", .priority = 100};
     if (auto e = t->ensureChain(kNftPostrouting, &hook)) return e;
-    if (auto e = t->flushChain(kNftPostrouting)) return e;
+    // Rewritten (as upstream does on every ADD) only when it differs.
+    std::vector<Rule> entry;
     for (Family f : {Family::kIPv4, Family::kIPv6})
-        if (auto e = t->append(kNftPostrouting,
-                               {.match = {.dst = multicast(f)}, .action = {.verdict = Verdict::kReturn}}))
-            return e;
-    if (auto e = t->append(kNftPostrouting,
-                           {.action = {.verdict = Verdict::kGoto, .chain = std::string(kNftMasqChain)}}))
-        return e;
+        entry.push_back({.match = {.dst = multicast(f)}, .action = {.verdict = Verdict::kReturn}});
+    entry.push_back({.action = {.verdict = Verdict::kGoto, .chain = std::string(kNftMasqChain)}});
+    if (auto e = t->replaceRules(kNftPostrouting, entry)) return e;
     for (const util::IPNet& ip : ips) {
         Rule r{.match = {.src = util::IPNet{ip.ip, ip.ip.bits()}, .dst = ip.masked(), .notDst = true},
                .action = {.verdict = Verdict::kMasquerade},

@@ -164,6 +164,11 @@ public:
     virtual bool contains(std::string_view chain, const Rule& r) = 0;
     // Appends (or inserts at the head) only if not contains().
     Error ensureRule(std::string_view chain, const Rule& r, bool atHead = false);
+    // Makes `chain` hold exactly `rules` in this order. When it already holds
+    // them nothing is queued (a steady-state ADD then carries no deletion,
+    // which on nftables would cost an RCU grace period); otherwise the chain
+    // is flushed and refilled in the same transaction.
+    Error replaceRules(std::string_view chain, const std::vector<Rule>& rules);
     // Deletes every identical rule. None there: ok.
     virtual Error deleteRule(std::string_view chain, const Rule& r) = 0;
 

@@ -560,6 +560,9 @@ public:
     }
 
     Error ensure(std::string_view comment) override {
+        // An existing table is left alone: re-sending it would be a no-op
+        // update, and queries are cheaper than transactions.
+        if (tableQueued_ || (!destroyQueued_ && exists())) return {};
         TablePtr t(nftnl_table_alloc());
         nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, nfproto(fam_));
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name_.c_str());
@@ -579,17 +582,20 @@ public:
     }
 
     Error destroy() override {
+        if (destroyQueued_ && !tableQueued_) return {};
         if (!tableQueued_ && !exists()) return {};
         TablePtr t(nftnl_table_alloc());
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name_.c_str());
         queue("delete table", NFT_MSG_DELTABLE, 0, [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, t.get()); });
         tableQueued_ = false;
+        destroyQueued_ = true;
         chainsQueued_.clear();
         return {};
     }
 
     bool hasChain(std::string_view chain) override {
         if (chainsQueued_.count(std::string(chain))) return true;
+        if (destroyQueued_ || chainsDeleted_.count(std::string(chain))) return false;
         uint32_t use = 0;
         return getChain(chain, use);
     }
@@ -618,6 +624,9 @@ public:
     }
 
     Error ensureChain(std::string_view chain, const Hook* hook) override {
+        // An existing chain is left as it is: a NEWCHAIN for it would be an
+        // update transaction (freed only after an RCU grace period).
+        if (hasChain(chain)) return {};
         std::string name(chain);
         ChainPtr c(nftnl_chain_alloc());
         nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name_.c_str());
@@ -630,11 +639,13 @@ public:
             nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, static_cast<uint32_t>(num));
             nftnl_chain_set_s32(c.get(), NFTNL_CHAIN_PRIO, hook->priority);
             nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, hook->type.c_str());
-            nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+            // No policy attribute: a new base chain gets accept, and an existing
+            // one keeps the policy its administrator gave it.
         }
         queue("create chain " + quoted(name), NFT_MSG_NEWCHAIN, NLM_F_CREATE,
               [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); });
         chainsQueued_.insert(name);
+        chainsDeleted_.erase(name);
         return {};
     }
 
@@ -667,6 +678,7 @@ public:
         queue("delete chain " + quoted(name), NFT_MSG_DELCHAIN, 0,
               [&](nlmsghdr* nlh) { nftnl_chain_nlmsg_build_payload(nlh, c.get()); });
         chainsQueued_.erase(name);
+        chainsDeleted_.insert(name);
         return {};
     }
 
@@ -726,7 +738,9 @@ public:
         std::vector<Msg> msgs;
         msgs.swap(pending_);
         tableQueued_ = false;
+        destroyQueued_ = false;
         chainsQueued_.clear();
+        chainsDeleted_.clear();
         return sock_->batch(msgs, context_);
     }
 
@@ -896,7 +910,9 @@ private:
     Socket* sock_ = nullptr;
     std::vector<Msg> pending_;
     bool tableQueued_ = false;
+    bool destroyQueued_ = false;                 // destroy() queued: the kernel's table is going
     std::set<std::string> chainsQueued_;
+    std::set<std::string> chainsDeleted_;        // deleteChain() queued in this transaction
 };
 
 }  // namespace

@@ -2,12 +2,14 @@
 #include "netfilter/nft_netlink.h"
 
 #include <fcntl.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -72,10 +74,12 @@ Error Socket::get(Socket*& out) {
     if (stat("/proc/self/ns/net", &st) != 0)
         return {cni::kInternal, "nftables: cannot stat /proc/self/ns/net: " + errnoText(errno)};
     int pid = getpid();
-    if (s.fd_ >= 0 && (s.pid_ != pid || s.nsDev_ != st.st_dev || s.nsIno_ != st.st_ino)) {
+    if (s.fd_ >= 0 && s.pid_ != pid) {  // inherited across fork: not ours to hand on
         close(s.fd_);
         s.fd_ = -1;
+        s.deferRelease_ = false;
     }
+    if (s.fd_ >= 0 && (s.nsDev_ != st.st_dev || s.nsIno_ != st.st_ino)) s.release();
     if (s.fd_ < 0) {
         if (auto e = s.open()) return e;
         s.pid_ = pid;
@@ -84,6 +88,34 @@ Error Socket::get(Socket*& out) {
     }
     out = &s;
     return {};
+}
+
+void Socket::release() {
+    if (fd_ < 0) return;
+    if (deferRelease_ && pid_ == getpid()) {
+        int cue[2];
+        if (pipe2(cue, O_CLOEXEC) == 0) {
+            pid_t child = fork();
+            if (child == 0) {
+                // Only the socket and the cue's read end stay open (stdout and
+                // stderr must not: the caller reads them to EOF).
+                unsigned lo = static_cast<unsigned>(std::min(fd_, cue[0]));
+                unsigned hi = static_cast<unsigned>(std::max(fd_, cue[0]));
+                if (lo > 0) close_range(0, lo - 1, 0);
+                if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
+                close_range(hi + 1, ~0U, 0);
+                char c;
+                while (read(cue[0], &c, 1) < 0 && errno == EINTR) {
+                }
+                _exit(0);  // this process's exit closes the socket
+            }
+            close(cue[0]);
+            // cue[1] stays open until this process exits: EOF is the child's cue.
+        }
+    }
+    close(fd_);
+    fd_ = -1;
+    deferRelease_ = false;
 }
 
 Error Socket::open() {
@@ -206,6 +238,14 @@ Error Socket::batch(std::vector<Msg>& msgs, const std::string& context) {
     size_t total = begin->nlmsg_len;
     for (auto& m : msgs) {
         auto* h = reinterpret_cast<nlmsghdr*>(m.buf.data());
+        switch (NFNL_MSG_TYPE(h->nlmsg_type)) {
+            case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
+            case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM:
+                deferRelease_ = true;
+                break;
+            default:
+                break;
+        }
         h->nlmsg_seq = nextSeq();
         h->nlmsg_pid = 0;
         h->nlmsg_flags |= NLM_F_ACK;

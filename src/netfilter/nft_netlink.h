@@ -28,6 +28,11 @@ Msg makeMsg(std::string what, const std::function<nlmsghdr*(char* buf)>& build);
 
 class Socket {
 public:
+    Socket() = default;
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    ~Socket() { release(); }
+
     // The process-wide socket for the current network namespace.
     static Error get(Socket*& out);
 
@@ -46,6 +51,15 @@ public:
 
 private:
     Error open();
+    // Closes the socket. Closing a netfilter netlink socket makes the kernel
+    // first finish destroying earlier transactions' objects (nf_tables'
+    // NETLINK_URELEASE handler flushes its destroy work: an RCU grace
+    // period, ~15 ms on some kernels). When a batch of this process deleted
+    // anything, the last reference is handed to a short-lived child that
+    // closes it once this process has exited, so the caller does not wait
+    // for the kernel's memory reclaim. The rules are committed either way.
+    void release();
+    bool deferRelease_ = false;
     Error recvInto(std::vector<char>& buf, ssize_t& n, bool wait);
     int fd_ = -1;
     uint32_t portid_ = 0;
