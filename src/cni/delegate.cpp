@@ -133,9 +133,9 @@ Error pluginError(const std::string& status, const std::string& out, const std::
     return e;
 }
 
-Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::string& out) {
-    // The current environment with the CNI variables taken from `a` and
-    // CNI_COMMAND overridden (upstream's DelegateArgs).
+}  // namespace
+
+std::vector<std::string> environWithoutCni(bool keepNetnsOverride) {
     static constexpr std::string_view kOwn[] = {"CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME=",
                                                 "CNI_ARGS=", "CNI_PATH=", "CNI_NETNS_OVERRIDE="};
     std::vector<std::string> env;
@@ -143,8 +143,18 @@ Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::st
         std::string_view kv = *e;
         bool own = false;
         for (auto k : kOwn) own = own || kv.substr(0, k.size()) == k;
+        if (keepNetnsOverride && kv.starts_with("CNI_NETNS_OVERRIDE=")) own = false;
         if (!own) env.emplace_back(kv);
     }
+    return env;
+}
+
+namespace {
+
+Error execPlugin(const std::string& file, const CmdArgs& a, Command cmd, std::string& out) {
+    // The current environment with the CNI variables taken from `a` and
+    // CNI_COMMAND overridden (upstream's DelegateArgs).
+    std::vector<std::string> env = environWithoutCni();
     env.push_back("CNI_COMMAND=" + std::string(str(cmd)));
     auto add = [&](const char* k, const std::string& v) {
         if (!v.empty()) env.push_back(std::string(k) + "=" + v);

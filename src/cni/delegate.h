@@ -35,6 +35,12 @@ std::string findInPath(std::string_view type, std::string_view path);
 // path separator, an empty path, not found).
 Error findPlugin(std::string_view type, std::string_view path, std::string& file);
 
+// This process's environment ("K=V" strings) without the CNI_* variables a
+// plugin call sets itself (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS,
+// CNI_IFNAME, CNI_ARGS, CNI_PATH, and CNI_NETNS_OVERRIDE unless kept): the
+// base of a delegate's or a chained plugin's environment.
+std::vector<std::string> environWithoutCni(bool keepNetnsOverride = false);
+
 // Runs `file` as upstream's RawExec does: `env` ("K=V" strings) is its whole
 // environment and `stdinData` its stdin; "text file busy" is retried; on
 // success `out` holds its stdout and its stderr is passed through; on

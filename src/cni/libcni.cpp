@@ -827,15 +827,7 @@ std::vector<NetworkAttachment> CNIConfig::getCachedAttachments(std::string_view 
 Error CNIConfig::run(const std::string& file, std::string_view command, const RuntimeConf& rt,
                      std::string_view stdinData, std::string& out) const {
     // The caller's environment with the CNI variables set (upstream's Args.AsEnv).
-    static constexpr std::string_view kOwn[] = {"CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=",
-                                                "CNI_ARGS=",    "CNI_IFNAME=",      "CNI_PATH="};
-    std::vector<std::string> env;
-    for (char** e = environ; e && *e; e++) {
-        std::string_view kv = *e;
-        bool own = false;
-        for (auto k : kOwn) own = own || kv.substr(0, k.size()) == k;
-        if (!own) env.emplace_back(kv);
-    }
+    std::vector<std::string> env = environWithoutCni(/*keepNetnsOverride=*/true);
     env.push_back("CNI_COMMAND=" + std::string(command));
     env.push_back("CNI_CONTAINERID=" + rt.containerID);
     env.push_back("CNI_NETNS=" + rt.netns);

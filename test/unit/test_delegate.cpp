@@ -19,20 +19,7 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
-struct TmpDir {
-    std::string path;
-    TmpDir() {
-        char t[] = "/tmp/cnibox-unit-XXXXXX";
-        REQUIRE(mkdtemp(t));
-        path = t;
-    }
-    ~TmpDir() {
-        nftw(
-            path.c_str(), [](const char* p, const struct stat*, int, FTW*) { return remove(p); }, 16,
-            FTW_DEPTH | FTW_PHYS);
-    }
-    std::string operator/(std::string_view name) const { return path + "/" + std::string(name); }
-};
+using testutil::TmpDir;
 
 void writeFile(const std::string& path, const std::string& content, mode_t mode = 0755) {
     {

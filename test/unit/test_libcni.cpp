@@ -15,19 +15,9 @@ using namespace cni::libcni;
 
 namespace {
 
-struct TmpDir {
-    std::string path;
-    TmpDir() {
-        char t[] = "/tmp/cnibox-libcni-XXXXXX";
-        REQUIRE(mkdtemp(t));
-        path = t;
-    }
-    ~TmpDir() {
-        nftw(
-            path.c_str(), [](const char* p, const struct stat*, int, FTW*) { return remove(p); }, 16,
-            FTW_DEPTH | FTW_PHYS);
-    }
-    std::string operator/(std::string_view name) const { return path + "/" + std::string(name); }
+// A scratch directory that can also hold files.
+struct TmpDir : testutil::TmpDir {
+    TmpDir() : testutil::TmpDir("cnibox-libcni") {}
     void write(std::string_view name, const std::string& content) const {
         std::string p = *this / name;
         auto slash = p.rfind('/');
