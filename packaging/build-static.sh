@@ -159,7 +159,7 @@ OPTS=(
     -Db_lto=true -Db_pie=false -Db_staticpic=false
     -Ddefault_library=static -Dprefer_static=true
     -Dtests=$([ "${NFTOOL:-0}" = 1 ] && echo true || echo false) -Dfuzz=false -Dbundled_mnl=true
-    "-Dcpp_args=-ffunction-sections -fdata-sections"
+    "-Dcpp_args=-ffunction-sections -fdata-sections -fno-exceptions -fno-asynchronous-unwind-tables"
     "-Dcpp_link_args=-static -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code -Wl,-Map=$BUILD_DIR/cnibox.map$STUBS"
 )
 # Every applet by default: the choices of the "applets" option, read from

@@ -71,7 +71,7 @@ void appendFloat(std::string& out, double f) {
     std::string digits;
     for (char c : sci.substr(0, e))
         if (c != '.') digits += c;
-    int exp = std::stoi(std::string(sci.substr(e + 1)));
+    int exp = static_cast<int>(std::strtol(std::string(sci.substr(e + 1)).c_str(), nullptr, 10));
     if (digits == "0") {
         out += '0';
     } else if (exp < 0) {

@@ -330,10 +330,18 @@ Error addNft(const Config& c, const util::IPNet& ctr) {
     std::unique_ptr<Table> t;
     if (auto e = openNft(f, t)) return e;
     // Rules of an earlier ADD of this container are replaced. (Queries see
-    // the kernel, so they come before the changes.)
-    for (const char* chain : kNftChains)
-        if (auto e = t->deleteWhere(chain, [&](const RuleInfo& ri) { return ri.comment == c.containerID; }))
-            return e;
+    // the kernel, so they come before the changes.) With snat, every ADD left
+    // rules in the small masquerading chain: only when it shows this
+    // container are the mapping chains (one rule per mapping of every
+    // container on the host) read, so an ADD does not cost more as the
+    // host's mappings grow.
+    auto mine = [&](const RuleInfo& ri) { return ri.comment == c.containerID; };
+    bool earlier = !c.snat;
+    if (c.snat)
+        for (const RuleInfo& ri : t->list("masquerading")) earlier = earlier || mine(ri);
+    if (earlier)
+        for (const char* chain : kNftChains)
+            if (auto e = t->deleteWhere(chain, mine)) return e;
     if (auto e = t->ensure("CNI portmap plugin")) return e;
     for (const char* chain : {"hostports", "hostip_hostports", "hostports_all"})
         if (auto e = t->ensureChain(chain)) return e;
