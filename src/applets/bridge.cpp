@@ -1,4 +1,5 @@
 // bridge: a veth pair per container, its host end a port of a Linux bridge.
+#include <net/if.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,7 +36,11 @@ constexpr const char* kHelp =
     "                              isolated ports)\n"
     "  disableContainerInterface false  leave the container veth down (no IPAM type)\n"
     "  vlan              0         1..4094: VLAN filtering on the bridge; the host port\n"
-    "                              gets this vid as pvid, untagged\n"
+    "                              gets this vid as pvid, untagged. With isGateway the\n"
+    "                              gateway address goes on <bridge>.<vlan>, one end of\n"
+    "                              a veth pair whose other end is a port of the bridge\n"
+    "                              in that vlan (made when missing, shared by the\n"
+    "                              vlan's containers, never deleted)\n"
     "  vlanTrunk         (none)    [{\"id\":N} or {\"minID\":N,\"maxID\":M}]: tagged vids\n"
     "                              1..4094 on the host port; with vlan 0 also vid 1\n"
     "                              as pvid, untagged\n"
@@ -49,15 +54,14 @@ constexpr const char* kHelp =
     "                              xtables are in use or nftables is not usable)\n"
     "  macspoofchk       false     drop frames from the container whose source MAC is not\n"
     "                              its interface's (nftables, table bridge nat)\n"
-    "Not supported yet (a non-default value is a code 2 error): isGateway (or\n"
-    "  isDefaultGateway) together with vlan.\n"
     "\n"
     "ADD    veth pair with CNI_IFNAME made directly in CNI_NETNS and host end\n"
     "       vethXXXXXXXX; IPAM ADD; bridge made if missing and up (accept_ra=0), the host\n"
     "       end its port; container addresses and routes; gateway on the bridge; waits\n"
     "       for the port to be up. Result interfaces: [bridge, host veth, container\n"
-    "       veth]; ips on interface 2. A failed ADD undoes the veth and the IPAM\n"
-    "       allocation (a bridge it made stays, as on DEL).\n"
+    "       veth] (+ <bridge>.<vlan> with isGateway and vlan); ips on interface 2. A\n"
+    "       failed ADD undoes the veth and the IPAM allocation (a bridge or vlan\n"
+    "       gateway it made stays, as on DEL).\n"
     "DEL    container link, then IPAM DEL, then the macspoofchk rules (errors only\n"
     "       logged) and the masquerading (also when the link or CNI_NETNS is gone: the\n"
     "       rules are found by network name, container ID and ifname); an empty or\n"
@@ -90,12 +94,8 @@ struct Conf {
     bool macspoofchk = false;
 
     bool vlanFiltering() const { return vlan != 0 || !trunk.empty(); }
+    std::string vlanGateway() const { return bridge + "." + std::to_string(vlan); }
 };
-
-Error unsupported(std::string_view key) {
-    return Error(cni::kUnsupportedField, "bridge: \"" + std::string(key) + "\" is not supported yet by cnibox",
-                 "remove the key or set it to its default");
-}
 
 Error parseMac(std::string_view from, std::string_view value, std::string& out) {
     if (!ipam::normalizeMac(value, out))
@@ -177,7 +177,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
         return Error(cni::kInvalidNetConf,
                      "invalid VLAN ID " + std::to_string(c.vlan) + " (must be between 0 and 4094)");
     if (auto e = parseTrunk(d, c.trunk)) return e;
-    if (c.vlan && c.isGateway) return unsupported("isGateway\" with \"vlan");
+    if (c.vlan && c.isGateway && c.layer3 && c.vlanGateway().size() >= IFNAMSIZ)
+        return Error(cni::kInvalidNetConf, "bridge name \"" + c.bridge + "\" too long for its vlan gateway \"" +
+                                               c.vlanGateway() + "\" (at most 15 characters)");
     std::string backend;
     if (auto e = json::getString(d, "ipMasqBackend", backend)) return e;
     if (auto e = nf::parseBackend("ipMasqBackend", backend, c.masqBackend)) return e;
@@ -253,8 +255,9 @@ Gateways calcGateways(const Conf& c, cni::Result& r) {
     return g;
 }
 
-// The gateway address on the bridge; a different IPv4 address (or an
-// overlapping IPv6 one) is an error unless forceAddress replaces it.
+// The gateway address on the bridge (or the vlan gateway `br`); a different
+// IPv4 address (or an overlapping IPv6 one) is an error unless forceAddress
+// replaces it.
 Error ensureAddr(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, int family, const util::IPNet& gw) {
     std::vector<nl::AddrInfo> addrs;
     if (auto e = host.addrs(br.index, family, addrs))
@@ -263,13 +266,13 @@ Error ensureAddr(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, int fa
         if (a.addr == gw) return {};
         if (family == AF_INET || a.addr.contains(gw.ip) || gw.contains(a.addr.ip)) {
             if (!c.forceAddress)
-                return Error(cni::kInternal, "\"" + c.bridge + "\" already has an IP address different from " + gw.str());
+                return Error(cni::kInternal, "\"" + br.name + "\" already has an IP address different from " + gw.str());
             if (auto e = host.delAddr(br.index, a.addr))
-                return Error(e.code, "could not remove IP address from \"" + c.bridge + "\": " + e.text());
+                return Error(e.code, "could not remove IP address from \"" + br.name + "\": " + e.text());
         }
     }
     if (auto e = host.replaceAddr(br.index, gw))
-        return Error(e.code, "could not add IP address " + gw.str() + " to \"" + c.bridge + "\": " + e.text());
+        return Error(e.code, "could not add IP address " + gw.str() + " to \"" + br.name + "\": " + e.text());
     // Pin the bridge MAC: unset, it follows the lowest port MAC as ports churn.
     // Its MAC from before our port joined, as upstream; a bridge whose ports
     // all left has 00:00:00:00:00:00 (which cannot be set): then the current one.
@@ -332,6 +335,40 @@ Error setPortVlans(nl::Socket& host, const Conf& c, const nl::LinkInfo& port) {
     return {};
 }
 
+// The vlan's gateway interface <bridge>.<vlan>: one end of a veth pair in
+// the host namespace whose other end (vethXXXXXXXX) is a port of the bridge
+// with the vlan as pvid, untagged. Made when missing, then shared by the
+// vlan's containers: DEL leaves it, as it leaves the bridge.
+Error ensureVlanGateway(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, nl::LinkInfo& out) {
+    std::string name = c.vlanGateway();
+    bool found = false;
+    if (auto e = host.linkByName(name, out, found))
+        return Error(e.code, "failed to find interface \"" + name + "\": " + e.text());
+    if (found) return {};
+    auto fail = [&](const Error& e) { return Error(e.code, "failed to create vlan gateway \"" + name + "\": " + e.text()); };
+    nl::Netns self;
+    if (auto e = nl::Netns::current(self)) return fail(e);
+    ipam::Veth v;
+    if (auto e = ipam::setupVeth(host, host, self, name, br.mtu, "", v)) {
+        // Made meanwhile by an ADD of another container of the vlan.
+        if (!host.linkByName(name, out, found) && found) return {};
+        return fail(e);
+    }
+    Conf port;
+    port.vlan = c.vlan;
+    port.preserveDefaultVlan = c.preserveDefaultVlan;
+    Error e = host.setMaster(v.host.index, br.index);
+    if (e) e = Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
+    if (!e) e = setPortVlans(host, port, v.host);
+    if (!e) e = host.setUp(v.container.index);
+    if (e) {
+        (void)host.deleteLink(v.host.index);
+        return fail(e);
+    }
+    out = v.container;
+    return {};
+}
+
 // What a failed ADD has to undo besides the veth.
 struct Undo {
     bool ipam = false, spoofcheck = false, ipMasq = false;
@@ -342,11 +379,8 @@ struct Undo {
 // failing IPAM leaves no bridge behind.
 Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket& ctr, const nl::Netns& ns,
              bool brExists, nl::LinkInfo& br, ipam::Veth& v, cni::Result& out, Undo& undo) {
-    if (c.layer3) {
-        if (auto e = cni::ipamAdd(a, out)) return e;
-        undo.ipam = true;
-        if (out.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
-    }
+    if (c.layer3)
+        if (auto e = ipam::allocate(a, out, undo.ipam)) return e;
     if (auto e = ensureBridge(host, c, brExists, br)) return e;
     if (auto e = host.setMaster(v.host.index, br.index))
         return Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
@@ -385,11 +419,18 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
             (void)nl::ifSysctlSet(AF_INET, a.ifname, "arp_notify", "1");
             if (auto e = ipam::configureIface(ctr, a.ifname, v.container.index, out)) return e;
         }
+        // The gateway addresses go on the bridge, or on the vlan's gateway.
+        nl::LinkInfo gwLink = br;
+        if (c.vlan && (!gws.v4.empty() || !gws.v6.empty())) {
+            if (auto e = ensureVlanGateway(host, c, br, gwLink))
+                return Error(e.code, "failed to create vlan interface: " + e.text());
+            out.interfaces.push_back({.name = gwLink.name, .mac = gwLink.mac});
+        }
+        std::string what = c.vlan ? "failed to set vlan interface for bridge with addr: " : "failed to set bridge addr: ";
         for (int family : {AF_INET, AF_INET6}) {
             const auto& list = family == AF_INET ? gws.v4 : gws.v6;
             for (const util::IPNet& gw : list)
-                if (auto e = ensureAddr(host, c, br, family, gw))
-                    return Error(e.code, "failed to set bridge addr: " + e.text());
+                if (auto e = ensureAddr(host, c, gwLink, family, gw)) return Error(e.code, what + e.text());
             if (list.empty()) continue;
             Error e = family == AF_INET ? ipam::enableIPv4Forward() : ipam::enableIPv6Forward();
             if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
@@ -458,16 +499,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    if (!a.netns.empty()) {
-        nl::Netns ns;
-        bool gone = false;
-        if (auto e = nl::Netns::open(a.netns, ns, &gone); e && !gone) return e;
-        if (ns.valid()) {
-            nl::Socket ctr;
-            if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-            if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
-        }
-    }
+    if (auto e = ipam::deleteSandboxLink(a)) return e;
     if (c.layer3)
         if (auto e = cni::ipamDel(a)) return e;
     if (c.macspoofchk)
@@ -559,33 +591,11 @@ Error cmdCheck(const cni::CmdArgs& a) {
 Error cmdStatus(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (c.layer3)
-        if (auto e = cni::ipamStatus(a)) return e;
-    if (c.macspoofchk)
-        if (auto e = nf::spoofcheck::requireUsable()) return e;
-    nf::Backend b;
-    if (c.ipMasq) return nf::chooseBackend(c.masqBackend, b);
-    return {};
+    if (auto e = ipam::masqStatus(a, c.ipMasq, c.masqBackend)) return e;
+    return c.macspoofchk ? nf::spoofcheck::requireUsable() : Error();
 }
 
-// Masquerading is collected whatever ipMasq says now (an earlier config of
-// the network may have had it); it exists only with IPAM.
-Error cmdGC(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    if (!c.layer3) return {};
-    if (auto e = cni::ipamGC(a)) return e;
-    if (!a.conf.hasValidAttachments) return {};
-    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
-}
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
-};
+constexpr cni::Plugin kPlugin = ipam::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck, cmdStatus);
 
 }  // namespace
 

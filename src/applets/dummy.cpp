@@ -18,50 +18,21 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-Error parseConf(const cni::CmdArgs& a) {
+struct Conf {};
+
+Error parseConf(const cni::CmdArgs& a, bool, Conf&) {
     if (a.conf.ipamType.empty()) return Error(cni::kInvalidNetConf, "dummy: the \"ipam\" key with a \"type\" is required");
     return {};
 }
 
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
-    if (auto e = parseConf(a)) return e;
-    if (auto e = ipam::requireIpamPlugin(a)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo link;
-    if (auto e = sublink::create(ctr, ctr, ns, true, a.ifname, {.kind = "dummy"}, link)) return e;
-    return sublink::finishAdd(a, ns, ctr, link, false, false, out);
+    Conf c;
+    if (auto e = parseConf(a, true, c)) return e;
+    return sublink::add(a, {.none = true}, {.kind = "dummy"}, false, out);
 }
 
-Error cmdDel(const cni::CmdArgs& a) {
-    if (auto e = parseConf(a)) return e;
-    return sublink::del(a);
-}
-
-Error cmdCheck(const cni::CmdArgs& a) {
-    if (auto e = parseConf(a)) return e;
-    return sublink::check(a, "dummy");
-}
-
-Error cmdStatus(const cni::CmdArgs& a) {
-    if (auto e = parseConf(a)) return e;
-    return cni::ipamStatus(a);
-}
-
-Error cmdGC(const cni::CmdArgs& a) {
-    if (auto e = parseConf(a)) return e;
-    return cni::ipamGC(a);
-}
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
-};
+constexpr char kKind[] = "dummy";
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
 

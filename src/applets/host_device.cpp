@@ -111,14 +111,11 @@ Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int in
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = ipam::requireIpamPlugin(a)) return e;
     nl::Netns ns, hostNs;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (auto e = nl::Netns::current(hostNs)) return e;
     nl::Socket host, ctr;
+    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    if (auto e = nl::Netns::current(hostNs)) return e;
     if (auto e = nl::Socket::open(host)) return e;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
     nl::LinkInfo dev;
     if (auto e = findDevice(host, c, dev)) return e;
     bool exists = false;
@@ -140,34 +137,12 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (!e) e = ctr.setName(link.index, a.ifname);
     if (!e) e = ctr.setAlias(link.index, dev.name);
     if (!e) {
+        // Not ours to delete: a failure moves it back.
         link.name = a.ifname;
-        // finishAdd deletes the link on failure: not ours to delete, so IPAM
-        // and configuration failures are undone here by moving it back.
-        e = [&]() -> Error {
-            bool ipamDone = false;
-            Error r;
-            if (!a.conf.ipamType.empty()) {
-                r = cni::ipamAdd(a, out);
-                ipamDone = !r;
-                if (!r && out.ips.empty()) r = Error(cni::kInternal, "IPAM plugin returned missing IP config");
-            }
-            if (!r) {
-                out.interfaces = {{.name = a.ifname, .mac = link.mac, .sandbox = a.netns}};
-                for (cni::IPConfig& ip : out.ips) ip.interface = 0;
-                nl::NetnsGuard in(ns);
-                r = in.error();
-                if (!r) r = out.ips.empty() ? ctr.setUp(link.index) : ipam::configureIface(ctr, a.ifname, link.index, out);
-            }
-            if (r && ipamDone) (void)cni::ipamDel(a);
-            return r;
-        }();
+        e = ipam::addSandboxLink(a, ns, ctr, link, out);
     }
-    if (e) {
-        if (found) (void)moveOut(ctr, host, hostNs, link.index, dev.name);
-        return e;
-    }
-    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
-    return {};
+    if (e && found) (void)moveOut(ctr, host, hostNs, link.index, dev.name);
+    return e;
 }
 
 Error cmdDel(const cni::CmdArgs& a) {
@@ -205,45 +180,12 @@ Error cmdDel(const cni::CmdArgs& a) {
 Error cmdCheck(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamCheck(a)) return e;
-    if (!a.conf.prevResult) return Error(cni::kInternal, "host-device: Required prevResult missing");
-    const cni::Result& r = *a.conf.prevResult;
-    const cni::Interface* ci = ipam::findSandboxIface(r, a.ifname, a.netns);
-    if (!ci) return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo li;
-    bool found = false;
-    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
-    if (!found) return Error(cni::kInternal, "failed to find \"" + ci->name + "\" in the container");
-    if (!ci->mac.empty() && ci->mac != li.mac)
-        return Error(cni::kInternal, "Interface " + ci->name + " Mac " + ci->mac + " doesn't match container Mac: " + li.mac);
-    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
-    return ipam::checkRoutes(ctr, r.routes);
+    return ipam::checkSandboxLink(a, {.label = "host-device"});
 }
 
-Error cmdStatus(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, true, c)) return e;
-    return a.conf.ipamType.empty() ? Error() : cni::ipamStatus(a);
-}
-
-Error cmdGC(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
-}
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
-};
+// STATUS and GC as a sublink's.
+constexpr char kName[] = "host-device";
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kName>::plugin(cmdAdd, cmdDel, cmdCheck);
 
 }  // namespace
 

@@ -63,43 +63,17 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    bool useIpam = !a.conf.ipamType.empty();
-    if (useIpam)
-        if (auto e = ipam::requireIpamPlugin(a)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    nl::Socket ctr, host;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    if (!c.linkInContainer)
-        if (auto e = nl::Socket::open(host)) return e;
-    nl::Socket& parent = c.linkInContainer ? ctr : host;
-    nl::LinkInfo master;
-    if (auto e = sublink::findMaster(parent, c.master, false, master)) return e;
-    if (c.mtu > master.mtu)
-        return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu) + ", must be [0, master MTU(" +
-                                               std::to_string(master.mtu) + ")]");
-    nl::SubLinkSpec spec{.kind = "ipvlan", .masterIndex = master.index, .mtu = c.mtu,
-                         .ipvlanMode = c.mode, .ipvlanFlags = c.flags};
-    nl::LinkInfo link;
-    if (auto e = sublink::create(parent, ctr, ns, c.linkInContainer, a.ifname, spec, link)) return e;
-    if (!useIpam) {
+    if (a.conf.ipamType.empty()) {
         // prevResult's IPs (a chained IPAM ran before): configure those.
         out = *a.conf.prevResult;
         out.interfaces.clear();
     }
-    return sublink::finishAdd(a, ns, ctr, link, false, !useIpam, out);
+    return sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
+                        {.kind = "ipvlan", .mtu = c.mtu, .ipvlanMode = c.mode, .ipvlanFlags = c.flags}, false, out);
 }
 
 constexpr char kKind[] = "ipvlan";
-using Verbs = sublink::Verbs<Conf, parseConf, kKind>;
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = Verbs::del,
-    .check = Verbs::check,
-    .gc = Verbs::gc,
-    .status = Verbs::status,
-};
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
 

@@ -66,37 +66,13 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = ipam::requireIpamPlugin(a)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    nl::Socket ctr, host;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    if (!c.linkInContainer)
-        if (auto e = nl::Socket::open(host)) return e;
-    nl::Socket& parent = c.linkInContainer ? ctr : host;
-    nl::LinkInfo master;
-    if (auto e = sublink::findMaster(parent, c.master, false, master)) return e;
-    if (c.mtu > master.mtu)
-        return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu) + ", must be [0, master MTU(" +
-                                               std::to_string(master.mtu) + ")]");
-    nl::SubLinkSpec spec{.kind = "macvlan", .masterIndex = master.index, .mtu = c.mtu, .mac = c.mac,
-                         .macvlanMode = c.mode, .bcQueueLen = c.bcqueuelen};
-    nl::LinkInfo link;
-    if (auto e = sublink::create(parent, ctr, ns, c.linkInContainer, a.ifname, spec, link)) return e;
-    return sublink::finishAdd(a, ns, ctr, link, true, true, out);
+    return sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
+                        {.kind = "macvlan", .mtu = c.mtu, .mac = c.mac, .macvlanMode = c.mode, .bcQueueLen = c.bcqueuelen},
+                        true, out);
 }
 
 constexpr char kKind[] = "macvlan";
-using Verbs = sublink::Verbs<Conf, parseConf, kKind>;
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = Verbs::del,
-    .check = Verbs::check,
-    .gc = Verbs::gc,
-    .status = Verbs::status,
-};
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
 

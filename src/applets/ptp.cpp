@@ -99,7 +99,6 @@ Error configureHost(nl::Socket& host, const nl::LinkInfo& veth, const cni::Resul
 // masquerading (`masq` set once it is tried).
 Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr,
                 const ipam::Veth& v, cni::Result& r, bool& masq) {
-    if (r.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
     for (const cni::IPConfig& c : r.ips)
         if (!c.gateway || c.gateway->family != c.address.ip.family)
             return Error(cni::kInternal, "IPAM result has no gateway for " + c.address.str() +
@@ -127,20 +126,18 @@ Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf conf;
     if (auto e = parseConf(a, true, conf)) return e;
-    if (auto e = ipam::requireIpamPlugin(a)) return e;
     nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
     nl::Socket host, ctr;
+    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
     if (auto e = nl::Socket::open(host)) return e;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
     ipam::Veth v;
     if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
-    Error e = cni::ipamAdd(a, out);
-    bool ipamDone = !e, masq = false;
+    bool allocated = false, masq = false;
+    Error e = ipam::allocate(a, out, allocated);
     if (!e) e = configure(a, conf, ns, host, ctr, v, out, masq);
     if (e) {
         if (masq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
-        if (ipamDone) (void)cni::ipamDel(a);
+        if (allocated) (void)cni::ipamDel(a);
         (void)host.deleteLink(v.host.index);
         return e;
     }
@@ -154,16 +151,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, false, conf)) return e;
     if (auto e = cni::ipamDel(a)) return e;
-    if (!a.netns.empty()) {
-        nl::Netns ns;
-        bool gone = false;
-        if (auto e = nl::Netns::open(a.netns, ns, &gone); e && !gone) return e;
-        if (ns.valid()) {
-            nl::Socket ctr;
-            if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-            if (auto e = ctr.deleteLinkByName(a.ifname)) return e;
-        }
-    }
+    if (auto e = ipam::deleteSandboxLink(a)) return e;
     if (conf.ipMasq) return nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
     return {};
 }
@@ -171,57 +159,10 @@ Error cmdDel(const cni::CmdArgs& a) {
 Error cmdCheck(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, true, conf)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (auto e = cni::ipamCheck(a)) return e;
-    if (!a.conf.prevResult) return Error(cni::kInternal, "ptp: Required prevResult missing");
-    const cni::Result& r = *a.conf.prevResult;
-    const cni::Interface* ci = ipam::findSandboxIface(r, a.ifname, a.netns);
-    if (!ci)
-        return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
-
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo li;
-    bool found = false;
-    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
-    if (!found)
-        return Error(cni::kInternal, "ptp: Container Interface name in prevResult: " + ci->name + " not found");
-    if (li.kind != "veth")
-        return Error(cni::kInternal, "Error: Container interface " + li.name + " not of type veth/p2p");
-    if (!ci->mac.empty() && ci->mac != li.mac)
-        return Error(cni::kInternal, "ptp: Interface " + ci->name + " Mac " + ci->mac +
-                                         " doesn't match container Mac: " + li.mac);
-    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
-    return ipam::checkRoutes(ctr, r.routes);
+    return ipam::checkSandboxLink(a, {.label = "ptp", .kind = "veth", .kindText = "veth/p2p", .labelMac = true});
 }
 
-Error cmdStatus(const cni::CmdArgs& a) {
-    Conf conf;
-    if (auto e = parseConf(a, true, conf)) return e;
-    if (auto e = cni::ipamStatus(a)) return e;
-    nf::Backend b;
-    if (conf.ipMasq) return nf::chooseBackend(conf.masqBackend, b);
-    return {};
-}
-
-// Masquerading is collected whatever ipMasq says now (an earlier config of
-// the network may have had it).
-Error cmdGC(const cni::CmdArgs& a) {
-    Conf conf;
-    if (auto e = parseConf(a, false, conf)) return e;
-    if (auto e = cni::ipamGC(a)) return e;
-    if (!a.conf.hasValidAttachments) return {};
-    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
-}
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
-};
+constexpr cni::Plugin kPlugin = ipam::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck);
 
 }  // namespace
 

@@ -1,7 +1,7 @@
-// What macvlan, ipvlan, vlan and dummy share: a link made directly in the
-// container under a temporary name and renamed to CNI_IFNAME there, the
+// What macvlan, ipvlan, vlan, dummy and tap share: a link made directly in
+// the container under a temporary name and renamed to CNI_IFNAME there, the
 // parent's lookup (default-route interface when unnamed), IPAM on it, and
-// DEL/CHECK of "one link named CNI_IFNAME in the container".
+// DEL/CHECK/STATUS/GC of "one link named CNI_IFNAME in the container".
 #pragma once
 
 #include <linux/rtnetlink.h>
@@ -96,12 +96,10 @@ inline Error create(nl::Socket& parent, nl::Socket& ctr, const nl::Netns& ns, bo
 }
 
 // After create(): arp_notify/ndisc_notify (macvlan, ipvlan, vlan as
-// upstream), IPAM (optional when `ipamOptional`), addresses and routes or
-// just link up. On failure the link and the allocation are undone.
+// upstream), then ipam::addSandboxLink. On failure the link is deleted.
 inline Error finishAdd(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr, const nl::LinkInfo& link,
-                       bool notify, bool ipamOptional, cni::Result& out) {
+                       bool notify, cni::Result& out) {
     Error e;
-    bool ipamDone = false;
     {
         nl::NetnsGuard in(ns);
         if (in.error()) e = in.error();
@@ -110,30 +108,49 @@ inline Error finishAdd(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& c
             if (!e) (void)nl::ifSysctlSet(AF_INET6, link.name, "ndisc_notify", "1");
         }
     }
-    if (!e && (!ipamOptional || !a.conf.ipamType.empty())) {
-        e = cni::ipamAdd(a, out);
-        ipamDone = !e;
-        if (!e && out.ips.empty()) e = Error(cni::kInternal, "IPAM plugin returned missing IP config");
-    }
+    // The MAC as it is now (tap sets it after the lookup).
+    nl::LinkInfo now = link;
     if (!e) {
-        nl::LinkInfo now;
+        nl::LinkInfo li;
         bool found = false;
-        e = ctr.linkByIndex(link.index, now, found);
-        out.interfaces = {{.name = link.name, .mac = found ? now.mac : link.mac, .sandbox = a.netns}};
-        for (cni::IPConfig& c : out.ips) c.interface = 0;
+        e = ctr.linkByIndex(link.index, li, found);
+        if (found) now.mac = li.mac;
     }
-    if (!e) {
-        nl::NetnsGuard in(ns);
-        e = in.error();
-        if (!e) e = out.ips.empty() ? ctr.setUp(link.index) : ipam::configureIface(ctr, a.ifname, link.index, out);
+    if (!e) e = ipam::addSandboxLink(a, ns, ctr, now, out);
+    if (e) (void)ctr.deleteLink(link.index);
+    return e;
+}
+
+// Where the link of add() comes from.
+struct Parent {
+    bool none = false;          // no parent (dummy)
+    std::string master;         // "" = the first IPv4 default route's interface
+    bool required = false;      // no default: a master must be named
+    bool inContainer = false;   // the master lives in the container
+};
+
+// ADD of a link made from `spec` (kind and kind's fields; its mtu checked
+// against the master's): the IPAM plugin checked, the master looked up, the
+// link made (create) and finished (finishAdd, `notify`).
+inline Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, bool notify, cni::Result& out) {
+    nl::Netns ns;
+    nl::Socket ctr, host;
+    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    bool inContainer = p.none || p.inContainer;
+    if (!inContainer)
+        if (auto e = nl::Socket::open(host)) return e;
+    nl::Socket& parent = inContainer ? ctr : host;
+    if (!p.none) {
+        nl::LinkInfo master;
+        if (auto e = findMaster(parent, p.master, p.required, master)) return e;
+        if (spec.mtu > master.mtu)
+            return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(spec.mtu) + ", must be [0, master MTU(" +
+                                                   std::to_string(master.mtu) + ")]");
+        spec.masterIndex = master.index;
     }
-    if (e) {
-        if (ipamDone) (void)cni::ipamDel(a);
-        (void)ctr.deleteLink(link.index);
-        return e;
-    }
-    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
-    return {};
+    nl::LinkInfo link;
+    if (auto e = create(parent, ctr, ns, inContainer, a.ifname, spec, link)) return e;
+    return finishAdd(a, ns, ctr, link, notify, out);
 }
 
 // IPAM DEL (when configured), then the link CNI_IFNAME in the container; an
@@ -141,46 +158,12 @@ inline Error finishAdd(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& c
 inline Error del(const cni::CmdArgs& a) {
     if (!a.conf.ipamType.empty())
         if (auto e = cni::ipamDel(a)) return e;
-    if (a.netns.empty()) return {};
-    nl::Netns ns;
-    bool gone = false;
-    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    return ctr.deleteLinkByName(a.ifname);
+    return ipam::deleteSandboxLink(a);
 }
 
-// IPAM CHECK, then the prevResult's sandbox interface: exists, is of `kind`,
-// has its MAC, addresses and routes.
-inline Error check(const cni::CmdArgs& a, std::string_view kind, nl::LinkInfo* linkOut = nullptr) {
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamCheck(a)) return e;
-    if (!a.conf.prevResult) return Error(cni::kInternal, std::string(kind) + ": Required prevResult missing");
-    const cni::Result& r = *a.conf.prevResult;
-    const cni::Interface* ci = ipam::findSandboxIface(r, a.ifname, a.netns);
-    if (!ci) return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo li;
-    bool found = false;
-    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
-    if (!found)
-        return Error(cni::kInternal, std::string(kind) + ": Container Interface name in prevResult: " + ci->name + " not found");
-    if (li.kind != kind)
-        return Error(cni::kInternal, "Error: Container interface " + li.name + " not of type " + std::string(kind));
-    if (!ci->mac.empty() && ci->mac != li.mac)
-        return Error(cni::kInternal, "Interface " + ci->name + " Mac " + ci->mac + " doesn't match container Mac: " + li.mac);
-    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
-    if (auto e = ipam::checkRoutes(ctr, r.routes)) return e;
-    if (linkOut) *linkOut = li;
-    return {};
-}
-
-// DEL, CHECK, STATUS and GC of an applet whose IPAM is optional: parse the
-// config with Parse(args, strict, conf) (strict for CHECK and STATUS), then
-// the shared step. Kind is the link kind CHECK expects.
+// DEL, CHECK, STATUS and GC of a sublink applet: parse the config with
+// Parse(args, strict, conf) (strict for CHECK and STATUS), then the shared
+// step. Kind is the link kind CHECK expects (and names in its messages).
 template <class Conf, Error (*Parse)(const cni::CmdArgs&, bool, Conf&), const char* Kind>
 struct Verbs {
     static Error del(const cni::CmdArgs& a) {
@@ -191,7 +174,7 @@ struct Verbs {
     static Error check(const cni::CmdArgs& a) {
         Conf c;
         if (auto e = Parse(a, true, c)) return e;
-        return sublink::check(a, Kind);
+        return ipam::checkSandboxLink(a, {.label = Kind, .kind = Kind});
     }
     static Error status(const cni::CmdArgs& a) {
         Conf c;
@@ -202,6 +185,12 @@ struct Verbs {
         Conf c;
         if (auto e = Parse(a, false, c)) return e;
         return a.conf.ipamType.empty() ? Error() : cni::ipamGC(a);
+    }
+    // The applet's verbs with its own ADD (and DEL and CHECK).
+    using Verb = Error (*)(const cni::CmdArgs&);
+    static constexpr cni::Plugin plugin(Error (*add)(const cni::CmdArgs&, cni::Result&), Verb d = del,
+                                        Verb c = check) {
+        return {.add = add, .del = d, .check = c, .gc = gc, .status = status};
     }
 };
 

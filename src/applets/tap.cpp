@@ -77,12 +77,9 @@ Error setup(nl::Socket& ctr, const Conf& c, const nl::LinkInfo& link) {
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = ipam::requireIpamPlugin(a)) return e;
     nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
     nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
     // TUNSETIFF on an existing tap's name would attach to it: refuse first.
     bool exists = false;
     if (auto e = ctr.linkExists(a.ifname, exists)) return e;
@@ -102,19 +99,11 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         if (found) (void)ctr.deleteLink(link.index);
         return e;
     }
-    return sublink::finishAdd(a, ns, ctr, link, false, true, out);
+    return sublink::finishAdd(a, ns, ctr, link, false, out);
 }
 
 constexpr char kKind[] = "tun";
-using Verbs = sublink::Verbs<Conf, parseConf, kKind>;
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = Verbs::del,
-    .check = Verbs::check,
-    .gc = Verbs::gc,
-    .status = Verbs::status,
-};
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
 

@@ -48,57 +48,13 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (auto e = ipam::requireIpamPlugin(a)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    nl::Socket ctr, host;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    if (!c.linkInContainer)
-        if (auto e = nl::Socket::open(host)) return e;
-    nl::Socket& parent = c.linkInContainer ? ctr : host;
-    nl::LinkInfo master;
-    if (auto e = sublink::findMaster(parent, c.master, true, master)) return e;
-    if (c.mtu > master.mtu)
-        return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu) + ", must be [0, master MTU(" +
-                                               std::to_string(master.mtu) + ")]");
-    nl::SubLinkSpec spec{.kind = "vlan", .masterIndex = master.index, .mtu = c.mtu, .vlanId = c.vlanId};
-    nl::LinkInfo link;
-    if (auto e = sublink::create(parent, ctr, ns, c.linkInContainer, a.ifname, spec, link)) return e;
-    return sublink::finishAdd(a, ns, ctr, link, true, false, out);
+    return sublink::add(a, {.master = c.master, .required = true, .inContainer = c.linkInContainer},
+                        {.kind = "vlan", .mtu = c.mtu, .vlanId = c.vlanId}, true, out);
 }
 
-// The master is not needed: the link is found by name in the container.
-Error cmdDel(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    return sublink::del(a);
-}
-
-Error cmdCheck(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, true, c)) return e;
-    return sublink::check(a, "vlan");
-}
-
-Error cmdStatus(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, true, c)) return e;
-    return cni::ipamStatus(a);
-}
-
-Error cmdGC(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    return cni::ipamGC(a);
-}
-
-const cni::Plugin kPlugin{
-    .add = cmdAdd,
-    .del = cmdDel,
-    .check = cmdCheck,
-    .gc = cmdGC,
-    .status = cmdStatus,
-};
+// DEL needs no master: the link is found by name in the container.
+constexpr char kKind[] = "vlan";
+constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
 

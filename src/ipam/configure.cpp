@@ -1,6 +1,7 @@
 #include "ipam/configure.h"
 
 #include "cni/delegate.h"
+#include "netfilter/ipmasq.h"
 
 #include <linux/if_addr.h>
 #include <sys/socket.h>
@@ -277,11 +278,95 @@ Error checkRoutes(nl::Socket& sk, const std::vector<cni::Route>& want) {
 }
 
 Error requireIpamPlugin(const cni::CmdArgs& a) {
-    if (!cni::findInPath(a.conf.ipamType, a.path).empty()) return {};
+    if (a.conf.ipamType.empty() || !cni::findInPath(a.conf.ipamType, a.path).empty()) return {};
     std::string dirs = a.path;
     for (char& ch : dirs)
         if (ch == ':') ch = ' ';
     return Error(cni::kInternal, "failed to find plugin " + q(a.conf.ipamType) + " in path [" + dirs + "]");
+}
+
+Error openSandbox(const cni::CmdArgs& a, nl::Netns& ns, nl::Socket& ctr) {
+    if (auto e = requireIpamPlugin(a)) return e;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    return nl::Socket::openIn(ns, ctr);
+}
+
+Error allocate(const cni::CmdArgs& a, cni::Result& out, bool& allocated) {
+    if (auto e = cni::ipamAdd(a, out)) return e;
+    allocated = true;
+    if (out.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
+    return {};
+}
+
+Error addSandboxLink(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr, const nl::LinkInfo& link,
+                     cni::Result& out) {
+    bool allocated = false;
+    Error e;
+    if (!a.conf.ipamType.empty()) e = allocate(a, out, allocated);
+    if (!e) {
+        out.interfaces = {{.name = link.name, .mac = link.mac, .sandbox = a.netns}};
+        for (cni::IPConfig& c : out.ips) c.interface = 0;
+        nl::NetnsGuard in(ns);
+        e = in.error();
+        if (!e) e = out.ips.empty() ? ctr.setUp(link.index) : configureIface(ctr, a.ifname, link.index, out);
+    }
+    if (e) {
+        if (allocated) (void)cni::ipamDel(a);
+        return e;
+    }
+    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    return {};
+}
+
+Error deleteSandboxLink(const cni::CmdArgs& a) {
+    if (a.netns.empty()) return {};
+    nl::Netns ns;
+    bool gone = false;
+    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    return ctr.deleteLinkByName(a.ifname);
+}
+
+Error checkSandboxLink(const cni::CmdArgs& a, const SandboxLinkCheck& s) {
+    std::string label(s.label);
+    nl::Netns ns;
+    if (auto e = nl::Netns::open(a.netns, ns)) return e;
+    if (!a.conf.ipamType.empty())
+        if (auto e = cni::ipamCheck(a)) return e;
+    if (!a.conf.prevResult) return Error(cni::kInternal, label + ": Required prevResult missing");
+    const cni::Result& r = *a.conf.prevResult;
+    const cni::Interface* ci = findSandboxIface(r, a.ifname, a.netns);
+    if (!ci) return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
+    nl::Socket ctr;
+    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    nl::LinkInfo li;
+    bool found = false;
+    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
+    if (!found)
+        return Error(cni::kInternal, label + ": Container Interface name in prevResult: " + ci->name + " not found");
+    if (!s.kind.empty() && li.kind != s.kind)
+        return Error(cni::kInternal, "Error: Container interface " + li.name + " not of type " +
+                                         std::string(s.kindText.empty() ? s.kind : s.kindText));
+    if (!ci->mac.empty() && ci->mac != li.mac)
+        return Error(cni::kInternal, (s.labelMac ? label + ": " : std::string()) + "Interface " + ci->name + " Mac " +
+                                         ci->mac + " doesn't match container Mac: " + li.mac);
+    if (auto e = checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
+    return checkRoutes(ctr, r.routes);
+}
+
+Error masqStatus(const cni::CmdArgs& a, bool ipMasq, std::optional<nf::Backend> backend) {
+    if (!a.conf.ipamType.empty())
+        if (auto e = cni::ipamStatus(a)) return e;
+    nf::Backend b;
+    return ipMasq ? nf::chooseBackend(backend, b) : Error();
+}
+
+Error masqGC(const cni::CmdArgs& a) {
+    if (a.conf.ipamType.empty()) return {};
+    if (auto e = cni::ipamGC(a)) return e;
+    if (!a.conf.hasValidAttachments) return {};
+    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
 }
 
 const cni::Interface* findSandboxIface(const cni::Result& r, std::string_view ifname, std::string_view sandbox) {

@@ -23,8 +23,6 @@ DIFFERENCES = {
     "alloc-100": "an address request that cannot be met (range exhausted, requested address taken, "
                  "outside every range, or the gateway) is code 100, plugin-specific; the reference: 999",
     "rollback": "a failed ADD removes what it made (links, leases); the reference can leave them",
-    "not-yet": "config keys cnibox does not implement yet (bridge vlan, vlanTrunk, "
-               "...) fail with code 2 naming the key instead of being ignored or half done",
     "ref-check-faults": "CHECK passes where the reference 1.1.1 fails by its own faults (bridge without "
                         "IPAM, IPAM routes without a gateway)",
     "keep-addr": "a container interface given an IPv6 address gets keep_addr_on_down=1, as upstream "

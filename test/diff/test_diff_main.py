@@ -4,7 +4,6 @@ ADD result, the kernel state in the host and container namespaces
 DEL, and the error codes for bad input."""
 import pytest
 
-import cnitest
 from cnidiff import at_least, common_versions, compare_errors, compare_results, compare_states
 
 VERSIONS = common_versions("bridge")
@@ -182,10 +181,6 @@ BR_CONFIGS = {
 }
 
 
-# DIFFERENCES["not-yet"]: keys cnibox refuses with code 2 for now.
-NOT_YET = {"vlan-gateway": "vlan"}
-
-
 def bridge_matrix():
     out = []
     for cfg in sorted(BR_CONFIGS):
@@ -201,14 +196,9 @@ def bridge_matrix():
 def test_bridge(twin, cfg, version):
     conf = bridge(version, **BR_CONFIGS[cfg])
     rr, rb = twin.both("bridge", "ADD", conf, key="c0")
-    if cfg in NOT_YET:
-        # (The reference needs bridge VLAN filtering in the kernel, absent on some.)
-        cnitest.assert_cni_error(rb, 2, NOT_YET[cfg])
-        assert set(twin.box.ctr().links()) == {"lo"}
-        return
-    if cfg == "vlan" and not rr.ok:
+    if cfg in ("vlan", "vlan-gateway") and not rr.ok:
         # A kernel without bridge VLAN filtering (this host's; the VM lane
-        # covers vlan): both fail, cnibox leaving nothing behind.
+        # covers vlan and its gateway): both fail, cnibox leaving nothing behind.
         compare_errors(rr, rb)
         assert "VLAN filtering" in rb.json["msg"], rb
         assert set(twin.box.ctr().links()) == {"lo"}

@@ -5,6 +5,7 @@ Every kernel-touching test runs plugins inside a "host" namespace it made
 (never the machine's own) and attaches "containers" that are namespaces too.
 """
 import atexit
+import ipaddress
 import json
 import os
 import re
@@ -24,6 +25,14 @@ def cnibox_binary():
     if not os.path.exists(b):
         raise RuntimeError(f"cnibox binary not found at {b} (build first or set CNIBOX)")
     return os.path.abspath(b)
+
+
+def nftool_binary():
+    """test/netfilter/nftool of the build the cnibox under test came from."""
+    b = os.path.join(os.path.dirname(cnibox_binary()), "test", "netfilter", "nftool")
+    if not os.path.exists(b):
+        raise RuntimeError(f"nftool not found at {b} (build with -Dtests=true)")
+    return b
 
 
 _bindir = None
@@ -138,6 +147,11 @@ class Netns:
 
     def routes(self, family="-4"):
         return json.loads(self.sh(f"ip -j {family} route show table all").stdout)
+
+    def link(self, name):
+        """`ip -d -j link show NAME` as a dict, None when there is no such link."""
+        out = self.sh(f"ip -d -j link show {name}", check=False)
+        return json.loads(out.stdout)[0] if out.returncode == 0 and out.stdout.strip() else None
 
     def sysctl(self, key):
         """Value of a sysctl ("net/ipv4/ip_forward" or "net.ipv4.ip_forward") inside
@@ -346,6 +360,27 @@ class Scratch:
 
     def cleanup(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def plugin_conf(plugin, net, scratch, version="1.0.0", subnets=(), **kw):
+    """A config of `plugin` on network `net` with host-local IPAM (dataDir in
+    `scratch`), one range per subnet; no IPAM without subnets. `kw` is merged in."""
+    c = {"cniVersion": version, "name": net, "type": plugin}
+    if subnets:
+        c["ipam"] = {"type": "host-local", "dataDir": scratch.path, "ranges": [[{"subnet": s}] for s in subnets]}
+    c.update(kw)
+    return c
+
+
+def leases(scratch, net):
+    """The addresses host-local holds leases for on network `net` in `scratch`."""
+    out = []
+    for f in scratch.files(net):
+        try:
+            out.append(str(ipaddress.ip_address(f)))
+        except ValueError:
+            pass
+    return out
 
 
 def mask_result(res):

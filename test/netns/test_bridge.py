@@ -389,8 +389,7 @@ def test_del_with_keys_add_did_not_have(host, ctr, scratch):
     ({"bridge": "b" * 16}, 7, ["b" * 16]),
     ({"vlan": 5000}, 7, ["5000"]),
     ({"vlan": -1}, 7, ["invalid VLAN ID -1"]),
-    ({"vlan": 10, "isGateway": True}, 2, ["isGateway", "vlan", "not supported"]),
-    ({"vlan": 10, "isDefaultGateway": True}, 2, ["isGateway", "vlan", "not supported"]),
+    ({"bridge": "b" * 11, "vlan": 4094, "isGateway": True}, 7, ["bbbbbbbbbbb.4094", "too long"]),
     ({"vlanTrunk": [{"id": 0}]}, 7, ["incorrect trunk id parameter"]),
     ({"vlanTrunk": [{"id": 4095}]}, 7, ["incorrect trunk id parameter"]),
     ({"vlanTrunk": [{"minID": 0, "maxID": 5}]}, 7, ["incorrect trunk minID parameter"]),
@@ -566,7 +565,8 @@ def _kernel_has_vlan_filtering(host):
         host.sh(f"ip link del {probe}")
 
 
-@pytest.mark.parametrize("extra", [{"vlan": 10}, {"vlanTrunk": [{"id": 5}, {"minID": 20, "maxID": 22}]}])
+@pytest.mark.parametrize("extra", [{"vlan": 10}, {"vlanTrunk": [{"id": 5}, {"minID": 20, "maxID": 22}]},
+                                   {"vlan": 10, "isGateway": True}, {"vlan": 10, "isDefaultGateway": True}])
 @pytest.mark.parametrize("existing", [False, True])
 def test_vlan_without_kernel_support_leaves_nothing(host, ctr, scratch, extra, existing):
     """This kernel lacks bridge VLAN filtering: ADD fails cleanly, and leaves

@@ -1,7 +1,5 @@
 """host-device applet against real namespaces (root): a veth end made in the
 test's `host` namespace moves into the container and back."""
-import ipaddress
-import json
 
 import pytest
 
@@ -15,30 +13,15 @@ MAC = "0a:58:0a:40:00:05"
 
 
 def conf(scratch, version="1.0.0", subnets=(V4,), **kw):
-    c = {"cniVersion": version, "name": NET, "type": "host-device"}
-    if subnets:
-        c["ipam"] = {"type": "host-local", "dataDir": scratch.path, "ranges": [[{"subnet": s}] for s in subnets]}
-    c.update(kw)
-    return c
+    return cnitest.plugin_conf("host-device", NET, scratch, version, subnets, **kw)
 
 
 def leases(scratch):
-    out = []
-    for f in scratch.files(NET):
-        try:
-            out.append(str(ipaddress.ip_address(f)))
-        except ValueError:
-            pass
-    return out
+    return cnitest.leases(scratch, NET)
 
 
 def run(cmd, host, ctr, c, ifname="net1", **kw):
     return run_plugin("host-device", cmd, c, host=host, netns=ctr, ifname=ifname, **kw)
-
-
-def link(ns, name):
-    out = ns.sh(f"ip -d -j link show {name}", check=False)
-    return json.loads(out.stdout)[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
 @pytest.fixture
@@ -55,14 +38,14 @@ def test_add_check_del(host, ctr, dev, scratch, by):
     res = r.json
     assert res["interfaces"] == [{"name": "net1", "mac": MAC, "sandbox": ctr.path}]
     assert [i["address"] for i in res["ips"]] == ["10.64.0.2/24", "fd64::2/64"]
-    assert link(host, "hd0") is None
-    l = link(ctr, "net1")
+    assert host.link("hd0") is None
+    l = ctr.link("net1")
     assert l["ifalias"] == "hd0" and "UP" in l["flags"]
     assert "10.64.0.2/24" in ctr.addrs("net1")
     assert run("CHECK", host, ctr, dict(c, prevResult=res)).ok
     assert run("DEL", host, ctr, c).ok
-    assert link(ctr, "net1") is None
-    back = link(host, "hd0")
+    assert ctr.link("net1") is None
+    back = host.link("hd0")
     assert back is not None and back["address"] == MAC
     assert host.addrs("hd0") == [] or all(a.startswith("fe80") for a in host.addrs("hd0"))
     assert leases(scratch) == []
@@ -73,9 +56,9 @@ def test_no_ipam(host, ctr, dev, scratch):
     c = conf(scratch, subnets=(), device=dev)
     r = run("ADD", host, ctr, c)
     assert r.ok, r
-    assert "UP" in link(ctr, "net1")["flags"]
+    assert "UP" in ctr.link("net1")["flags"]
     assert run("DEL", host, ctr, c).ok
-    assert link(host, "hd0") is not None
+    assert host.link("hd0") is not None
 
 
 def test_errors(host, ctr, dev, scratch):
@@ -88,7 +71,7 @@ def test_errors(host, ctr, dev, scratch):
                      999, "0000:99:99.8")
     ctr.sh("ip link add net1 type veth peer name z1")
     assert_cni_error(run("ADD", host, ctr, conf(scratch, device=dev)), 999, "already exists")
-    assert link(host, "hd0") is not None
+    assert host.link("hd0") is not None
     assert leases(scratch) == []
 
 
@@ -125,9 +108,9 @@ def test_same_result_as_reference(host, make_ns, dev, scratch):
             r = run_plugin("host-device", "ADD", c, host=host, netns=ns, ifname="net1", ref=ref)
             assert r.ok, r
             out.append(mask_result(r.json))
-            assert link(ns, "net1") is not None
+            assert ns.link("net1") is not None
             assert run_plugin("host-device", "DEL", c, host=host, netns=ns, ifname="net1", ref=ref).ok
-            assert link(host, "hd0") is not None
+            assert host.link("hd0") is not None
         finally:
             s.cleanup()
     assert out[0] == out[1]

@@ -1,10 +1,9 @@
 """tap applet against real namespaces (root): the tap is made through
 /dev/net/tun inside the container namespace."""
-import ipaddress
-import json
 
 import pytest
 
+import cnitest
 from cnitest import assert_cni_error, run_plugin
 
 NET = "tapnet"
@@ -13,30 +12,15 @@ V6 = "fd63::/64"
 
 
 def conf(scratch, version="1.0.0", subnets=(V4,), **kw):
-    c = {"cniVersion": version, "name": NET, "type": "tap"}
-    if subnets:
-        c["ipam"] = {"type": "host-local", "dataDir": scratch.path, "ranges": [[{"subnet": s}] for s in subnets]}
-    c.update(kw)
-    return c
+    return cnitest.plugin_conf("tap", NET, scratch, version, subnets, **kw)
 
 
 def leases(scratch):
-    out = []
-    for f in scratch.files(NET):
-        try:
-            out.append(str(ipaddress.ip_address(f)))
-        except ValueError:
-            pass
-    return out
+    return cnitest.leases(scratch, NET)
 
 
 def run(cmd, host, ctr, c, ifname="tap0", **kw):
     return run_plugin("tap", cmd, c, host=host, netns=ctr, ifname=ifname, **kw)
-
-
-def link(ns, name):
-    out = ns.sh(f"ip -d -j link show {name}", check=False)
-    return json.loads(out.stdout)[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
 def tun_flags(ns, name):
@@ -50,7 +34,7 @@ def test_add_check_del(host, ctr, scratch):
     res = r.json
     assert res["interfaces"] == [{"name": "tap0", "mac": res["interfaces"][0]["mac"], "sandbox": ctr.path}]
     assert [i["address"] for i in res["ips"]] == ["10.63.0.2/24", "fd63::2/64"]
-    l = link(ctr, "tap0")
+    l = ctr.link("tap0")
     assert l["linkinfo"]["info_kind"] == "tun"
     assert l["linkinfo"]["info_data"]["type"] == "tap"
     assert l["linkinfo"]["info_data"]["persist"] is True
@@ -59,7 +43,7 @@ def test_add_check_del(host, ctr, scratch):
     assert set(host.links()) == {"lo"}
     assert run("CHECK", host, ctr, dict(c, prevResult=res)).ok
     assert run("DEL", host, ctr, c).ok
-    assert link(ctr, "tap0") is None
+    assert ctr.link("tap0") is None
     assert leases(scratch) == []
 
 
@@ -68,7 +52,7 @@ def test_owner_group_mtu_mac_multiqueue(host, ctr, scratch):
     c = conf(scratch, owner=1234, group=2345, mtu=1400, mac=mac, multiQueue=True)
     r = run("ADD", host, ctr, c)
     assert r.ok, r
-    l = link(ctr, "tap0")
+    l = ctr.link("tap0")
     d = l["linkinfo"]["info_data"]
     assert d["user"] in (1234, "1234") and d["group"] in (2345, "2345")
     assert d["multi_queue"] is True
@@ -82,7 +66,7 @@ def test_runtime_mac(host, ctr, scratch):
     c = conf(scratch, runtimeConfig={"mac": "0a:58:0a:3f:00:08"})
     r = run("ADD", host, ctr, c)
     assert r.ok, r
-    assert link(ctr, "tap0")["address"] == "0a:58:0a:3f:00:08"
+    assert ctr.link("tap0")["address"] == "0a:58:0a:3f:00:08"
     assert run("DEL", host, ctr, c).ok
 
 
@@ -92,15 +76,15 @@ def test_bridge_in_netns(host, ctr, scratch):
     r = run("ADD", host, ctr, c)
     assert r.ok, r
     assert "ips" not in r.json or r.json["ips"] == []
-    assert link(ctr, "tap0")["master"] == "br9"
+    assert ctr.link("tap0")["master"] == "br9"
     assert run("DEL", host, ctr, c).ok
     assert_cni_error(run("ADD", host, ctr, conf(scratch, bridge="nobr")), 999, "nobr")
-    assert link(ctr, "tap0") is None and leases(scratch) == []
+    assert ctr.link("tap0") is None and leases(scratch) == []
 
 
 def test_selinux_unsupported(host, ctr, scratch):
     assert_cni_error(run("ADD", host, ctr, conf(scratch, selinuxContext="system_u:x")), 2, "selinuxContext")
-    assert link(ctr, "tap0") is None
+    assert ctr.link("tap0") is None
 
 
 def test_name_taken(host, ctr, scratch):

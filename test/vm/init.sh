@@ -196,14 +196,64 @@ if has bridge && has host-local; then
     check bridge-vlan-same "a cannot reach b on vlan 10" inns $a ping -c 1 -W 2 10.93.0.3
     check bridge-vlan-other "a reaches c on vlan 11" sh -c "! inns $a ping -c 1 -W 1 10.93.0.4"
     cni ADD $t eth0 "$VT" vt; ok bridge-vlan-trunk-add
-    cni ADD $t eth1 "$(brv '"vlan":10,"isGateway":true')" vt
-    check bridge-vlan-gateway-refused "$(why)" grep -Eq '"code": ?2[,}]' /tmp/out
     cni DEL $a eth0 "$V10" va; ok bridge-vlan-del-a
     cni DEL $b eth0 "$V10" vb; ok bridge-vlan-del-b
     cni DEL $c eth0 "$V11" vc; ok bridge-vlan-del-c
     cni DEL $t eth0 "$VT" vt; ok bridge-vlan-trunk-del
     check bridge-vlan-del-leases "leases kept" sh -c "! ls $D/brv/10.* >/dev/null 2>&1"
     rmns $a; rmns $b; rmns $c; rmns $t
+fi
+
+# --- bridge VLAN gateway: isGateway with vlan ---------------------------------
+# a and b on vlan 10 with isGateway: the gateway address goes on vmbr3.10, a
+# veth whose peer is vmbr3's port in vlan 10, shared by both and kept by DEL;
+# c on vlan 11 (same subnet, no gateway) reaches neither.
+if has bridge && has host-local; then
+    D=/run/ipam/brg
+    brg() {  # extra keys -> config
+        echo "{\"cniVersion\":\"1.0.0\",\"name\":\"brg\",\"type\":\"bridge\",\"bridge\":\"vmbr3\",$1,\"ipam\":$(ipam 10.94.0.0/24 $D)}"
+    }
+    G10=$(brg '"vlan":10,"isGateway":true'); G11=$(brg '"vlan":11')
+    mkns; a=$NS; mkns; b=$NS; mkns; c=$NS
+    cni ADD $a eth0 "$G10" ga; ok bridge-vgw-add-a
+    res=$(cat /tmp/out)
+    check bridge-vgw-result "vmbr3.10 not in the result: $(why)" out_has '"name": *"vmbr3\.10"'
+    check bridge-vgw-result-ips "a's IP not on interface 2: $(why)" out_has '"interface": *2'
+    # CHECK before other ports join: the bridge's MAC is not pinned (the
+    # gateway address is not on it), so a lower port MAC may change it later.
+    cni CHECK $a eth0 "$(echo "$G10" | sed 's/}$//'),\"prevResult\":$res}" ga; ok bridge-vgw-check
+    cni ADD $b eth0 "$G10" gb; ok bridge-vgw-add-b
+    check bridge-vgw-result-b "vmbr3.10 not in b's result: $(why)" out_has '"name": *"vmbr3\.10"'
+    cni ADD $c eth0 "$G11" gc; ok bridge-vgw-add-c
+    check bridge-vgw-addr "10.94.0.1/24 not on vmbr3.10" sh -c "ip -4 addr show vmbr3.10 | grep -q 'inet 10.94.0.1/24'"
+    check bridge-vgw-bridge-no-addr "vmbr3 has an address" sh -c "! ip -4 addr show vmbr3 | grep -q inet"
+    check bridge-vgw-up "vmbr3.10 not up" sh -c "ip link show vmbr3.10 | grep -qE '[<,]UP[,>]'"
+    check bridge-vgw-port "vmbr3.10's peer is not a port of vmbr3" sh -c 'p=$(cat /sys/class/net/vmbr3.10/iflink)
+        for d in /sys/class/net/*; do
+            [ "$(cat $d/ifindex)" = "$p" ] && [ "$(basename "$(readlink $d/master)")" = vmbr3 ] && exit 0
+        done; exit 1'
+    check bridge-vgw-forward "ip_forward off" grep -q 1 /proc/sys/net/ipv4/ip_forward
+    check bridge-vgw-ping-gw "a cannot reach the gateway" inns $a ping -c 1 -W 2 10.94.0.1
+    check bridge-vgw-ping-b "a cannot reach b" inns $a ping -c 1 -W 2 10.94.0.3
+    check bridge-vgw-ping-gw-b "b cannot reach the gateway" inns $b ping -c 1 -W 2 10.94.0.1
+    check bridge-vgw-other "c reaches a" sh -c "! inns $c ping -c 1 -W 1 10.94.0.2"
+    check bridge-vgw-other-gw "c reaches the gateway" sh -c "! inns $c ping -c 1 -W 1 10.94.0.1"
+    cni DEL $a eth0 "$G10" ga; ok bridge-vgw-del-a
+    check bridge-vgw-del-a-link "eth0 still in a" sh -c "! inns $a ip link show eth0"
+    check bridge-vgw-kept "vmbr3.10 gone after a's DEL" ip link show vmbr3.10
+    check bridge-vgw-ping-gw-b-after "b cannot reach the gateway after a's DEL" inns $b ping -c 1 -W 2 10.94.0.1
+    cni DEL $a eth0 "$G10" ga; ok bridge-vgw-del-repeat
+    cni DEL $b eth0 "$G10" gb; ok bridge-vgw-del-b
+    cni DEL $c eth0 "$G11" gc; ok bridge-vgw-del-c
+    check bridge-vgw-del-leases "leases kept" sh -c "! ls $D/brg/10.* >/dev/null 2>&1"
+    check bridge-vgw-shared "vmbr3.10 removed by DEL (upstream keeps it)" ip link show vmbr3.10
+    # A later ADD takes the existing gateway: no second port.
+    cni ADD $a eth0 "$G10" ga2; ok bridge-vgw-readd
+    check bridge-vgw-readd-ports "not 2 ports on vmbr3: $(ls /sys/class/net/vmbr3/brif | tr '\n' ' ')" \
+        sh -c "[ \$(ls /sys/class/net/vmbr3/brif | wc -l) = 2 ]"
+    check bridge-vgw-readd-ping "a cannot reach the gateway again" inns $a ping -c 1 -W 2 10.94.0.1
+    cni DEL $a eth0 "$G10" ga2; ok bridge-vgw-readd-del
+    rmns $a; rmns $b; rmns $c
 fi
 
 # --- ipvlan / vlan / dummy (whichever the binary has) ------------------------
