@@ -173,7 +173,8 @@ OPTS+=("-Dapplets=$APPLETS")
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     meson setup "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 || die "meson setup failed (APPLETS=$APPLETS)"
 else
-    meson setup --reconfigure "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 ||
+    # (meson 1.0's --reconfigure keeps earlier cpp_args; configure sets them)
+    { meson setup --reconfigure "$BUILD_DIR" "$ROOT" "${OPTS[@]}" && meson configure "$BUILD_DIR" "${OPTS[@]}"; } >&2 ||
         die "meson setup --reconfigure failed (APPLETS=$APPLETS)"
 fi
 VERSION=$(meson introspect --projectinfo "$BUILD_DIR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
