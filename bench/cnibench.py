@@ -595,38 +595,57 @@ def main():
     ap.add_argument("--result", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if prologue(a, inner, ("bridge", "ptp", "host-local")):
+        return
+    # Names "cbt-bench-<what>-<pid>-<hex>", the pattern test/run's cleanup
+    # of stale test namespaces knows, should this process be killed.
+    prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
+    host = f"cbt-bench-host{prefix}"
+    args = []
+    for k in ("cnibox", "containers", "rounds", "version_n", "workers", "conc_containers", "command"):
+        args += [f"--{k.replace('_', '-')}", str(getattr(a, k))]
+    res = measure_in_namespace(os.path.abspath(__file__), host, prefix, "cnibox-bench-", args)
+    report(table(res, a.command), res, a.json)
+
+
+def prologue(a, inner_fn, plugins):
+    """Common start of the bench scripts. Returns True when this was the
+    inner (measuring) process and it has run."""
     a.cnibox = os.path.abspath(a.cnibox)
     # Cleanup (namespaces, files) runs in `finally`: let SIGTERM and SIGINT
     # unwind to it, also when started in the background with SIGINT ignored.
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if a.inner:
-        inner(a)
-        return
+        inner_fn(a)
+        return True
     if os.geteuid() != 0:
         sys.exit("bench: needs root (it makes network namespaces)")
-    for p in ("bridge", "ptp", "host-local"):
+    for p in plugins:
         if not os.access(os.path.join(REF_DIR, p), os.X_OK):
             sys.exit(f"bench: the reference plugins are missing ({REF_DIR}/{p}); "
                      "apt-get install containernetworking-plugins")
-    # Names "cbt-bench-<what>-<pid>-<hex>", the pattern test/run's cleanup
-    # of stale test namespaces knows, should this process be killed.
-    prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
-    host = f"cbt-bench-host{prefix}"
-    workdir = tempfile.mkdtemp(prefix="cnibox-bench-")
+    return False
+
+
+def measure_in_namespace(script, host, prefix, tmp_prefix, args):
+    """Runs `script --inner` inside a new namespace `host` (names ending in
+    `prefix`, so an interrupted run's leftovers are found) with a scratch
+    workdir, and returns the figures it wrote. Every cbt-bench-* namespace
+    ending in `prefix` and the workdir are removed afterwards, also on
+    failure or interruption (the measuring process cleans up first)."""
+    workdir = tempfile.mkdtemp(prefix=tmp_prefix)
     result = os.path.join(workdir, "result.json")
     proc = None
     try:
         ns_add(host)
-        cmd = ["ip", "netns", "exec", host, sys.executable, os.path.abspath(__file__), "--inner",
-               f"--prefix={prefix}", f"--result={result}", f"--workdir={workdir}"]
-        for k in ("cnibox", "containers", "rounds", "version_n", "workers", "conc_containers", "command"):
-            cmd += [f"--{k.replace('_', '-')}", str(getattr(a, k))]
+        cmd = ["ip", "netns", "exec", host, sys.executable, script, "--inner",
+               f"--prefix={prefix}", f"--result={result}", f"--workdir={workdir}"] + args
         proc = subprocess.Popen(cmd)
         if proc.wait() != 0:
             sys.exit(f"bench: the measuring process failed (exit {proc.returncode})")
         with open(result) as f:
-            res = json.load(f)
+            return json.load(f)
     finally:
         _hold_signals()
         if proc is not None and proc.poll() is None:  # interrupted: let it clean up first
@@ -640,14 +659,21 @@ def main():
             if n.startswith("cbt-bench-") and n.endswith(prefix):
                 ns_del(n)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(table(res, a.command))
-    if a.json:
-        with open(a.json, "w") as f:
+
+
+def report(text, res, json_path):
+    print(text)
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(res, f, indent=1)
 
 
-if __name__ == "__main__":
+def entry(main_fn):
     try:
-        main()
+        main_fn()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    entry(main)

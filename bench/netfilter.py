@@ -30,11 +30,8 @@ import ctypes
 import json
 import os
 import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -305,55 +302,16 @@ def main():
     ap.add_argument("--result", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    a.cnibox = os.path.abspath(a.cnibox)
-    signal.signal(signal.SIGTERM, cb._terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    if a.inner:
-        inner(a)
+    if cb.prologue(a, inner, ("bridge", "portmap", "firewall")):
         return
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root (it makes network namespaces)")
-    for p in ("bridge", "portmap", "firewall"):
-        if not os.access(os.path.join(cb.REF_DIR, p), os.X_OK):
-            sys.exit(f"bench: the reference plugins are missing ({cb.REF_DIR}/{p})")
     prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
-    workdir = tempfile.mkdtemp(prefix="cnibox-bench-nf-")
-    result = os.path.join(workdir, "result.json")
-    proc = None
-    try:
-        # The sampler lives in a namespace of its own too (never the machine's).
-        base = f"cbt-bench-nf-base{prefix}"
-        cb.ns_add(base)
-        cmd = ["ip", "netns", "exec", base, sys.executable, os.path.abspath(__file__), "--inner",
-               f"--prefix={prefix}", f"--result={result}", f"--workdir={workdir}", "--cnibox", a.cnibox,
-               "--containers", str(a.containers), "--rounds", str(a.rounds),
-               "--scale-samples", str(a.scale_samples)]
-        proc = subprocess.Popen(cmd)
-        if proc.wait() != 0:
-            sys.exit(f"bench: the measuring process failed (exit {proc.returncode})")
-        with open(result) as f:
-            res = json.load(f)
-    finally:
-        cb._hold_signals()
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for n in cb.ns_list():
-            if n.startswith("cbt-bench-nf-") and n.endswith(prefix):
-                cb.ns_del(n)
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(table(res, a.command))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+    # The sampler lives in a namespace of its own too (never the machine's).
+    args = ["--cnibox", a.cnibox, "--containers", str(a.containers), "--rounds", str(a.rounds),
+            "--scale-samples", str(a.scale_samples)]
+    res = cb.measure_in_namespace(os.path.abspath(__file__), f"cbt-bench-nf-base{prefix}", prefix,
+                                  "cnibox-bench-nf-", args)
+    cb.report(table(res, a.command), res, a.json)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    cb.entry(main)
