@@ -4,7 +4,6 @@ The plugin runs inside the `host` namespace with host-local (dataDir under
 `scratch`) as IPAM; containers are further namespaces.
 """
 import copy
-import ipaddress
 import shutil
 import subprocess
 import time
@@ -62,13 +61,7 @@ def conf(scratch, version="1.0.0", subnets=(V4,), routes=None, **kw):
 
 
 def leases(scratch):
-    out = []
-    for f in scratch.files(NET):
-        try:
-            out.append(str(ipaddress.ip_address(f)))
-        except ValueError:
-            pass
-    return sorted(out)
+    return sorted(cnitest.leases(scratch, NET))
 
 
 def add(host, ctr, c, **kw):

@@ -1,7 +1,6 @@
 """macvlan applet against real namespaces (root): the master is a bridge or
 veth made in the test's `host` namespace. Also: ipvlan, vlan and dummy fail
 cleanly on a kernel without those drivers (they need the VM lane)."""
-import ipaddress
 import json
 import os
 import shutil
@@ -31,13 +30,7 @@ def conf(scratch, version="1.0.0", subnets=(V4,), typ="macvlan", **kw):
 
 
 def leases(scratch):
-    out = []
-    for f in scratch.files(NET):
-        try:
-            out.append(str(ipaddress.ip_address(f)))
-        except ValueError:
-            pass
-    return out
+    return cnitest.leases(scratch, NET)
 
 
 @pytest.fixture

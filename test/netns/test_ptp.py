@@ -3,7 +3,6 @@
 The plugin runs inside the `host` namespace with host-local (dataDir under
 `scratch`) as IPAM; containers are further namespaces.
 """
-import ipaddress
 import shutil
 import time
 
@@ -58,13 +57,7 @@ def conf(scratch, version="1.0.0", subnets=(V4,), routes=None, **kw):
 
 def leases(scratch):
     """IP addresses host-local holds for the network."""
-    out = []
-    for f in scratch.files(NET):
-        try:
-            out.append(str(ipaddress.ip_address(f)))
-        except ValueError:
-            pass
-    return sorted(out)
+    return sorted(cnitest.leases(scratch, NET))
 
 
 def host_veths(host):
