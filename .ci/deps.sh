@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing cnibox need on Debian 12 (run as root).
-# Used by .ci/run and demo/quickstart.sh.
+# Used by .ci/run and demo/quickstart.sh. With arguments, installs those
+# packages instead (packaging/deps.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -22,6 +23,7 @@ PKGS=(
     # because --no-install-recommends keeps netavark out
     podman runc conmon containerd
 )
+[ $# -gt 0 ] && PKGS=("$@")
 
 missing=()
 for p in "${PKGS[@]}"; do
