@@ -71,10 +71,6 @@ std::vector<Family> familiesOf(const std::vector<util::IP>& ips) {
     return out;
 }
 
-// Opening a missing legacy filter table would create it (and change the
-// automatic backend choice); a table that is not there holds no rule to remove.
-bool legacyFilterLoaded(Family f) { return legacyTableExists(f, "filter"); }
-
 Error notFound(std::string_view chain, std::string_view what) {
     return {cni::kInternal, "expected " + std::string(chain) + " rule " + std::string(what) + " not found"};
 }
@@ -141,7 +137,7 @@ Error iptablesAddFamily(const Spec& s, Family f) {
 // Removes the per-address rules of `ips` in family f (committing only when
 // there were any).
 Error iptablesDelFamily(const std::vector<util::IP>& ips, Family f) {
-    if (!legacyFilterLoaded(f)) return {};
+    if (!legacyTableExists(f, "filter")) return {};
     std::unique_ptr<Table> t;
     if (auto e = Table::open(Backend::kIptables, f, "filter", t)) return e;
     if (!t->hasChain(kForwardChain)) return {};

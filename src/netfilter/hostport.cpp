@@ -212,7 +212,7 @@ Error checkIptables(const Config& c, const util::IPNet& ctr) {
     auto missingChain = [&](std::string_view chain) {
         return Error(cni::kInternal, "chain " + str(chain) + " not found in " + table + " table nat");
     };
-    if (!iptablesNatInUse(f)) return missingChain(dn);
+    if (!legacyTableExists(f, "nat")) return missingChain(dn);
     std::unique_ptr<Table> t;
     if (auto e = openNat(f, t)) return e;
     if (!t->hasChain(dn)) return missingChain(dn);
@@ -236,7 +236,7 @@ Error checkIptables(const Config& c, const util::IPNet& ctr) {
 Error delIptables(std::string_view network, std::string_view id) {
     std::string dn = chainName(kDnPrefix, network, id), sn = chainName(kOldSnatPrefix, network, id);
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!iptablesNatInUse(f)) continue;
+        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
         if (auto e = openNat(f, t)) return e;
         bool changed = false;
@@ -257,7 +257,7 @@ Error gcIptables(std::string_view network, const std::set<std::string>& valid, s
     std::string prefix = "dnat " + attachmentComment(network, "");
     prefix.resize(prefix.size() - 1);   // 'dnat name: "<net>" id: "'
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!iptablesNatInUse(f)) continue;
+        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
         if (auto e = openNat(f, t)) return e;
         std::set<std::string> stale;
@@ -428,8 +428,6 @@ std::string_view protoName(uint8_t proto) {
         default: return "?";
     }
 }
-
-bool iptablesNatInUse(Family f) { return legacyTableExists(f, "nat"); }
 
 std::optional<Backend> conditionsBackend(const std::vector<std::string>& tokens) {
     if (tokens.empty() || tokens[0].empty()) return std::nullopt;

@@ -91,9 +91,4 @@ Error del(Backend b, std::string_view network, std::string_view containerID);
 //             told from another network's: GC must not remove those.
 Error gc(Backend b, std::string_view network, const std::set<std::string>& valid, size_t* removed = nullptr);
 
-// Whether legacy xtables of the family have a nat table in this network
-// namespace (/proc/net/ip{,6}_tables_names): looking into one that is not
-// there would create it.
-bool iptablesNatInUse(Family f);
-
 }  // namespace nf::hostport

@@ -34,8 +34,6 @@ std::string withoutQuotes(std::string_view s) {
 
 Error wrap(const char* what, const Error& e) { return Error(e.code, std::string(what) + ": " + e.text()); }
 
-bool natExists(Family f) { return legacyTableExists(f, "nat"); }
-
 // ---------------------------------------------------------------- iptables
 
 Error setupIptables(std::string_view network, std::string_view containerID, const std::vector<util::IPNet>& ips) {
@@ -72,7 +70,7 @@ Error teardownIptables(std::string_view network, std::string_view containerID) {
     const std::string chain = chainName("CNI-", network, containerID);
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!natExists(f)) continue;
+        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
         Error e = Table::open(Backend::kIptables, f, "nat", t);
         if (!e && t->hasChain(chain)) {
@@ -105,7 +103,7 @@ bool isMasqChainName(const std::string& chain) {
 Error gcIptables(std::string_view network, const std::set<std::string>& validIDs) {
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!natExists(f)) continue;
+        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
         Error e = Table::open(Backend::kIptables, f, "nat", t);
         size_t deleted = 0;
