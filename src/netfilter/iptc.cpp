@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 // libip6tc.h has no extern "C" of its own.
@@ -658,22 +657,14 @@ Error openIptables(Family f, std::string_view name, std::unique_ptr<Table>& out)
 }
 
 bool iptablesUsable() {
-    // The first step of iptc_init("filter") alone: the table's header
-    // (IPT_SO_GET_INFO), without reading all its rules, which can be many.
-    // EAGAIN: a concurrent commit (the probe does not take the lock); retried
-    // as iptables itself does.
-    int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    if (fd < 0) return false;
-    ipt_getinfo info{};
-    std::strncpy(info.name, "filter", sizeof info.name - 1);
-    bool ok = false;
-    for (int tries = 0; !ok && tries < 10; tries++) {
-        socklen_t len = sizeof info;
-        ok = getsockopt(fd, IPPROTO_IP, IPT_SO_GET_INFO, &info, &len) == 0;
-        if (!ok && errno != EAGAIN) break;
-    }
-    ::close(fd);
-    return ok;
+    // EAGAIN: the table changed while it was read (a concurrent commit; the
+    // probe does not take the lock). iptables itself retries the same way.
+    xtc_handle* h = nullptr;
+    for (int tries = 0; !h && tries < 10; tries++)
+        if (!(h = iptc_init("filter")) && errno != EAGAIN) break;
+    if (!h) return false;
+    iptc_free(h);
+    return true;
 }
 
 }  // namespace nf::detail
