@@ -10,19 +10,32 @@
 #   BUILD_DIR    meson build directory (default: build-static in the source tree);
 #                it keeps the unstripped binary (cnibox) and the link map (cnibox.map)
 #   DEPS_CACHE   static archives built from Debian's sources (default: $BUILD_DIR-deps)
-#   STATIC_DEPS  auto (default): build static libip4tc+libip6tc from Debian's
-#                sources when a meson.build asks for them; build: always; no: never
-#                (libnftnl.a comes from Debian; the libmnl functions it needs
-#                are src/netfilter/mnl, meson option bundled_mnl)
+#   LIBC         musl (default) or glibc: the C library linked in
 #   NFTOOL       1: also build test/netfilter/nftool statically (OUT_DIR/nftool),
 #                for running the netfilter tests against the static build
-#   CXX, CC      compilers (meson's choice of C++ compiler; cc for the two C stubs)
+#   CXX, CC      compilers for LIBC=glibc (meson's C++ compiler; cc for the C stubs)
 #
-# Static glibc: -static, non-PIE; -Os, LTO, one section per function/object
-# and --gc-sections; libstdc++/libgcc/libnl from their archives. Warnings are
-# errors, the link's included: a linker warning (e.g. glibc's "Using 'getpwnam'
-# in statically linked applications ...") fails the build. The result is
-# checked to be static (file, ldd) and to report meson's project version.
+# -static, non-PIE; -Os, LTO, one section per function/object and
+# --gc-sections. Warnings are errors, the link's included: a linker warning
+# (e.g. glibc's "Using 'getpwnam' in statically linked applications ...")
+# fails the build. The result is checked to be static (file, ldd) and to
+# report meson's project version.
+#
+# LIBC=musl (Debian's musl-tools): musl's start-up does not probe the CPU's
+# caches with CPUID, which traps to the hypervisor in a VM and is most of a
+# static glibc program's exec time there; musl's libc.a is also a fraction of
+# glibc's. g++ compiles against musl's headers with Debian's libstdc++
+# headers (packaging/musl/c++config.h adapts their glibc configuration) and
+# links Debian's libstdc++.a/libgcc.a with musl's libc.a through a generated
+# specs file; packaging/musl/compat.c gives the few glibc symbols those
+# archives name. libnl-3, libnl-route-3, nettle and libiptc are built with
+# musl-gcc from Debian's sources (`apt-get source`). libnftnl's sources are
+# not on this machine's mirror: Debian's libnftnl.a is linked as it is (it
+# calls only plain C functions, and two _FORTIFY_SOURCE printf variants from
+# compat.c); the libmnl functions it needs are src/netfilter/mnl.
+#
+# LIBC=glibc: static glibc; libiptc is built from Debian's sources, the
+# other archives are Debian's.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }
@@ -34,24 +47,26 @@ abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 OUT_DIR=$(abspath "$1")
 BUILD_DIR=$(abspath "${BUILD_DIR:-$ROOT/build-static}")
 DEPS_CACHE=$(abspath "${DEPS_CACHE:-$BUILD_DIR-deps}")
-STATIC_DEPS=${STATIC_DEPS:-auto}
+LIBC=${LIBC:-musl}
 APPLETS=${APPLETS:-}
 CC=${CC:-cc}
+case $LIBC in musl|glibc) ;; *) echo "build-static: LIBC must be musl or glibc" >&2; exit 2 ;; esac
 
 log() { echo "build-static: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
-# Static archives Debian does not ship (libip4tc, libip6tc), built
-# from Debian's own sources with `apt-get source`. The machine's apt sources
-# are mirrored as deb-src entries in a private apt configuration under the
-# cache, so neither the machine's apt setup nor any host name is touched or
-# written down here. Installs into $cache/root (lib/*.a, lib/pkgconfig/*.pc,
-# include/), which PKG_CONFIG_PATH then points at. Done once per cache.
+# Static archives built from Debian's own sources with `apt-get source`. The
+# machine's apt sources are mirrored as deb-src entries in a private apt
+# configuration under the cache, so neither the machine's apt setup nor any
+# host name is touched or written down here. Each library is built once per
+# cache, in a copy of its source under $cache/build/$LIBC, and installed into
+# $cache/root-$LIBC (lib/*.a, lib/pkgconfig/*.pc, include/).
 # ---------------------------------------------------------------------------
 APT_OPTS=()
 apt_private_setup() {  # dir
     local d=$1 f
+    [ ${#APT_OPTS[@]} -eq 0 ] || return 0
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d"
     : > "$d/sources.list"
     # One-line style: every "deb" line again as "deb-src".
@@ -77,6 +92,7 @@ fetch_source() {  # cache package -> prints the unpacked source directory
     local cache=$1 pkg=$2 dir
     dir=$(find "$cache/src" -maxdepth 1 -type d -name "$pkg-[0-9]*" 2>/dev/null | sort | tail -n 1)
     if [ -z "$dir" ]; then
+        apt_private_setup "$cache/apt"
         mkdir -p "$cache/src"
         log "apt-get source $pkg"
         (cd "$cache/src" && apt-get "${APT_OPTS[@]}" -q source "$pkg" >&2) ||
@@ -87,71 +103,164 @@ fetch_source() {  # cache package -> prints the unpacked source directory
     echo "$dir"
 }
 
-build_netfilter_deps() {  # cache lib... (libiptc = libip4tc + libip6tc)
-    local cache=$1 root=$1/root src jobs lib todo=()
-    shift
+# A fresh copy of a package's source to build in. Debian's patches leave
+# autotools inputs newer than what autotools generated from them; the
+# generated files are made the newer again, so make does not ask for
+# autoconf/automake, which the build does not need.
+build_copy() {  # cache package name -> prints the directory
+    local src dir t
+    src=$(fetch_source "$1" "$2")
+    dir=$1/build/$LIBC/$3
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    cp -a "$src" "$dir"
+    t=$(( $(stat -c %Y "$dir/configure") - 3600 ))
+    find "$dir" \( -name configure.ac -o -name Makefile.am -o -name '*.m4' \) -exec touch -d "@$t" {} +
+    find "$dir" \( -name configure -o -name Makefile.in -o -name config.h.in -o -name 'stamp-h*' \) -exec touch {} +
+    echo "$dir"
+}
+
+# cache cc cflags lib... ; lib: libiptc (libip4tc + libip6tc), libnl (libnl-3 +
+# libnl-route-3), nettle
+build_deps() {
+    local cache=$1 cc=$2 cflags=$3 root=$1/root-$LIBC jobs lib dir
+    shift 3
+    jobs=$(nproc 2>/dev/null || echo 2)
+    local conf=(--prefix="$root" --libdir="$root/lib" --enable-static --disable-shared)
     for lib in "$@"; do
         case $lib in
-            libiptc) [ -f "$root/lib/libip4tc.a" ] && [ -f "$root/lib/libip6tc.a" ] || todo+=(libiptc) ;;
-            *) die "no recipe for a static $lib" ;;
-        esac
-    done
-    [ ${#todo[@]} -gt 0 ] || return 0
-    jobs=$(nproc 2>/dev/null || echo 2)
-    apt_private_setup "$cache/apt"
-    local cflags="-Os -ffunction-sections -fdata-sections"
-    local conf=(--prefix="$root" --libdir="$root/lib" --enable-static --disable-shared)
-    for lib in "${todo[@]}"; do
-        case $lib in
-            libiptc)
-                src=$(fetch_source "$cache" iptables)
-                log "building static libip4tc/libip6tc from $src"
-                (cd "$src" && ./configure "${conf[@]}" CFLAGS="$cflags" --disable-nftables >&2 &&
+            libiptc) [ -f "$root/lib/libip4tc.a" ] && [ -f "$root/lib/libip6tc.a" ] && continue
+                dir=$(build_copy "$cache" iptables libiptc)
+                log "building static libip4tc/libip6tc ($LIBC) from Debian's iptables source"
+                (cd "$dir" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" --disable-nftables >&2 &&
                     make -j"$jobs" -C libiptc >&2 && make -C libiptc install >&2 &&
-                    make -C include install >&2) || die "libiptc build failed"
-                ;;
+                    make -C include install >&2) || die "libiptc build failed" ;;
+            libnl) [ -f "$root/lib/libnl-route-3.a" ] && continue
+                dir=$(build_copy "$cache" libnl3 libnl)
+                log "building static libnl-3/libnl-route-3 ($LIBC) from Debian's libnl3 source"
+                (cd "$dir" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" --disable-cli --disable-debug >&2 &&
+                    make -j"$jobs" >&2 && make install >&2) || die "libnl build failed" ;;
+            nettle) [ -f "$root/lib/libnettle.a" ] && continue
+                dir=$(build_copy "$cache" nettle nettle)
+                log "building static libnettle ($LIBC) from Debian's nettle source"
+                (cd "$dir" && ./configure "${conf[@]}" CC="$cc" CFLAGS="$cflags" --disable-public-key \
+                        --disable-openssl --disable-documentation >&2 &&
+                    make -j"$jobs" libnettle.a >&2 &&
+                    make install-headers install-static install-pkgconfig >&2) || die "nettle build failed" ;;
+            *) die "no recipe for a static $lib" ;;
         esac
     done
     rm -f "$root"/lib/*.la
 }
 
-# Which of them the build needs: STATIC_DEPS=build -> all, no -> none, auto ->
-# those meson.build files ask for.
-netfilter_deps_needed() {
-    case $STATIC_DEPS in
-        build) echo libiptc; return ;;
-        no) return ;;
-        auto) ;;
-        *) die "STATIC_DEPS must be auto, build or no" ;;
-    esac
-    local files
-    files=$(find "$ROOT/meson.build" "$ROOT/src" -name meson.build 2>/dev/null)
-    # shellcheck disable=SC2086
-    grep -qsE "dependency\(\s*'(libip4tc|libip6tc|libiptc)'" $files && echo libiptc
-    return 0
+# The musl toolchain around g++: system headers (the kernel's uapi headers
+# and the header-only or Debian-built libraries' headers, by symlink, since
+# musl's headers replace /usr/include), the libstdc++ configuration overlay,
+# a specs file that links musl's start files and libc.a, and the meson cross
+# file naming it all.
+musl_toolchain() {  # cache -> prints the cross file
+    local cache=$1 root=$1/root-musl m tri sysinc cxxdirs=() d gccinc nftnl_libdir out
+    tri=$(gcc -dumpmachine)
+    m=/usr/lib/${tri%-gnu}-musl
+    if [ ! -f "$m/libc.a" ] || ! command -v musl-gcc > /dev/null; then die "musl not found (apt-get install musl-tools musl-dev)"; fi
+    sysinc=$cache/musl/sysinc
+    mkdir -p "$sysinc" "$cache/musl/cxxinc/bits"
+    for d in linux asm-generic libmnl libnftnl rapidjson; do
+        [ -d "/usr/include/$d" ] || die "/usr/include/$d missing"
+        ln -sfn "/usr/include/$d" "$sysinc/$d"
+    done
+    ln -sfn "/usr/include/$tri/asm" "$sysinc/asm"
+    cp "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h"
+    # libstdc++'s header directories, in g++'s own order
+    while read -r d; do cxxdirs+=("$d"); done < <(g++ -xc++ -E -v /dev/null 2>&1 |
+        sed -n '/^#include <...> search starts here:/,/^End of search list/p' | sed -n 's/^ \(.*c++.*\)$/\1/p')
+    [ ${#cxxdirs[@]} -gt 0 ] || die "cannot find libstdc++'s headers"
+    gccinc=$(gcc -print-file-name=include)
+    cat > "$cache/musl/g++.specs" <<EOF
+*link_libgcc:
+-L$m -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*startfile:
+$m/crt1.o $m/crti.o crtbeginT.o%s
+
+*endfile:
+crtend.o%s $m/crtn.o
+
+*link:
+-nostdlib %{static:-static}
+EOF
+    # pkg-config sees only the musl root: RapidJSON is headers only, libnftnl
+    # is Debian's archive (see the top of this file)
+    mkdir -p "$root/lib/pkgconfig"
+    printf 'Name: RapidJSON\nDescription: header-only\nVersion: %s\nCflags:\n' \
+        "$(pkg-config --modversion RapidJSON)" > "$root/lib/pkgconfig/RapidJSON.pc"
+    if pkg-config --exists catch2; then  # header-only too (NFTOOL=1 configures the tests)
+        ln -sfn "$(pkg-config --variable=includedir catch2)/catch2" "$sysinc/catch2"
+        printf 'Name: catch2\nDescription: header-only\nVersion: %s\nCflags:\n' \
+            "$(pkg-config --modversion catch2)" > "$root/lib/pkgconfig/catch2.pc"
+    fi
+    nftnl_libdir=$(pkg-config --variable=libdir libnftnl)
+    printf 'Name: libnftnl\nDescription: Debian'"'"'s archive\nVersion: %s\nLibs: %s\nCflags:\n' \
+        "$(pkg-config --modversion libnftnl)" "$nftnl_libdir/libnftnl.a" > "$root/lib/pkgconfig/libnftnl.pc"
+    q() { printf "'%s', " "$@"; }
+    out=$cache/musl/cross.ini
+    {
+        echo "[binaries]"
+        echo "c = ['musl-gcc']"
+        echo "cpp = [$(q g++ "-specs=$cache/musl/g++.specs" -nostdinc -nostdinc++ -isystem "$cache/musl/cxxinc")$(
+            for d in "${cxxdirs[@]}"; do q -isystem "$d"; done)$(
+            q -isystem "/usr/include/${tri%-gnu}-musl" -isystem "$gccinc" -isystem "$sysinc" \
+              -isystem "$root/include" -isystem "$root/include/libnl3")]"
+        echo "ar = 'gcc-ar'"
+        echo "strip = 'strip'"
+        echo "pkgconfig = 'pkg-config'"
+        echo "[properties]"
+        echo "pkg_config_libdir = ['$root/lib/pkgconfig']"
+        echo "[host_machine]"
+        echo "system = 'linux'"
+        echo "cpu_family = '$(uname -m)'"
+        echo "cpu = '$(uname -m)'"
+        echo "endian = 'little'"
+    } > "$out"
+    echo "$out"
 }
 
 # ---------------------------------------------------------------------------
 # The build
 # ---------------------------------------------------------------------------
-NF_DEPS=$(netfilter_deps_needed | xargs)
-if [ -n "$NF_DEPS" ]; then
-    # shellcheck disable=SC2086
-    build_netfilter_deps "$DEPS_CACHE" $NF_DEPS
-    export PKG_CONFIG_PATH="$DEPS_CACHE/root/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+CFLAGS_DEPS="-Os -ffunction-sections -fdata-sections"
+MESON_LIBC=()
+if [ "$LIBC" = musl ]; then
+    CROSS=$(musl_toolchain "$DEPS_CACHE")
+    build_deps "$DEPS_CACHE" musl-gcc "$CFLAGS_DEPS -isystem $DEPS_CACHE/musl/sysinc" libiptc libnl nettle
+    CC=musl-gcc
+    MESON_LIBC=(--cross-file "$CROSS")
+else
+    build_deps "$DEPS_CACHE" "$CC" "$CFLAGS_DEPS" libiptc
+    export PKG_CONFIG_PATH="$DEPS_CACHE/root-glibc/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 fi
 
+# A build directory set up for the other C library starts again.
+if [ -f "$BUILD_DIR/build.ninja" ] && [ "$(cat "$BUILD_DIR/.libc" 2>/dev/null)" != "$LIBC" ]; then
+    log "$BUILD_DIR was set up for another C library: setting it up again"
+    rm -rf "$BUILD_DIR"
+fi
 mkdir -p "$BUILD_DIR"
-# The stubs (static-netdb.c: no NSS; static-terminate.c: no C++ demangler)
-# are linked as objects; they must exist before meson's sanity-check links,
-# which use the same link arguments.
+echo "$LIBC" > "$BUILD_DIR/.libc"
+# The stubs (static-netdb.c: no name service; static-terminate.c: no C++
+# demangler; musl/compat.c, musl/malloc.c: see above) are linked as objects; they must exist
+# before meson's sanity-check links, which use the same link arguments.
 STUBS=
-for s in static-netdb static-terminate; do
-    if [ ! -f "$BUILD_DIR/$s.o" ] || [ "$ROOT/packaging/$s.c" -nt "$BUILD_DIR/$s.o" ]; then
-        "$CC" -Os -Wall -Wextra -Werror -c "$ROOT/packaging/$s.c" -o "$BUILD_DIR/$s.o"
+for s in static-netdb static-terminate $([ "$LIBC" = musl ] && echo musl/compat musl/malloc); do
+    o=$BUILD_DIR/$(basename "$s").o
+    if [ ! -f "$o" ] || [ "$ROOT/packaging/$s.c" -nt "$o" ]; then
+        "$CC" -Os -Wall -Wextra -Werror -c "$ROOT/packaging/$s.c" -o "$o"
         rm -f "$BUILD_DIR/cnibox"   # ninja does not see link-argument objects: relink
     fi
-    STUBS+=" $BUILD_DIR/$s.o"
+    STUBS+=" $o"
 done
 
 OPTS=(
@@ -171,7 +280,7 @@ print(",".join(next(o["choices"] for o in json.load(sys.stdin) if o["name"] == "
 fi
 OPTS+=("-Dapplets=$APPLETS")
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    meson setup "$BUILD_DIR" "$ROOT" "${OPTS[@]}" >&2 || die "meson setup failed (APPLETS=$APPLETS)"
+    meson setup "$BUILD_DIR" "$ROOT" "${MESON_LIBC[@]}" "${OPTS[@]}" >&2 || die "meson setup failed (APPLETS=$APPLETS)"
 else
     # (meson 1.0's --reconfigure keeps earlier cpp_args; configure sets them)
     { meson setup --reconfigure "$BUILD_DIR" "$ROOT" "${OPTS[@]}" && meson configure "$BUILD_DIR" "${OPTS[@]}"; } >&2 ||

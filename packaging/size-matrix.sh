@@ -7,7 +7,8 @@
 # Default sets: every applet; the k3s set (bridge, host-local, loopback,
 # portmap, bandwidth, firewall) as far as those applets exist; IPAM only
 # (host-local,static: no libnl-using applet); loopback alone. A first row is
-# the floor: an empty C++ main() linked the same way (static glibc + start files).
+# the floor: an empty main() linked the same way (the static C library + start
+# files; LIBC as for build-static.sh, musl by default).
 # BUILD_DIR as for build-static.sh (default: build-static); the binary in it is
 # left built with the last set, so run build-static.sh again afterwards.
 set -euo pipefail
@@ -37,9 +38,11 @@ printf '%-44s %10s %9s | %9s %9s %9s %9s %9s %9s\n' "applets" "stripped" "MiB" \
     "cnibox" "libc" "libstdc++" "libgcc" "libnl-3" "nl-route"
 
 # The floor: an empty program, static, same flags.
-echo 'int main() { return 0; }' > "$OUT/empty.cpp"
-${CXX:-c++} -Os -flto -ffunction-sections -fdata-sections -static -Wl,--gc-sections -Wl,-O1 \
-    -Wl,-z,noseparate-code -Wl,-Map="$OUT/empty.map" "$OUT/empty.cpp" -o "$OUT/empty"
+LIBC=${LIBC:-musl}
+echo 'int main(void) { return 0; }' > "$OUT/empty.c"
+if [ "$LIBC" = musl ]; then FLOOR_CC=musl-gcc; else FLOOR_CC=${CC:-cc}; fi
+"$FLOOR_CC" -Os -flto -ffunction-sections -fdata-sections -static -Wl,--gc-sections -Wl,-O1 \
+    -Wl,-z,noseparate-code -Wl,-Map="$OUT/empty.map" "$OUT/empty.c" -o "$OUT/empty"
 strip --strip-all --remove-section=.comment "$OUT/empty"
 
 row() {  # label binary map
@@ -51,11 +54,11 @@ label, size = sys.argv[1], int(sys.argv[2])
 g = json.load(sys.stdin)
 col = lambda *k: sum(v for n, v in g.items() if n in k)
 print("%-44s %10d %9.2f | %9d %9d %9d %9d %9d %9d" % (label, size, size / 1048576,
-      col("cnibox code (LTO)"), col("libc.a", "C runtime start files", "static-netdb.o"),
+      col("cnibox code (LTO)"), col("libc.a", "C runtime start files", "static-netdb.o", "compat.o", "malloc.o"),
       col("libstdc++.a"), col("libgcc.a", "libgcc_eh.a"), col("libnl-3.a"), col("libnl-route-3.a")))
 ' "$1" "$size"
 }
-row "(empty main: the static glibc floor)" "$OUT/empty" "$OUT/empty.map"
+row "(empty main: the static $LIBC floor)" "$OUT/empty" "$OUT/empty.map"
 
 for set in "$@"; do
     APPLETS=$set "$ROOT/packaging/build-static.sh" "$OUT" > /dev/null 2> "$OUT/log" ||

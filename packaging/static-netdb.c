@@ -1,15 +1,16 @@
 /* Linked into the static cnibox only (packaging/build-static.sh).
  *
- * libnl's archives reference glibc's name-service lookups: nl_addr_info()
- * calls getaddrinfo(), nl_addr_resolve() getnameinfo(), nl_ip_proto2str() /
- * nl_str2ip_proto() call
- * getprotobynumber() / getprotobyname(). In a static glibc program these can
- * only work by loading the shared NSS modules of the glibc they were linked
- * against, at run time, from the machine they run on; the linker warns about
- * exactly that, and they drag the whole NSS and dynamic-loader machinery into
- * the binary. cnibox never resolves names: these definitions take the place
- * of glibc's and fail as a machine without a resolver or /etc/protocols
- * would (libnl then prints protocols as numbers). */
+ * libnl's archives reference the C library's name-service lookups:
+ * nl_addr_info() calls getaddrinfo(), nl_addr_resolve() getnameinfo(),
+ * nl_ip_proto2str() / nl_str2ip_proto() call getprotobynumber() /
+ * getprotobyname(). In a static glibc program these can only work by loading
+ * the shared NSS modules of the glibc they were linked against, at run time,
+ * from the machine they run on; the linker warns about exactly that, and they
+ * drag the whole NSS and dynamic-loader machinery into the binary. musl's
+ * would bring its DNS resolver. cnibox never resolves names: these
+ * definitions take the place of the C library's and fail as a machine
+ * without a resolver or /etc/protocols would (libnl then prints protocols as
+ * numbers). */
 #include <netdb.h>
 #include <stddef.h>
 

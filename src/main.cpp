@@ -14,6 +14,7 @@
 #include "cni/applet.h"
 #include "cni/error.h"
 #include "config.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -70,16 +71,16 @@ std::string dirName(const std::string& p) {
 int install(const char* dirArg, bool force) {
     std::string self = selfPath();
     if (self.empty()) {
-        std::fprintf(stderr, "cnibox: cannot find its own path: %s\n", std::strerror(errno));
+        std::fprintf(stderr, "cnibox: cannot find its own path: %s\n", util::errnoDesc(errno));
         return 1;
     }
     char dirBuf[PATH_MAX];
     if (mkdir(dirArg, 0755) != 0 && errno != EEXIST) {
-        std::fprintf(stderr, "cnibox: cannot create %s: %s\n", dirArg, std::strerror(errno));
+        std::fprintf(stderr, "cnibox: cannot create %s: %s\n", dirArg, util::errnoDesc(errno));
         return 1;
     }
     if (!realpath(dirArg, dirBuf)) {
-        std::fprintf(stderr, "cnibox: %s: %s\n", dirArg, std::strerror(errno));
+        std::fprintf(stderr, "cnibox: %s: %s\n", dirArg, util::errnoDesc(errno));
         return 1;
     }
     std::string dir = dirBuf;
@@ -100,7 +101,7 @@ int install(const char* dirArg, bool force) {
         std::string tmp = dir + "/." + a->name + ".cnibox-new";
         unlink(tmp.c_str());
         if (symlink(target.c_str(), tmp.c_str()) != 0 || rename(tmp.c_str(), link.c_str()) != 0) {
-            std::fprintf(stderr, "cnibox: cannot link %s: %s\n", link.c_str(), std::strerror(errno));
+            std::fprintf(stderr, "cnibox: cannot link %s: %s\n", link.c_str(), util::errnoDesc(errno));
             unlink(tmp.c_str());
             failed++;
         }

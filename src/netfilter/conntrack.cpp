@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "netfilter/netfilter.h"
+#include "util/fs.h"
 
 namespace nf {
 
@@ -92,7 +93,7 @@ nlmsghdr* header(char* buf, uint16_t msgType, uint16_t flags, int family, uint32
 }
 
 Error sysErr(int err, const std::string& what) {
-    return Error(cni::kInternal, "conntrack: " + what + ": " + std::strerror(err));
+    return Error(cni::kInternal, "conntrack: " + what + ": " + util::errnoDesc(err));
 }
 
 // Sends a dump request and runs onEntry over the replies. Returns an errno (0 = ok).

@@ -41,6 +41,7 @@ extern "C" {
 #include <thread>
 
 #include "netfilter/internal.h"
+#include "util/fs.h"
 
 namespace nf::detail {
 
@@ -75,7 +76,7 @@ Error acquireLock() {
     if (!path || !*path) path = kDefaultLockFile;
     int fd = ::open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
-        return {cni::kInternal, std::string("cannot open the xtables lock ") + path + ": " + std::strerror(errno)};
+        return {cni::kInternal, std::string("cannot open the xtables lock ") + path + ": " + util::errnoDesc(errno)};
     auto deadline = std::chrono::steady_clock::now() + lockWait();
     auto pause = std::chrono::milliseconds(5);
     while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -83,7 +84,7 @@ Error acquireLock() {
         if (err == EINTR) continue;
         if (err != EWOULDBLOCK) {
             ::close(fd);
-            return {cni::kInternal, std::string("cannot lock ") + path + ": " + std::strerror(err)};
+            return {cni::kInternal, std::string("cannot lock ") + path + ": " + util::errnoDesc(err)};
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             ::close(fd);

@@ -27,6 +27,7 @@
 
 #include "netfilter/internal.h"
 #include "netfilter/nft_netlink.h"
+#include "util/fs.h"
 
 namespace nf::detail {
 
@@ -853,7 +854,7 @@ private:
                 &err))
             return e;
         if (err && err != ENOENT)
-            return {cni::kInternal, context_ + ": listing rules failed: " + std::strerror(err)};
+            return {cni::kInternal, context_ + ": listing rules failed: " + util::errnoDesc(err)};
         return {};
     }
 

@@ -1,5 +1,6 @@
 // NETLINK_NETFILTER socket, batches and the lock of the nftables backend.
 #include "netfilter/nft_netlink.h"
+#include "util/fs.h"
 
 #include <fcntl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -7,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +26,7 @@ namespace {
 constexpr size_t kMsgBufSize = 16384;
 constexpr size_t kRxBufSize = 128 * 1024;
 
-std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err) { return util::errnoDesc(err); }
 
 // The human-readable message of an extended ack (NLMSGERR_ATTR_MSG), if any.
 std::string extackMsg(const nlmsghdr* nlh) {
@@ -90,6 +92,11 @@ Error Socket::get(Socket*& out) {
     return {};
 }
 
+namespace {
+// close_range(2) by its syscall: not every C library declares it.
+void closeRange(unsigned lo, unsigned hi) { syscall(SYS_close_range, lo, hi, 0U); }
+}  // namespace
+
 void Socket::release() {
     if (fd_ < 0) return;
     if (deferRelease_ && pid_ == getpid()) {
@@ -101,9 +108,9 @@ void Socket::release() {
                 // stderr must not: the caller reads them to EOF).
                 unsigned lo = static_cast<unsigned>(std::min(fd_, cue[0]));
                 unsigned hi = static_cast<unsigned>(std::max(fd_, cue[0]));
-                if (lo > 0) close_range(0, lo - 1, 0);
-                if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
-                close_range(hi + 1, ~0U, 0);
+                if (lo > 0) closeRange(0, lo - 1);
+                if (hi > lo + 1) closeRange(lo + 1, hi - 1);
+                closeRange(hi + 1, ~0U);
                 char c;
                 while (read(cue[0], &c, 1) < 0 && errno == EINTR) {
                 }
@@ -177,7 +184,7 @@ static Error sendAll(int fd, const void* data, size_t len) {
     for (;;) {
         ssize_t n = sendto(fd, data, len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return {cni::kInternal, std::string("nftables: netlink send failed: ") + std::strerror(errno)};
+        if (n < 0) return {cni::kInternal, std::string("nftables: netlink send failed: ") + util::errnoDesc(errno)};
         return {};
     }
 }

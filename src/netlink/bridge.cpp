@@ -1,5 +1,9 @@
 // Bridges and bridge ports: creation, port flags (AF_BRIDGE IFLA_PROTINFO),
 // VLAN filtering.
+// (<netinet/in.h> before the uapi headers: linux/if_bridge.h brings
+// linux/in6.h, whose in6_addr only yields to a C library's that came first.)
+#include <netinet/in.h>
+
 #include <linux/if.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>

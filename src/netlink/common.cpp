@@ -13,6 +13,7 @@
 #include <netlink/socket.h>
 
 #include "netlink/internal.h"
+#include "util/fs.h"
 
 namespace nl {
 namespace {
@@ -101,7 +102,7 @@ Error fail(int nlerr, std::string_view what, std::string_view reason) {
     std::string m = "failed to ";
     m += what;
     m += ": ";
-    const char* desc = t_kerr.err == e ? strerrordesc_np(e) : nullptr;
+    const char* desc = t_kerr.err == e ? util::errnoDesc(e) : nullptr;
     if (!reason.empty())
         m += reason;
     else
@@ -124,7 +125,7 @@ Error sysFail(int err, std::string_view what, int code) {
     std::string m = "failed to ";
     m += what;
     m += ": ";
-    m += strerrordesc_np(err) ? strerrordesc_np(err) : "unknown error";
+    m += util::errnoDesc(err);
     return Error(code, std::move(m));
 }
 

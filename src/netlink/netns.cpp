@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "netlink/internal.h"
+#include "util/fs.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -106,7 +107,7 @@ NetnsGuard::~NetnsGuard() {
     if (setns(orig_, CLONE_NEWNET) < 0) {
         // Carrying on in the wrong namespace would configure the wrong
         // network: stop here.
-        std::fprintf(stderr, "cnibox: cannot return to the original netns: %s\n", strerror(errno));
+        std::fprintf(stderr, "cnibox: cannot return to the original netns: %s\n", util::errnoDesc(errno));
         std::abort();
     }
     ::close(orig_);

@@ -34,7 +34,7 @@ int writeAll(int fd, std::string_view data) {
 }
 
 std::string errnoText(int err) {
-    std::string s = std::strerror(err);
+    std::string s = errnoDesc(err);
     if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] + 32);
     return s;
 }
