@@ -234,7 +234,7 @@ EOF
 CFLAGS_DEPS="-Os -ffunction-sections -fdata-sections"
 MESON_LIBC=()
 if [ "$LIBC" = musl ]; then
-    CROSS=$(musl_toolchain "$DEPS_CACHE")
+    CROSS=$(musl_toolchain "$DEPS_CACHE") && [ -f "$CROSS" ] || die "cannot set up the musl toolchain"
     build_deps "$DEPS_CACHE" musl-gcc "$CFLAGS_DEPS -isystem $DEPS_CACHE/musl/sysinc" libiptc libnl nettle
     CC=musl-gcc
     MESON_LIBC=(--cross-file "$CROSS")

@@ -5,6 +5,7 @@
 #include <nettle/sha2.h>
 
 #include "netfilter/internal.h"
+#include "util/fs.h"
 
 namespace nf {
 
@@ -26,8 +27,8 @@ Error parseBackend(std::string_view key, std::string_view value, std::optional<B
     return {};
 }
 
-bool usable(Backend b) {
-    return b == Backend::kIptables ? detail::iptablesUsable() : detail::nftablesUsable();
+bool usable(Backend b, int* err) {
+    return b == Backend::kIptables ? detail::iptablesUsable(err) : detail::nftablesUsable(err);
 }
 
 // The table names a /proc/net/*_tables_names file lists (one per line).
@@ -71,9 +72,11 @@ Backend autoBackend() {
 
 Error chooseBackend(std::optional<Backend> wanted, Backend& out) {
     out = wanted ? *wanted : autoBackend();
-    if (!usable(out))
+    int err = 0;
+    if (!usable(out, &err))
         return {cni::kNotAvailable, std::string("the ") + std::string(backendName(out)) +
-                                        " backend is not usable in this network namespace"};
+                                        " backend is not usable in this network namespace" +
+                                        (err ? std::string(": ") + util::errnoDesc(err) : std::string())};
     return {};
 }
 

@@ -47,6 +47,18 @@ namespace nf::detail {
 
 namespace {
 
+// iptc_init / ip6tc_init, retried while the failure is a race with another
+// process (neither holds the xtables lock here): EAGAIN, the table changed
+// between its size and its contents being read (libiptc retries that once
+// itself); EEXIST, another process's first use of the table in this netns
+// was instantiating it at the same moment.
+xtc_handle* initRetrying(xtc_handle* (*init)(const char*), const char* table) {
+    xtc_handle* h = nullptr;
+    for (int tries = 0; !h && tries < 10; tries++)
+        if (!(h = init(table)) && errno != EAGAIN && errno != EEXIST) break;
+    return h;
+}
+
 // ---------------------------------------------------------------- the lock
 
 constexpr const char* kDefaultLockFile = "/run/xtables.lock";
@@ -111,7 +123,7 @@ void releaseLock() {
 struct V4 {
     using Entry = ipt_entry;
     static constexpr Family kFamily = Family::kIPv4;
-    static xtc_handle* init(const char* t) { return iptc_init(t); }
+    static xtc_handle* init(const char* t) { return initRetrying(iptc_init, t); }
     static void free(xtc_handle* h) { iptc_free(h); }
     static int isChain(const char* c, xtc_handle* h) { return iptc_is_chain(c, h); }
     static int builtin(const char* c, xtc_handle* h) { return iptc_builtin(c, h); }
@@ -172,7 +184,7 @@ struct V4 {
 struct V6 {
     using Entry = ip6t_entry;
     static constexpr Family kFamily = Family::kIPv6;
-    static xtc_handle* init(const char* t) { return ip6tc_init(t); }
+    static xtc_handle* init(const char* t) { return initRetrying(ip6tc_init, t); }
     static void free(xtc_handle* h) { ip6tc_free(h); }
     static int isChain(const char* c, xtc_handle* h) { return ip6tc_is_chain(c, h); }
     static int builtin(const char* c, xtc_handle* h) { return ip6tc_builtin(c, h); }
@@ -657,13 +669,12 @@ Error openIptables(Family f, std::string_view name, std::unique_ptr<Table>& out)
     return {cni::kInternal, "the iptables backend has only the ip and ip6 families"};
 }
 
-bool iptablesUsable() {
-    // EAGAIN: the table changed while it was read (a concurrent commit; the
-    // probe does not take the lock). iptables itself retries the same way.
-    xtc_handle* h = nullptr;
-    for (int tries = 0; !h && tries < 10; tries++)
-        if (!(h = iptc_init("filter")) && errno != EAGAIN) break;
-    if (!h) return false;
+bool iptablesUsable(int* err) {
+    xtc_handle* h = initRetrying(iptc_init, "filter");
+    if (!h) {
+        if (err) *err = errno;
+        return false;
+    }
     iptc_free(h);
     return true;
 }

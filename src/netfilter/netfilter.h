@@ -45,7 +45,8 @@ Error parseBackend(std::string_view key, std::string_view value, std::optional<B
 
 // Whether the backend can be used in the current network namespace (the
 // iptables probe opens the filter table; the nftables probe lists tables).
-bool usable(Backend b);
+// When not, *err (if given) is the errno the probe failed with.
+bool usable(Backend b, int* err = nullptr);
 
 // The automatic choice, deterministic and documented in the README:
 // iptables if the legacy xtables of this network namespace are in use
@@ -168,7 +169,7 @@ public:
     // them nothing is queued (a steady-state ADD then carries no deletion,
     // which on nftables would cost an RCU grace period); otherwise the chain
     // is flushed and refilled in the same transaction.
-    Error replaceRules(std::string_view chain, const std::vector<Rule>& rules);
+    virtual Error replaceRules(std::string_view chain, const std::vector<Rule>& rules);
     // Deletes every identical rule. None there: ok.
     virtual Error deleteRule(std::string_view chain, const Rule& r) = 0;
 

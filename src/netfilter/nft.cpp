@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -16,6 +17,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <sys/stat.h>
+
+#include <map>
 #include <set>
 
 #include <libnftnl/chain.h>
@@ -547,6 +551,8 @@ public:
     Family family() const override { return fam_; }
 
     bool exists() override {
+        if (!chainsLoaded_) loadChains();
+        if (!kernelChains_.empty()) return true;
         TablePtr t(nftnl_table_alloc());
         nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name_.c_str());
         Msg req = nft::makeMsg("get table", [&](char* buf) {
@@ -602,25 +608,9 @@ public:
     }
 
     std::vector<std::string> chains() override {
-        // The kernel filters chain dumps by family only; this table's are picked here.
-        ChainPtr c(nftnl_chain_alloc());
-        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name_.c_str());
-        Msg req = nft::makeMsg("list chains", [&](char* buf) {
-            auto* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nfproto(fam_), NLM_F_DUMP, 0);
-            nftnl_chain_nlmsg_build_payload(nlh, c.get());
-            return nlh;
-        });
+        if (!chainsLoaded_) loadChains();
         std::vector<std::string> out;
-        int err = 0;
-        (void)sock_->query(
-            req,
-            [&](const nlmsghdr* nlh) {
-                ChainPtr ch(nftnl_chain_alloc());
-                if (nftnl_chain_nlmsg_parse(nlh, ch.get()) < 0) return;
-                if (name_ != nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_TABLE)) return;
-                out.emplace_back(nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_NAME));
-            },
-            &err);
+        for (const auto& [name, use] : kernelChains_) out.push_back(name);
         return out;
     }
 
@@ -699,6 +689,27 @@ public:
         return {};
     }
 
+    // One dump of the chain, compared rule by rule in order.
+    Error replaceRules(std::string_view chain, const std::vector<Rule>& rules) override {
+        std::string name(chain);
+        std::vector<KernelRule> have;
+        bool same = false;
+        if (!chainsQueued_.count(name) && !chainsDeleted_.count(name) && !destroyQueued_) {
+            if (auto e = dumpRules(&name, have)) return e;
+            same = have.size() == rules.size();
+            for (size_t i = 0; same && i < rules.size(); ++i) {
+                Wanted w;
+                if (auto e = wanted(name, rules[i], w)) return e;
+                same = identical(have[i], w);
+            }
+        }
+        if (same) return {};
+        if (auto e = flushChain(chain)) return e;
+        for (const Rule& r : rules)
+            if (auto e = append(chain, r)) return e;
+        return {};
+    }
+
     std::vector<RuleInfo> list(std::string_view chain) override {
         std::vector<RuleInfo> out;
         std::vector<KernelRule> rules;
@@ -742,6 +753,8 @@ public:
         destroyQueued_ = false;
         chainsQueued_.clear();
         chainsDeleted_.clear();
+        chainsLoaded_ = false;
+        kernelChains_.clear();
         return sock_->batch(msgs, context_);
     }
 
@@ -802,30 +815,44 @@ private:
         return {};
     }
 
-    // A single GET of the chain; its reference count in `use`.
+    // Whether the chain is in the kernel, and its reference count in `use`.
+    // The first call lists the table's chains in one dump and keeps them
+    // until commit(): with the backend lock held nothing else of ours
+    // changes them meanwhile, and a steady-state ADD asks about several.
     bool getChain(std::string_view chain, uint32_t& use) {
-        std::string name(chain);
+        if (!chainsLoaded_) loadChains();
+        auto it = kernelChains_.find(std::string(chain));
+        if (it == kernelChains_.end()) return false;
+        use = it->second;
+        return true;
+    }
+
+    void loadChains() {
+        kernelChains_.clear();
         ChainPtr c(nftnl_chain_alloc());
         nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, name_.c_str());
-        nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, name.c_str());
-        Msg req = nft::makeMsg("get chain", [&](char* buf) {
-            auto* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nfproto(fam_), 0, 0);
+        Msg req = nft::makeMsg("list chains", [&](char* buf) {
+            auto* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nfproto(fam_), NLM_F_DUMP, 0);
             nftnl_chain_nlmsg_build_payload(nlh, c.get());
             return nlh;
         });
-        bool found = false;
         int err = 0;
         if (sock_->query(
                 req,
                 [&](const nlmsghdr* nlh) {
                     ChainPtr ch(nftnl_chain_alloc());
                     if (nftnl_chain_nlmsg_parse(nlh, ch.get()) < 0) return;
-                    found = true;
-                    if (nftnl_chain_is_set(ch.get(), NFTNL_CHAIN_USE)) use = nftnl_chain_get_u32(ch.get(), NFTNL_CHAIN_USE);
+                    // older kernels filter chain dumps by family only
+                    if (name_ != nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_TABLE)) return;
+                    uint32_t use = nftnl_chain_is_set(ch.get(), NFTNL_CHAIN_USE)
+                                       ? nftnl_chain_get_u32(ch.get(), NFTNL_CHAIN_USE) : 0;
+                    kernelChains_[nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_NAME)] = use;
                 },
-                &err))
-            return false;
-        return found && err == 0;
+                &err) || err) {
+            kernelChains_.clear();  // not cached: the next question asks again
+            return;
+        }
+        chainsLoaded_ = true;
     }
 
     // The rules of one chain (or of the whole table with chain == nullptr),
@@ -877,28 +904,44 @@ private:
         return true;
     }
 
-    // Handles of the rules of `chain` identical to r (same expressions, same
-    // comment). With `first`, stops at the first one.
+    // A rule as the kernel would list it, for comparing with kernel rules.
+    struct Wanted {
+        RuleShape shape;
+        std::vector<std::vector<std::string>> sets;
+    };
+
+    Error wanted(const std::string& chain, const Rule& r, Wanted& w) {
+        Rendered rd;
+        if (auto e = render(r, fam_, name_, chain, rd)) return e;
+        w.shape = shapeOf(rd.rule.get());
+        if (rd.set) w.sets.push_back(setKeys(rd.set.get()));
+        return {};
+    }
+
+    // Same expressions, same comment, same anonymous set elements.
+    bool identical(KernelRule& kr, const Wanted& w) {
+        RuleShape got = shapeOf(kr.rule.get());
+        if (got.comment != w.shape.comment || got.exprs != w.shape.exprs || got.sets.size() != w.shape.sets.size())
+            return false;
+        for (size_t i = 0; i < got.sets.size(); ++i) {
+            std::vector<std::string> keys;
+            if (got.sets[i].first != w.shape.sets[i].first || !kernelSetKeys(got.sets[i].second, keys) ||
+                i >= w.sets.size() || keys != w.sets[i])
+                return false;
+        }
+        return true;
+    }
+
+    // Handles of the rules of `chain` identical to r. With `first`, stops at
+    // the first one.
     Error findIdentical(std::string_view chain, const Rule& r, std::vector<uint64_t>& handles, bool first) {
         std::string name(chain);
-        Rendered rd;
-        if (auto e = render(r, fam_, name_, name, rd)) return e;
-        RuleShape want = shapeOf(rd.rule.get());
-        std::vector<std::vector<std::string>> wantSets;
-        if (rd.set) wantSets.push_back(setKeys(rd.set.get()));
+        Wanted w;
+        if (auto e = wanted(name, r, w)) return e;
         std::vector<KernelRule> rules;
         if (auto e = dumpRules(&name, rules)) return e;
         for (auto& kr : rules) {
-            RuleShape got = shapeOf(kr.rule.get());
-            if (got.comment != want.comment || got.exprs != want.exprs || got.sets.size() != want.sets.size())
-                continue;
-            bool same = true;
-            for (size_t i = 0; same && i < got.sets.size(); ++i) {
-                std::vector<std::string> keys;
-                same = got.sets[i].first == want.sets[i].first && kernelSetKeys(got.sets[i].second, keys) &&
-                       i < wantSets.size() && keys == wantSets[i];
-            }
-            if (!same) continue;
+            if (!identical(kr, w)) continue;
             handles.push_back(kr.handle);
             if (first) break;
         }
@@ -914,6 +957,8 @@ private:
     bool destroyQueued_ = false;                 // destroy() queued: the kernel's table is going
     std::set<std::string> chainsQueued_;
     std::set<std::string> chainsDeleted_;        // deleteChain() queued in this transaction
+    std::map<std::string, uint32_t> kernelChains_;  // the kernel's chains of this table: use count
+    bool chainsLoaded_ = false;
 };
 
 }  // namespace
@@ -927,7 +972,17 @@ Error openNftables(Family f, std::string_view name, std::unique_ptr<Table>& out)
     return {};
 }
 
-bool nftablesUsable() {
+bool nftablesUsable(int* errOut) {
+    // asked by the backend choice and again by the applet: once per netns
+    static int known = -1;
+    static dev_t knownDev;
+    static ino_t knownIno;
+    struct stat st {};
+    if (stat("/proc/self/ns/net", &st) != 0) return false;
+    if (known >= 0 && st.st_dev == knownDev && st.st_ino == knownIno) return known == 1;
+    known = 0;
+    knownDev = st.st_dev;
+    knownIno = st.st_ino;
     Socket* s = nullptr;
     if (Socket::get(s)) return false;
     Msg req = nft::makeMsg("list tables", [](char* buf) {
@@ -935,7 +990,9 @@ bool nftablesUsable() {
     });
     int err = 0;
     if (s->query(req, [](const nlmsghdr*) {}, &err)) return false;
-    return err == 0;
+    known = err == 0 ? 1 : 0;
+    if (err && errOut) *errOut = err;
+    return known == 1;
 }
 
 }  // namespace nf::detail

@@ -54,21 +54,31 @@ Error sysctlGet(std::string_view key, std::string& out) {
     return {};
 }
 
+// One open for both: read the value, write only when it differs (a
+// read-only /proc/sys is fine when the value is already right).
 Error sysctlSet(std::string_view key, std::string_view value) {
-    std::string path = sysctlPath(key), cur;
-    int err = 0;
-    if (readFile(path, cur, err) && trimmed(cur) == trimmed(value)) return {};
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n;
-        do n = ::write(fd, value.data(), value.size());
+    std::string path = sysctlPath(key);
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    int openErr = fd < 0 ? errno : 0;
+    if (fd < 0 && (openErr == EACCES || openErr == EROFS || openErr == EPERM))
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return detail::sysFail(errno, "set sysctl " + std::string(key) + " to " + std::string(value));
+    char buf[256];
+    ssize_t n;
+    do n = ::read(fd, buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0 && size_t(n) < sizeof buf && trimmed(std::string_view(buf, size_t(n))) == trimmed(value)) {
+        ::close(fd);
+        return {};
+    }
+    int err = openErr;
+    if (!err) {
+        do n = ::pwrite(fd, value.data(), value.size(), 0);
         while (n < 0 && errno == EINTR);
         err = n < 0 ? errno : 0;
-        ::close(fd);
-        if (n >= 0) return {};
-    } else {
-        err = errno;
     }
+    ::close(fd);
+    if (!err) return {};
     return detail::sysFail(err, "set sysctl " + std::string(key) + " to " + std::string(value));
 }
 

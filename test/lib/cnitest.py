@@ -308,7 +308,7 @@ def legacy_iptables_dir():
 
 
 def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1", ifname="eth0",
-               args=None, cni_path=None, ref=False, env=None, binary=None, stdin=None):
+               args=None, cni_path=None, ref=False, env=None, binary=None, stdin=None, wrapper=None):
     """Execs a plugin as a runtime would and returns a PluginResult.
 
     plugin: applet/type name. conf: dict (dumped) or str (sent as is).
@@ -316,6 +316,7 @@ def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1"
     for plugins that touch no kernel state). netns: CNI_NETNS (a Netns or a path).
     ref: run the reference plugin from /usr/lib/cni instead of cnibox.
     env: a dict of variables; a value of None removes that variable.
+    wrapper: a command line the plugin runs under (e.g. ["unshare", "-U"]).
     """
     bindir = REF_DIR if ref else cnibox_dir()
     exe = binary or os.path.join(bindir, plugin)
@@ -336,9 +337,9 @@ def run_plugin(plugin, command, conf, *, host=None, netns="", containerid="ctr1"
         else:
             e[k] = v
     data = stdin if stdin is not None else (conf if isinstance(conf, str) else json.dumps(conf))
-    cmd = [exe]
+    cmd = (wrapper or []) + [exe]
     if host is not None:
-        cmd = ["ip", "netns", "exec", host.name, "env", "-i"] + [f"{k}={v}" for k, v in e.items()] + [exe]
+        cmd = ["ip", "netns", "exec", host.name, "env", "-i"] + [f"{k}={v}" for k, v in e.items()] + cmd
         e = None
     p = subprocess.run(cmd, input=data, capture_output=True, text=True, env=e, timeout=60)
     return PluginResult(p)

@@ -639,6 +639,16 @@ def test_status(host, ctr, backend):
     ok(run_plugin("portmap", "STATUS", c, host=host, netns=""))
 
 
+@pytest.mark.parametrize("backend", BACKENDS + [None])
+def test_status_without_a_usable_backend(host, backend):
+    """In a user namespace of its own the plugin has no CAP_NET_ADMIN over the
+    host's network namespace: neither backend can be read, STATUS says 50."""
+    c = pm_conf(backend, None, version="1.1.0")
+    r = run_plugin("portmap", "STATUS", c, host=host, netns="", wrapper=["unshare", "--user"])
+    assert r.rc == 1 and r.json["code"] == 50, r
+    assert "backend is not usable in this network namespace: Operation not permitted" in r.json["msg"], r
+
+
 # ---------------------------------------------------------------- bad input
 
 BAD = [

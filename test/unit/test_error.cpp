@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <string>
+
 #include "cni/error.h"
+#include "util/fs.h"
 
 using cni::Error;
 
@@ -46,4 +51,24 @@ TEST_CASE("Error JSON escapes strings as Go does", "[error]") {
         std::string j = Error(5, c.in).json();
         CHECK(j == std::string("{\n    \"code\": 5,\n    \"msg\": ") + c.out + "\n}");
     }
+}
+
+TEST_CASE("errno texts are glibc's and Go's words, whichever C library", "[error]") {
+    CHECK(std::string(util::errnoDesc(ENOENT)) == "No such file or directory");
+    CHECK(std::string(util::errnoDesc(EBUSY)) == "Device or resource busy");
+    CHECK(std::string(util::errnoDesc(EADDRINUSE)) == "Address already in use");
+    CHECK(std::string(util::errnoDesc(0)) == "Success");
+    CHECK(std::string(util::errnoDesc(41)) == "Unknown error 41");
+    CHECK(std::string(util::errnoDesc(-3)) == "Unknown error -3");
+    CHECK(std::string(util::errnoDesc(4000)) == "Unknown error 4000");
+    CHECK(util::errnoText(EEXIST) == "file exists");
+#ifdef __GLIBC__
+    // the table is glibc's own: the same text for every errno it names
+    for (int e = 1; e < 200; e++) {
+        const char* g = strerrordesc_np(e);
+        INFO("errno " << e);
+        if (g) CHECK(std::string(util::errnoDesc(e)) == g);
+        else CHECK(std::string(util::errnoDesc(e)) == "Unknown error " + std::to_string(e));
+    }
+#endif
 }
