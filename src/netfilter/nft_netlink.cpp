@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 #include <libnftnl/common.h>
@@ -111,6 +112,17 @@ void Socket::release() {
                 if (lo > 0) closeRange(0, lo - 1);
                 if (hi > lo + 1) closeRange(lo + 1, hi - 1);
                 closeRange(hi + 1, ~0U);
+                // Close only once the kernel has destroyed what this
+                // process's batch deleted: otherwise the close would wait
+                // for that inside nf_tables' commit mutex, and every other
+                // process's commit in this netns with it. The destroy work
+                // waits one RCU grace period, queued before this child
+                // existed; membarrier(MEMBARRIER_CMD_GLOBAL) waits one too.
+                if (syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0U, 0) != 0) {
+                    timespec gp{0, 30 * 1000 * 1000};
+                    while (nanosleep(&gp, &gp) != 0 && errno == EINTR) {
+                    }
+                }
                 char c;
                 while (read(cue[0], &c, 1) < 0 && errno == EINTR) {
                 }

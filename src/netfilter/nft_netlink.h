@@ -53,10 +53,11 @@ private:
     Error open();
     // Closes the socket. Closing a netfilter netlink socket makes the kernel
     // first finish destroying earlier transactions' objects (nf_tables'
-    // NETLINK_URELEASE handler flushes its destroy work: an RCU grace
-    // period, ~15 ms on some kernels). When a batch of this process deleted
-    // anything, the last reference is handed to a short-lived child that
-    // closes it once this process has exited, so the caller does not wait
+    // NETLINK_URELEASE handler flushes its destroy work, an RCU grace period,
+    // ~15 ms on some kernels, inside the commit mutex). When a batch of this
+    // process deleted anything, the last reference is handed to a
+    // short-lived child that waits a grace period and this process's exit,
+    // then closes it: neither the caller nor other processes' commits wait
     // for the kernel's memory reclaim. The rules are committed either way.
     void release();
     bool deferRelease_ = false;
