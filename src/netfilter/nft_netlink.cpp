@@ -94,13 +94,32 @@ Error Socket::get(Socket*& out) {
 }
 
 namespace {
+constexpr const char* kLockDir = "/run/cnibox";
+constexpr const char* kLockPath = "/run/cnibox/nftables.lock";
+
 // close_range(2) by its syscall: not every C library declares it.
 void closeRange(unsigned lo, unsigned hi) { syscall(SYS_close_range, lo, hi, 0U); }
+
+// A batch that deleted anything stamps the lock file's mtime. The kernel's
+// destroy work for it runs for about a grace period; a socket closed in that
+// window waits for it (see release()), whichever process deleted. 250 ms is
+// several grace periods even on a loaded machine.
+void stampDeletion() { utimensat(AT_FDCWD, kLockPath, nullptr, 0); }
+
+bool deletionRecent() {
+    struct stat st {};
+    if (stat(kLockPath, &st) != 0) return false;
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ageNs = (static_cast<long long>(now.tv_sec) - st.st_mtim.tv_sec) * 1000000000LL +
+                      (now.tv_nsec - st.st_mtim.tv_nsec);
+    return ageNs >= 0 && ageNs < 250LL * 1000 * 1000;
+}
 }  // namespace
 
 void Socket::release() {
     if (fd_ < 0) return;
-    if (deferRelease_ && pid_ == getpid()) {
+    if ((deferRelease_ || deletionRecent()) && pid_ == getpid()) {
         int cue[2];
         if (pipe2(cue, O_CLOEXEC) == 0) {
             pid_t child = fork();
@@ -255,12 +274,14 @@ Error Socket::batch(std::vector<Msg>& msgs, const std::string& context) {
     nlmsghdr* begin = nftnl_batch_begin(hb, seq0);
     uint32_t firstSeq = seq_ + 1;
     size_t total = begin->nlmsg_len;
+    bool deletes = false;
     for (auto& m : msgs) {
         auto* h = reinterpret_cast<nlmsghdr*>(m.buf.data());
         switch (NFNL_MSG_TYPE(h->nlmsg_type)) {
             case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
             case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM:
                 deferRelease_ = true;
+                deletes = true;
                 break;
             default:
                 break;
@@ -326,7 +347,10 @@ Error Socket::batch(std::vector<Msg>& msgs, const std::string& context) {
             return true;
         });
     }
-    if (firstErr == 0) return {};
+    if (firstErr == 0) {
+        if (deletes) stampDeletion();
+        return {};
+    }
     std::string what;
     if (errSeq >= firstSeq && errSeq < firstSeq + msgs.size())
         what = msgs[errSeq - firstSeq].what;
@@ -340,8 +364,6 @@ Error Socket::batch(std::vector<Msg>& msgs, const std::string& context) {
 namespace {
 int gLockFd = -1;
 int gLockRefs = 0;
-constexpr const char* kLockDir = "/run/cnibox";
-constexpr const char* kLockPath = "/run/cnibox/nftables.lock";
 }  // namespace
 
 Error Lock::acquire() {

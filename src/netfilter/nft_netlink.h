@@ -55,10 +55,12 @@ private:
     // first finish destroying earlier transactions' objects (nf_tables'
     // NETLINK_URELEASE handler flushes its destroy work, an RCU grace period,
     // ~15 ms on some kernels, inside the commit mutex). When a batch of this
-    // process deleted anything, the last reference is handed to a
-    // short-lived child that waits a grace period and this process's exit,
-    // then closes it: neither the caller nor other processes' commits wait
-    // for the kernel's memory reclaim. The rules are committed either way.
+    // process deleted anything, or any process's did within the last 250 ms
+    // (such batches stamp the lock file's mtime), the last reference is
+    // handed to a short-lived child that waits a grace period and this
+    // process's exit, then closes it: neither the caller nor other
+    // processes' commits wait for the kernel's memory reclaim. The rules are
+    // committed either way.
     void release();
     bool deferRelease_ = false;
     Error recvInto(std::vector<char>& buf, ssize_t& n, bool wait);
