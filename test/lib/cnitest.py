@@ -28,8 +28,9 @@ def cnibox_binary():
 
 
 def nftool_binary():
-    """test/netfilter/nftool of the build the cnibox under test came from."""
-    b = os.path.join(os.path.dirname(cnibox_binary()), "test", "netfilter", "nftool")
+    """test/netfilter/nftool of the build the cnibox under test came from
+    ($CNIBOX_NFTOOL when set: the static binary's tiers use the normal build's)."""
+    b = os.environ.get("CNIBOX_NFTOOL") or os.path.join(os.path.dirname(cnibox_binary()), "test", "netfilter", "nftool")
     if not os.path.exists(b):
         raise RuntimeError(f"nftool not found at {b} (build with -Dtests=true)")
     return b
