@@ -17,8 +17,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <sys/stat.h>
-
 #include <map>
 #include <set>
 
@@ -848,11 +846,11 @@ private:
                                        ? nftnl_chain_get_u32(ch.get(), NFTNL_CHAIN_USE) : 0;
                     kernelChains_[nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_NAME)] = use;
                 },
-                &err) || err) {
+                &err) || (err && err != ENOENT)) {
             kernelChains_.clear();  // not cached: the next question asks again
             return;
         }
-        chainsLoaded_ = true;
+        chainsLoaded_ = true;  // ENOENT: no such table, so no chains (as dumpRules)
     }
 
     // The rules of one chain (or of the whole table with chain == nullptr),
@@ -974,24 +972,26 @@ Error openNftables(Family f, std::string_view name, std::unique_ptr<Table>& out)
 
 bool nftablesUsable(int* errOut) {
     // asked by the backend choice and again by the applet: once per netns
-    static int known = -1;
+    // (the kernel's answer and its errno are kept; a transport failure is not)
+    static int known = -1, knownErr = 0;
     static dev_t knownDev;
     static ino_t knownIno;
     struct stat st {};
     if (stat("/proc/self/ns/net", &st) != 0) return false;
-    if (known >= 0 && st.st_dev == knownDev && st.st_ino == knownIno) return known == 1;
-    known = 0;
-    knownDev = st.st_dev;
-    knownIno = st.st_ino;
-    Socket* s = nullptr;
-    if (Socket::get(s)) return false;
-    Msg req = nft::makeMsg("list tables", [](char* buf) {
-        return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP, 0);
-    });
-    int err = 0;
-    if (s->query(req, [](const nlmsghdr*) {}, &err)) return false;
-    known = err == 0 ? 1 : 0;
-    if (err && errOut) *errOut = err;
+    if (known < 0 || st.st_dev != knownDev || st.st_ino != knownIno) {
+        Socket* s = nullptr;
+        if (Socket::get(s)) return false;
+        Msg req = nft::makeMsg("list tables", [](char* buf) {
+            return nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, NLM_F_DUMP, 0);
+        });
+        int err = 0;
+        if (s->query(req, [](const nlmsghdr*) {}, &err)) return false;
+        known = err == 0 ? 1 : 0;
+        knownErr = err;
+        knownDev = st.st_dev;
+        knownIno = st.st_ino;
+    }
+    if (knownErr && errOut) *errOut = knownErr;
     return known == 1;
 }
 
