@@ -11,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "cni/applet.h"
+#include "applets/registry.h"
+#include "cni/delegate.h"
 #include "cni/error.h"
 #include "config.h"
 #include "util/fs.h"
@@ -24,7 +25,7 @@ void printBanner(FILE* f) {
     std::fprintf(f, "cnibox %s - CNI plugins in one binary\n", CNIBOX_VERSION);
     std::fprintf(f, "CNI versions: %s\n", cni::VersionSet::all().spaced().c_str());
     std::fprintf(f, "Applets:");
-    for (const cni::Applet* a : cni::applets()) std::fprintf(f, " %s", a->name);
+    for (const cni::Applet* a : registry::applets()) std::fprintf(f, " %s", a->name);
     std::fprintf(f, "\n");
 }
 
@@ -43,7 +44,7 @@ void printUsage() {
 }
 
 void printList() {
-    for (const cni::Applet* a : cni::applets()) std::printf("%s\n", a->name);
+    for (const cni::Applet* a : registry::applets()) std::printf("%s\n", a->name);
 }
 
 void printAppletHelp(const cni::Applet& a) {
@@ -87,7 +88,7 @@ int install(const char* dirArg, bool force) {
     // Link by bare name when cnibox lives in DIR itself, so the tree can be moved.
     std::string target = dirName(self) == dir ? self.substr(self.rfind('/') + 1) : self;
     int failed = 0;
-    for (const cni::Applet* a : cni::applets()) {
+    for (const cni::Applet* a : registry::applets()) {
         std::string link = dir + "/" + a->name;
         struct stat st;
         if (lstat(link.c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
@@ -120,7 +121,7 @@ int runApplet(const cni::Applet& a, int argc, char** argv) {
         if (!cmd || std::strcmp(cmd, "VERSION") != 0) {
             cni::Error e(cni::kPluginSpecific, std::string("the ") + a.name +
                          " plugin is not finished in cnibox " CNIBOX_VERSION);
-            std::printf("%s\n", e.json().c_str());
+            std::printf("%s\n", cni::errorJson(e).c_str());
             return 1;
         }
     }
@@ -133,7 +134,7 @@ int unknown(std::string_view name) {
     // A runtime exec'ing a name we do not have gets a spec error, too.
     if (std::getenv("CNI_COMMAND")) {
         cni::Error e(cni::kInvalidNetConf, "cnibox has no applet \"" + std::string(name) + "\"");
-        std::printf("%s\n", e.json().c_str());
+        std::printf("%s\n", cni::errorJson(e).c_str());
     }
     return 1;
 }
@@ -141,10 +142,11 @@ int unknown(std::string_view name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    cni::setInProcessLookup(registry::inProcessPlugin);
     std::string_view name = argc > 0 && argv[0] ? argv[0] : kSelf;
     if (auto s = name.rfind('/'); s != std::string_view::npos) name.remove_prefix(s + 1);
 
-    if (const cni::Applet* a = cni::findApplet(name)) return runApplet(*a, argc, argv);
+    if (const cni::Applet* a = registry::find(name)) return runApplet(*a, argc, argv);
     if (name.substr(0, kSelf.size()) != kSelf) return unknown(name);
 
     if (argc < 2 || std::strcmp(argv[1], "--version") == 0) {
@@ -174,6 +176,6 @@ int main(int argc, char** argv) {
         }
         return install(dir, force);
     }
-    if (const cni::Applet* a = cni::findApplet(arg)) return runApplet(*a, argc - 1, argv + 1);
+    if (const cni::Applet* a = registry::find(arg)) return runApplet(*a, argc - 1, argv + 1);
     return unknown(arg);
 }

@@ -6,10 +6,10 @@
 #include <set>
 
 #include "cni/applet.h"
-#include "cni/args.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
-#include "ipam/configure.h"
+#include "cni/mac.h"
+#include "attach/configure.h"
 #include "netfilter/ipmasq.h"
 #include "netfilter/spoofcheck.h"
 #include "netlink/netlink.h"
@@ -97,12 +97,6 @@ struct Conf {
     std::string vlanGateway() const { return bridge + "." + std::to_string(vlan); }
 };
 
-Error parseMac(std::string_view from, std::string_view value, std::string& out) {
-    if (!ipam::normalizeMac(value, out))
-        return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(value) + "\" in " + std::string(from));
-    return {};
-}
-
 // vlanTrunk: a list of {"id"} and/or {"minID","maxID"} entries, vids 1..4094.
 Error parseTrunk(const cni::json::Value& d, std::vector<int>& out) {
     namespace json = cni::json;
@@ -184,18 +178,7 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (auto e = json::getString(d, "ipMasqBackend", backend)) return e;
     if (auto e = nf::parseBackend("ipMasqBackend", backend, c.masqBackend)) return e;
 
-    // Container MAC: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
-    cni::CniArgs env;
-    if (auto e = cni::parseCniArgs(a.args, {"MAC"}, env)) return e;
-    if (const std::string* m = env.get("MAC"); m && !m->empty())
-        if (auto e = parseMac("CNI_ARGS", *m, c.mac)) return e;
-    for (auto [from, v] : {std::pair{"args.cni.mac", a.argsCni("mac")}, {"runtimeConfig.mac", a.runtimeConfig("mac")}}) {
-        if (!v) continue;
-        if (!v->IsString()) return Error(cni::kInvalidNetConf, std::string(from) + " must be a string");
-        if (v->GetStringLength())
-            if (auto e = parseMac(from, v->GetString(), c.mac)) return e;
-    }
-    return {};
+    return cni::containerMac(a, {}, c.mac);
 }
 
 // ---------------------------------------------------------------- ADD
@@ -348,8 +331,8 @@ Error ensureVlanGateway(nl::Socket& host, const Conf& c, const nl::LinkInfo& br,
     auto fail = [&](const Error& e) { return Error(e.code, "failed to create vlan gateway \"" + name + "\": " + e.text()); };
     nl::Netns self;
     if (auto e = nl::Netns::current(self)) return fail(e);
-    ipam::Veth v;
-    if (auto e = ipam::setupVeth(host, host, self, name, br.mtu, "", v)) {
+    attach::Veth v;
+    if (auto e = attach::setupVeth(host, host, self, name, br.mtu, "", v)) {
         // Made meanwhile by an ADD of another container of the vlan.
         if (!host.linkByName(name, out, found) && found) return {};
         return fail(e);
@@ -378,9 +361,9 @@ struct Undo {
 // `undo` says on failure. IPAM runs before a missing bridge is made, so a
 // failing IPAM leaves no bridge behind.
 Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket& ctr, const nl::Netns& ns,
-             bool brExists, nl::LinkInfo& br, ipam::Veth& v, cni::Result& out, Undo& undo) {
+             bool brExists, nl::LinkInfo& br, attach::Veth& v, cni::Result& out, Undo& undo) {
     if (c.layer3)
-        if (auto e = ipam::allocate(a, out, undo.ipam)) return e;
+        if (auto e = attach::allocate(a, out, undo.ipam)) return e;
     if (auto e = ensureBridge(host, c, brExists, br)) return e;
     if (auto e = host.setMaster(v.host.index, br.index))
         return Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
@@ -417,7 +400,7 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
                 (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "0");
             }
             (void)nl::ifSysctlSet(AF_INET, a.ifname, "arp_notify", "1");
-            if (auto e = ipam::configureIface(ctr, a.ifname, v.container.index, out)) return e;
+            if (auto e = attach::configureIface(ctr, a.ifname, v.container.index, out)) return e;
         }
         // The gateway addresses go on the bridge, or on the vlan's gateway.
         nl::LinkInfo gwLink = br;
@@ -432,7 +415,7 @@ Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket&
             for (const util::IPNet& gw : list)
                 if (auto e = ensureAddr(host, c, gwLink, family, gw)) return Error(e.code, what + e.text());
             if (list.empty()) continue;
-            Error e = family == AF_INET ? ipam::enableIPv4Forward() : ipam::enableIPv6Forward();
+            Error e = family == AF_INET ? attach::enableIPv4Forward() : attach::enableIPv6Forward();
             if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
         }
         if (c.ipMasq) {
@@ -474,11 +457,11 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         return Error(cni::kInternal, "failed to create bridge \"" + c.bridge + "\": \"" + c.bridge +
                                          "\" already exists but is not a bridge");
     if (c.layer3)
-        if (auto e = ipam::requireIpamPlugin(a)) return e;
+        if (auto e = attach::requireIpamPlugin(a)) return e;
     if (c.macspoofchk)
         if (auto e = nf::spoofcheck::requireUsable()) return e;
-    ipam::Veth v;
-    if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, c.mtu, c.mac, v)) return e;
+    attach::Veth v;
+    if (auto e = attach::setupVeth(host, ctr, ns, a.ifname, c.mtu, c.mac, v)) return e;
     Undo undo;
     Error e = attach(a, c, host, ctr, ns, brExists, br, v, out, undo);
     if (e) {
@@ -499,7 +482,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    if (auto e = ipam::deleteSandboxLink(a)) return e;
+    if (auto e = attach::deleteSandboxLink(a)) return e;
     if (c.layer3)
         if (auto e = cni::ipamDel(a)) return e;
     if (c.macspoofchk)
@@ -580,8 +563,8 @@ Error cmdCheck(const cni::CmdArgs& a) {
     }
     if (!portFound) return Error(cni::kInternal, "CNI veth created for bridge " + c.bridge + " was not found");
 
-    if (auto e = ipam::checkIfaceIPs(ctr, a.ifname, cl.index, r.ips)) return e;
-    if (auto e = ipam::checkRoutes(ctr, r.routes)) return e;
+    if (auto e = attach::checkIfaceIPs(ctr, a.ifname, cl.index, r.ips)) return e;
+    if (auto e = attach::checkRoutes(ctr, r.routes)) return e;
     if (c.macspoofchk) return nf::spoofcheck::check(port, cl.mac, a.containerID, a.ifname);
     return {};
 }
@@ -591,11 +574,11 @@ Error cmdCheck(const cni::CmdArgs& a) {
 Error cmdStatus(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    if (auto e = ipam::masqStatus(a, c.ipMasq, c.masqBackend)) return e;
+    if (auto e = attach::masqStatus(a, c.ipMasq, c.masqBackend)) return e;
     return c.macspoofchk ? nf::spoofcheck::requireUsable() : Error();
 }
 
-constexpr cni::Plugin kPlugin = ipam::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck, cmdStatus);
+constexpr cni::Plugin kPlugin = attach::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck, cmdStatus);
 
 }  // namespace
 

@@ -84,12 +84,12 @@ std::string envOr(const char* k, const char* def) {
 // Go's filepath.Abs.
 bool absPath(const std::string& p, std::string& out) {
     if (!p.empty() && p[0] == '/') {
-        out = libcni::cleanPath(p);
+        out = util::cleanPath(p);
         return true;
     }
     std::unique_ptr<char, decltype(&std::free)> cwd(getcwd(nullptr, 0), &std::free);
     if (!cwd) return false;
-    out = libcni::cleanPath(std::string(cwd.get()) + "/" + p);
+    out = util::cleanPath(std::string(cwd.get()) + "/" + p);
     return true;
 }
 

@@ -1,5 +1,5 @@
 // dummy: a dummy link in the container carrying the IPAM addresses.
-#include "applets/sublink.h"
+#include "attach/sublink.h"
 #include "cni/applet.h"
 
 namespace {

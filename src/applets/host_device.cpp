@@ -2,8 +2,9 @@
 // on DEL).
 #include <dirent.h>
 
-#include "applets/sublink.h"
+#include "attach/sublink.h"
 #include "cni/applet.h"
+#include "util/mac.h"
 
 namespace {
 
@@ -45,10 +46,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
         return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath +
                                                "\" must be absolute and begin with /sys/devices/");
     if (!c.hwaddr.empty()) {
-        std::string m;
-        if (!ipam::normalizeMac(c.hwaddr, m))
-            return Error(cni::kInvalidNetConf, "invalid MAC address \"" + c.hwaddr + "\" in hwaddr");
-        c.hwaddr = m;
+        auto m = util::normalizeMac(c.hwaddr);
+        if (!m) return Error(cni::kInvalidNetConf, "invalid MAC address \"" + c.hwaddr + "\" in hwaddr");
+        c.hwaddr = *m;
     }
     return {};
 }
@@ -113,7 +113,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (auto e = parseConf(a, true, c)) return e;
     nl::Netns ns, hostNs;
     nl::Socket host, ctr;
-    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    if (auto e = attach::openSandbox(a, ns, ctr)) return e;
     if (auto e = nl::Netns::current(hostNs)) return e;
     if (auto e = nl::Socket::open(host)) return e;
     nl::LinkInfo dev;
@@ -139,7 +139,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (!e) {
         // Not ours to delete: a failure moves it back.
         link.name = a.ifname;
-        e = ipam::addSandboxLink(a, ns, ctr, link, out);
+        e = attach::addSandboxLink(a, ns, ctr, link, out);
     }
     if (e && found) (void)moveOut(ctr, host, hostNs, link.index, dev.name);
     return e;
@@ -180,7 +180,7 @@ Error cmdDel(const cni::CmdArgs& a) {
 Error cmdCheck(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    return ipam::checkSandboxLink(a, {.label = "host-device"});
+    return attach::checkSandboxLink(a, {.label = "host-device"});
 }
 
 // STATUS and GC as a sublink's.

@@ -1,7 +1,7 @@
 // macvlan: a macvlan link on a host interface, made directly in the container.
 #include <linux/if_link.h>
 
-#include "applets/sublink.h"
+#include "attach/sublink.h"
 #include "cni/applet.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include "cni/applet.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
-#include "ipam/configure.h"
+#include "attach/configure.h"
 #include "netfilter/ipmasq.h"
 #include "netlink/netlink.h"
 
@@ -65,7 +65,7 @@ util::IPNet hostPrefix(const util::IP& ip) { return {ip, ip.bits()}; }
 // the kernel's subnet route is replaced by "gw/32 dev scope link" plus
 // "subnet via gw", so everything goes through the host end.
 Error configureContainer(nl::Socket& ctr, const cni::CmdArgs& a, int ifindex, const cni::Result& r) {
-    if (auto e = ipam::configureIface(ctr, a.ifname, ifindex, r)) return e;
+    if (auto e = attach::configureIface(ctr, a.ifname, ifindex, r)) return e;
     for (const cni::IPConfig& c : r.ips) {
         util::IPNet subnet = c.address.masked();
         nl::RouteSpec kernel{.dst = subnet, .ifindex = ifindex};
@@ -98,12 +98,12 @@ Error configureHost(nl::Socket& host, const nl::LinkInfo& veth, const cni::Resul
 // With the veth made and the IPAM result in `r`: forwarding, both ends,
 // masquerading (`masq` set once it is tried).
 Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr,
-                const ipam::Veth& v, cni::Result& r, bool& masq) {
+                const attach::Veth& v, cni::Result& r, bool& masq) {
     for (const cni::IPConfig& c : r.ips)
         if (!c.gateway || c.gateway->family != c.address.ip.family)
             return Error(cni::kInternal, "IPAM result has no gateway for " + c.address.str() +
                                              ": ptp routes through it");
-    if (auto e = ipam::enableForward(r.ips)) return Error(e.code, "Could not enable IP forwarding: " + e.text());
+    if (auto e = attach::enableForward(r.ips)) return Error(e.code, "Could not enable IP forwarding: " + e.text());
 
     r.interfaces = {{.name = v.host.name, .mac = v.host.mac},
                     {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
@@ -128,12 +128,12 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (auto e = parseConf(a, true, conf)) return e;
     nl::Netns ns;
     nl::Socket host, ctr;
-    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    if (auto e = attach::openSandbox(a, ns, ctr)) return e;
     if (auto e = nl::Socket::open(host)) return e;
-    ipam::Veth v;
-    if (auto e = ipam::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
+    attach::Veth v;
+    if (auto e = attach::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
     bool allocated = false, masq = false;
-    Error e = ipam::allocate(a, out, allocated);
+    Error e = attach::allocate(a, out, allocated);
     if (!e) e = configure(a, conf, ns, host, ctr, v, out, masq);
     if (e) {
         if (masq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
@@ -151,7 +151,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, false, conf)) return e;
     if (auto e = cni::ipamDel(a)) return e;
-    if (auto e = ipam::deleteSandboxLink(a)) return e;
+    if (auto e = attach::deleteSandboxLink(a)) return e;
     if (conf.ipMasq) return nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
     return {};
 }
@@ -159,10 +159,10 @@ Error cmdDel(const cni::CmdArgs& a) {
 Error cmdCheck(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, true, conf)) return e;
-    return ipam::checkSandboxLink(a, {.label = "ptp", .kind = "veth", .kindText = "veth/p2p", .labelMac = true});
+    return attach::checkSandboxLink(a, {.label = "ptp", .kind = "veth", .kindText = "veth/p2p", .labelMac = true});
 }
 
-constexpr cni::Plugin kPlugin = ipam::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck);
+constexpr cni::Plugin kPlugin = attach::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck);
 
 }  // namespace
 

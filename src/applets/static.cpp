@@ -7,7 +7,8 @@
 #include "cni/args.h"
 #include "cni/json.h"
 #include "cni/version.h"
-#include "ipam/fsutil.h"
+#include "util/fs.h"
+#include "util/text.h"
 
 namespace {
 
@@ -97,7 +98,7 @@ Error load(const cni::CmdArgs& a, Config& c) {
         if (auto e = cni::parseCniArgs(a.args, {"IP", "GATEWAY"}, ca)) return e;
         if (const std::string* ip = ca.get("IP"); ip && !ip->empty())
             for (std::string_view item : splitComma(*ip)) {
-                std::string s(ipam::trimSpace(item));
+                std::string s(util::trimSpace(item));
                 auto n = IPNet::parse(s);
                 if (!n)
                     return {cni::kInvalidEnv, "the 'ip' field is expected to be in CIDR notation, got: '" + s + "'"};
@@ -105,7 +106,7 @@ Error load(const cni::CmdArgs& a, Config& c) {
             }
         if (const std::string* gw = ca.get("GATEWAY"); gw && !gw->empty())
             for (std::string_view item : splitComma(*gw)) {
-                auto g = IP::parse(ipam::trimSpace(item));
+                auto g = IP::parse(util::trimSpace(item));
                 if (!g) return {cni::kInvalidEnv, "invalid gateway address: " + std::string(item)};
                 // As upstream: only addresses parsed so far (those from IP=) take it.
                 for (Address& ad : c.addresses)

@@ -1,5 +1,5 @@
 // tap: a persistent tap device made inside the container.
-#include "applets/sublink.h"
+#include "attach/sublink.h"
 #include "cni/applet.h"
 
 namespace {
@@ -79,7 +79,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (auto e = parseConf(a, true, c)) return e;
     nl::Netns ns;
     nl::Socket ctr;
-    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    if (auto e = attach::openSandbox(a, ns, ctr)) return e;
     // TUNSETIFF on an existing tap's name would attach to it: refuse first.
     bool exists = false;
     if (auto e = ctr.linkExists(a.ifname, exists)) return e;

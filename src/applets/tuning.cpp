@@ -16,10 +16,10 @@
 #include "cni/args.h"
 #include "cni/gojson.h"
 #include "cni/json.h"
-#include "ipam/configure.h"
-#include "ipam/fsutil.h"
 #include "netlink/netlink.h"
 #include "util/fs.h"
+#include "util/mac.h"
+#include "util/text.h"
 
 namespace {
 
@@ -120,26 +120,6 @@ Error readSysctlObject(const json::Value& v, std::string_view where, bool dupChe
     return {};
 }
 
-// Go's path.Clean of an absolute path.
-std::string cleanPath(std::string_view p) {
-    std::vector<std::string_view> parts;
-    size_t i = 0;
-    while (i <= p.size()) {
-        size_t j = p.find('/', i);
-        if (j == std::string_view::npos) j = p.size();
-        std::string_view part = p.substr(i, j - i);
-        if (part == "..") {
-            if (!parts.empty()) parts.pop_back();
-        } else if (!part.empty() && part != ".") {
-            parts.push_back(part);
-        }
-        i = j + 1;
-    }
-    std::string out;
-    for (auto part : parts) (out += '/') += part;
-    return out.empty() ? "/" : out;
-}
-
 // Upstream's getSysctlFilename: every '.' becomes '/', then the first IFNAME
 // becomes the interface name; the cleaned path must be below /proc/sys/net/.
 Error sysctlPath(std::string_view key, std::string_view ifname, std::string& rel) {
@@ -147,7 +127,7 @@ Error sysctlPath(std::string_view key, std::string_view ifname, std::string& rel
     for (char& c : k)
         if (c == '.') c = '/';
     if (size_t at = k.find("IFNAME"); at != std::string::npos) k.replace(at, 6, ifname);
-    std::string full = cleanPath("/proc/sys/" + k);
+    std::string full = util::cleanPath("/proc/sys/" + k);
     constexpr std::string_view prefix = "/proc/sys/net/";
     if (full.compare(0, prefix.size(), prefix) != 0 || full.size() == prefix.size())
         return invalid("invalid net sysctl key: " + quoted(k) + " (only keys below net. are allowed)");
@@ -160,7 +140,7 @@ Error sysctlPath(std::string_view key, std::string_view ifname, std::string& rel
 Error checkAllowlist(const std::vector<Sysctl>& sysctls) {
     if (sysctls.empty()) return {};
     std::string text;
-    if (int e = ipam::readFile(AT_FDCWD, kAllowlist, text)) {
+    if (int e = util::readFile(kAllowlist, text).errnum) {
         if (e == ENOENT) return {};
         return Error(cni::kInternal, std::string("failed to read ") + kAllowlist + ": " + util::errnoText(e));
     }
@@ -168,7 +148,7 @@ Error checkAllowlist(const std::vector<Sysctl>& sysctls) {
     for (size_t i = 0; i < text.size();) {
         size_t j = text.find('\n', i);
         if (j == std::string::npos) j = text.size();
-        std::string_view line = ipam::trimSpace(std::string_view(text).substr(i, j - i));
+        std::string_view line = util::trimSpace(std::string_view(text).substr(i, j - i));
         if (!line.empty()) lines.emplace_back(line);
         i = j + 1;
     }
@@ -245,9 +225,9 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     }
     if (!strict) return {};
     if (!c.mac.empty()) {
-        std::string norm;
-        if (!ipam::normalizeMac(c.mac, norm)) return invalid("invalid MAC address " + quoted(c.mac));
-        c.mac = norm;
+        auto norm = util::normalizeMac(c.mac);
+        if (!norm) return invalid("invalid MAC address " + quoted(c.mac));
+        c.mac = *norm;
     }
     if (c.mtu < 0) return invalid("invalid MTU " + std::to_string(c.mtu) + ": must be 0 (unchanged) or positive");
     if (c.txqlen && *c.txqlen < 0)
@@ -319,7 +299,7 @@ Error writeBackup(const std::string& dir, const std::string& name, const Backup&
     if (auto e = mkdirAll(dir)) return e;
     std::string tmp = name + ".tmp";
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = dfd < 0 ? errno : ipam::writeFileAtomic(dfd, name.c_str(), tmp.c_str(), backupJson(b), 0600);
+    int err = dfd < 0 ? errno : util::writeFileAtomicAt(dfd, name.c_str(), tmp.c_str(), backupJson(b), 0600).errnum;
     if (dfd >= 0) ::close(dfd);
     if (err) return Error(cni::kInternal, "failed to save backup " + dir + "/" + name + ": " + util::errnoText(err));
     return {};
@@ -337,9 +317,9 @@ std::string restore(nl::Socket& sk, const nl::LinkInfo& li, const Backup& b) {
     };
     if (b.mtu != 0 && b.mtu != li.mtu) note("MTU", sk.setMtu(li.index, b.mtu));
     if (!b.mac.empty()) {
-        std::string mac;
-        if (!ipam::normalizeMac(b.mac, mac)) note("MAC address", invalid("invalid MAC address " + quoted(b.mac)));
-        else if (mac != li.mac) note("MAC address", sk.setMac(li.index, mac));
+        auto mac = util::normalizeMac(b.mac);
+        if (!mac) note("MAC address", invalid("invalid MAC address " + quoted(b.mac)));
+        else if (*mac != li.mac) note("MAC address", sk.setMac(li.index, *mac));
     }
     if (b.promisc && *b.promisc != li.promisc) note("promiscuous mode", sk.setPromisc(li.index, *b.promisc));
     if (b.allmulti && *b.allmulti != li.allmulti) note("all-multicast mode", sk.setAllmulti(li.index, *b.allmulti));
@@ -357,7 +337,7 @@ Error applySysctls(const std::vector<Sysctl>& sysctls, std::vector<std::pair<std
     for (size_t i = 0; i < sysctls.size(); i++) {
         std::string v;
         if (auto e = nl::sysctlGet(sysctls[i].path, v)) {
-            if (nl::lastErrno() != EACCES) return e;
+            if (e.errnum != EACCES) return e;
             continue;
         }
         prev[i] = std::move(v);
@@ -441,7 +421,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     if (auto e = parseConf(a, false, c)) return e;
     std::string path = c.dataDir + "/" + backupName(a.containerID, a.ifname);
     std::string text;
-    if (int err = ipam::readFile(AT_FDCWD, path.c_str(), text)) {
+    if (int err = util::readFile(path, text).errnum) {
         if (err == ENOENT || err == ENOTDIR) return {};
         return Error(cni::kInternal, "failed to open file " + quoted(path) + ": " + util::errnoText(err));
     }
@@ -535,7 +515,7 @@ Error cmdGC(const cni::CmdArgs& a) {
         if (fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
         std::string text;
         Backup b;
-        if (ipam::readFile(dfd, n.c_str(), text) == 0 && parseBackup(text, b)) stale.push_back(n);
+        if (!util::readFileAt(dfd, n.c_str(), text) && parseBackup(text, b)) stale.push_back(n);
     }
     Error err;
     for (const auto& n : stale)

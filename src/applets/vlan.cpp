@@ -1,5 +1,5 @@
 // vlan: an 802.1q link on a host interface, made directly in the container.
-#include "applets/sublink.h"
+#include "attach/sublink.h"
 #include "cni/applet.h"
 
 namespace {

@@ -1,9 +1,7 @@
 // An applet is one name the cnibox binary answers to. Most are CNI
-// plugins (driven by the skel); a few (cnitool) have their own main.
+// plugins (driven by the skel); a few (cnitool) have their own main. The
+// registry of them is src/applets/registry.h.
 #pragma once
-
-#include <span>
-#include <string_view>
 
 #include "cni/skel.h"
 
@@ -17,9 +15,5 @@ struct Applet {
     const Plugin* plugin = nullptr;
     int (*main)(int argc, char** argv) = nullptr;  // for non-plugin applets
 };
-
-// The registry (src/applets/registry.cpp): sorted by name.
-std::span<const Applet* const> applets();
-const Applet* findApplet(std::string_view name);
 
 }  // namespace cni

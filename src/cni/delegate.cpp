@@ -16,7 +16,6 @@
 #include <csignal>
 #include <cstring>
 
-#include "cni/applet.h"
 #include "cni/gojson.h"
 #include "cni/json.h"
 #include "util/fs.h"
@@ -57,24 +56,26 @@ Error locate(std::string_view type, std::string_view path, std::string& found) {
     return Error(kInternal, "failed to find plugin " + gojson::quote(type) + " in path " + list + "]");
 }
 
-// The applet to run in-process, or nullptr to exec `file`.
-const Applet* inProcess(std::string_view type, const std::string& file) {
-    const Applet* ap = findApplet(type);
-    if (!ap || !ap->plugin || ap->main || !ap->finished) return nullptr;
+InProcessLookup g_inProcess = nullptr;
+
+// The plugin to run in-process, or nullptr to exec `file`.
+const Plugin* inProcess(std::string_view type, const std::string& file) {
+    const Plugin* p = g_inProcess ? g_inProcess(type) : nullptr;
+    if (!p) return nullptr;
     struct stat a, self;
     if (stat(file.c_str(), &a) != 0 || stat("/proc/self/exe", &self) != 0) return nullptr;
-    return a.st_dev == self.st_dev && a.st_ino == self.st_ino ? ap : nullptr;
+    return a.st_dev == self.st_dev && a.st_ino == self.st_ino ? p : nullptr;
 }
 
-Error runInProcess(const Applet& ap, const CmdArgs& a, Command cmd, std::string& out) {
+Error runInProcess(const Plugin& p, const CmdArgs& a, Command cmd, std::string& out) {
     std::vector<std::pair<std::string, std::string>> env = {
         {"CNI_COMMAND", std::string(str(cmd))}, {"CNI_CONTAINERID", a.containerID}, {"CNI_NETNS", a.netns},
         {"CNI_IFNAME", a.ifname},                {"CNI_ARGS", a.args},               {"CNI_PATH", a.path},
         {"CNI_NETNS_OVERRIDE", a.netnsOverride},
     };
     CmdArgs sub;
-    if (auto e = parseCmdArgs(*ap.plugin, cmd, env, a.stdinData, sub)) return e;
-    return dispatch(*ap.plugin, sub, out);
+    if (auto e = parseCmdArgs(p, cmd, env, a.stdinData, sub)) return e;
+    return dispatch(p, sub, out);
 }
 
 // A file holding `data`, positioned at its start, for the child's stdin.
@@ -134,6 +135,8 @@ Error pluginError(const std::string& status, const std::string& out, const std::
 }
 
 }  // namespace
+
+void setInProcessLookup(InProcessLookup lookup) { g_inProcess = lookup; }
 
 std::vector<std::string> environWithoutCni(bool keepNetnsOverride) {
     static constexpr std::string_view kOwn[] = {"CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME=",
@@ -255,7 +258,7 @@ namespace {
 Error run(const CmdArgs& a, Command cmd, std::string_view type, std::string& out) {
     std::string file;
     if (auto e = locate(type, a.path, file)) return e;
-    if (const Applet* ap = inProcess(type, file)) return runInProcess(*ap, a, cmd, out);
+    if (const Plugin* p = inProcess(type, file)) return runInProcess(*p, a, cmd, out);
     return execPlugin(file, a, cmd, out);
 }
 

@@ -20,6 +20,12 @@ Error delegateAdd(const CmdArgs& a, std::string_view type, Result& out);
 // DEL, CHECK, GC, STATUS: no output expected.
 Error delegate(const CmdArgs& a, Command cmd, std::string_view type);
 
+// In-process delegation needs the applet registry, which lives above this
+// layer: main installs the lookup (type -> a finished plugin of this binary,
+// or nullptr). Without one, every delegate is exec'd.
+using InProcessLookup = const Plugin* (*)(std::string_view type);
+void setInProcessLookup(InProcessLookup lookup);
+
 // The IPAM helpers most applets want: type = conf.ipamType.
 inline Error ipamAdd(const CmdArgs& a, Result& out) { return delegateAdd(a, a.conf.ipamType, out); }
 inline Error ipamDel(const CmdArgs& a) { return delegate(a, Command::Del, a.conf.ipamType); }

@@ -4,10 +4,10 @@
 
 namespace cni {
 
-std::string Error::json() const {
+std::string errorJson(const Error& e) {
     gojson::Writer w;
-    w.beginObject().member("code", static_cast<int64_t>(code)).member("msg", msg);
-    if (!details.empty()) w.member("details", details);
+    w.beginObject().member("code", static_cast<int64_t>(e.code)).member("msg", e.msg);
+    if (!e.details.empty()) w.member("details", e.details);
     return w.endObject().take();
 }
 

@@ -182,17 +182,6 @@ Error readFile(const std::string& path, std::string& out) {
     return {};
 }
 
-std::string dirOf(const std::string& p) {
-    auto s = p.rfind('/');
-    if (s == std::string::npos) return ".";
-    return cleanPath(p.substr(0, s + 1));
-}
-
-std::string joinPath(std::string_view a, std::string_view b) {
-    if (a.empty()) return cleanPath(b);
-    return cleanPath(std::string(a) + "/" + std::string(b));
-}
-
 // Go's [2]string-array-of-pairs marshal.
 void appendArgs(std::string& out, const std::vector<KV>& args) {
     out += '[';
@@ -369,32 +358,6 @@ Error goMarshal(const Value& v, std::string& out, bool sortKeys) {
     return {};
 }
 
-std::string cleanPath(std::string_view p) {
-    if (p.empty()) return ".";
-    bool rooted = p[0] == '/';
-    std::vector<std::string_view> parts;
-    size_t i = 0;
-    while (i < p.size()) {
-        size_t j = p.find('/', i);
-        if (j == std::string_view::npos) j = p.size();
-        std::string_view part = p.substr(i, j - i);
-        i = j + 1;
-        if (part.empty() || part == ".") continue;
-        if (part == "..") {
-            if (!parts.empty() && parts.back() != "..") parts.pop_back();
-            else if (!rooted) parts.push_back(part);
-            continue;
-        }
-        parts.push_back(part);
-    }
-    std::string out = rooted ? "/" : "";
-    for (size_t k = 0; k < parts.size(); k++) {
-        if (k) out += '/';
-        out += parts[k];
-    }
-    return out.empty() ? "." : out;
-}
-
 // ---- config loading ----
 
 Error pluginConfFromBytes(std::string bytes, PluginConfig& out) {
@@ -554,7 +517,7 @@ Error confFiles(const std::string& dir, const std::vector<std::string_view>& ext
         if (isDir) continue;
         auto dot = name.rfind('.');
         std::string_view ext = dot == std::string_view::npos ? std::string_view() : name.substr(dot);
-        if (std::find(exts.begin(), exts.end(), ext) != exts.end()) out.push_back(joinPath(dir, name));
+        if (std::find(exts.begin(), exts.end(), ext) != exts.end()) out.push_back(util::joinPath(dir, name));
     }
     closedir(d);
     std::sort(out.begin(), out.end());
@@ -567,7 +530,7 @@ Error networkConfFromFile(const std::string& file, NetworkConfigList& out) {
     NetworkConfigList list;
     if (auto e = networkConfFromBytes(std::move(bytes), list)) return e;
     if (!list.loadOnlyInlinedPlugins) {
-        std::string dir = joinPath(dirOf(file), list.name);
+        std::string dir = util::joinPath(util::dirName(file), list.name);
         std::vector<std::string> files;
         if (auto e = confFiles(dir, {".conf"}, files))
             return wrap("failed to read plugin config files in " + dir + ": ", e);
@@ -729,7 +692,7 @@ Error CNIConfig::cacheFilePath(const std::string& netName, const RuntimeConf& rt
     std::string file = netName + "-" + rt.containerID + "-" + rt.ifname;
     // Never a path outside the results directory.
     if (file.find('/') != std::string::npos) return fail("invalid cache file name " + gojson::quote(file));
-    out = joinPath(cacheDir, "results/" + file);
+    out = util::joinPath(cacheDir, "results/" + file);
     return {};
 }
 
@@ -739,7 +702,7 @@ Error CNIConfig::cacheAdd(const Result& result, std::string_view config, const s
     if (auto e = cacheText(result, config, netName, rt, text)) return e;
     if (auto e = cacheFilePath(netName, rt, file)) return e;
     // MkdirAll(dir, 0700)
-    std::string dir = dirOf(file);
+    std::string dir = util::dirName(file);
     for (size_t i = 1; i <= dir.size(); i++) {
         if (i != dir.size() && dir[i] != '/') continue;
         std::string part = dir.substr(0, i);
@@ -793,7 +756,7 @@ Error CNIConfig::getCachedResult(const std::string& netName, const std::string& 
 
 std::vector<NetworkAttachment> CNIConfig::getCachedAttachments(std::string_view containerID) const {
     std::vector<NetworkAttachment> out;
-    std::string dir = joinPath(cacheDir, "results");
+    std::string dir = util::joinPath(cacheDir, "results");
     DIR* d = opendir(dir.c_str());
     if (!d) return out;
     std::vector<std::string> names;

@@ -31,9 +31,6 @@ inline constexpr const char* kImplementedVersion = "1.1.0";  // the highest cniV
 // Fails (code 6) past Go's nesting limit of 10000.
 Error goMarshal(const rapidjson::Value& v, std::string& out, bool sortKeys = true);
 
-// Go's filepath.Clean.
-std::string cleanPath(std::string_view p);
-
 struct PluginConfig {
     std::string bytes;       // the plugin's config as given to the runtime
     std::string cniVersion;  // its own keys (for messages; the list's win)

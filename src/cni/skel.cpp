@@ -397,7 +397,7 @@ int runPlugin(std::string_view appletName, const Plugin& p) {
         if (!err) err = dispatch(p, a, out);
     }
     if (err) {
-        (void)util::writeAll(1, err.json());
+        (void)util::writeAll(1, cni::errorJson(err));
         return 1;
     }
     (void)util::writeAll(1, out);

@@ -10,7 +10,8 @@
 #include "cni/args.h"
 #include "cni/json.h"
 #include "cni/version.h"
-#include "ipam/fsutil.h"
+#include "util/fs.h"
+#include "util/text.h"
 #include "util/fs.h"
 #include "ipam/resolvconf.h"
 

@@ -7,7 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "ipam/fsutil.h"
+#include "util/fs.h"
+#include "util/text.h"
 #include "util/fs.h"
 
 namespace ipam {
@@ -36,7 +37,7 @@ void parseResolvConfText(std::string_view text, cni::DNS& out) {
         size_t nl = text.find('\n');
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        line = trimSpace(line);
+        line = util::trimSpace(line);
         if (line.empty() || line[0] == '#' || line[0] == ';') continue;
         auto f = fields(line);
         if (f.size() < 2) continue;
@@ -54,8 +55,8 @@ void parseResolvConfText(std::string_view text, cni::DNS& out) {
 
 cni::Error parseResolvConf(const std::string& path, cni::DNS& out) {
     std::string text;
-    if (auto e = readFile(AT_FDCWD, path.c_str(), text, 1 << 20))
-        return {cni::kIOFailure, "open " + path + ": " + util::errnoText(e)};
+    if (auto e = util::readFile(path, text, 1 << 20))
+        return {cni::kIOFailure, "open " + path + ": " + util::errnoText(e.errnum)};
     cni::DNS dns;
     parseResolvConfText(text, dns);
     out = std::move(dns);

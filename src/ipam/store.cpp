@@ -14,7 +14,8 @@
 #include <charconv>
 #include <cstdio>
 
-#include "ipam/fsutil.h"
+#include "util/fs.h"
+#include "util/text.h"
 #include "util/fs.h"
 
 namespace ipam {
@@ -23,6 +24,7 @@ using util::IP;
 
 namespace {
 
+constexpr size_t kMaxFile = 1 << 16;  // lease, index and state files are small
 constexpr const char* kLockFile = "lock";
 constexpr const char* kLastReservedPrefix = "last_reserved_ip.";
 constexpr const char* kIndexDir = ".cnibox";
@@ -180,7 +182,7 @@ bool later(const struct timespec& a, const struct timespec& b) {
 std::string Owner::content() const { return legacy() ? id : id + "\r\n" + ifname; }
 
 std::optional<Owner> Owner::fromContent(std::string_view data) {
-    data = trimSpace(data);
+    data = util::trimSpace(data);
     if (data.empty()) return std::nullopt;
     size_t p = data.find("\r\n");
     if (p == std::string_view::npos) return Owner{std::string(data), {}};
@@ -226,7 +228,7 @@ cni::Error listLeases(const std::string& dir, std::vector<Lease>& out, bool read
         Lease l{*ip, {}};
         if (readOwners) {
             std::string text;
-            if (readFile(dfd, de->d_name, text) == 0)
+            if (util::readFileAt(dfd, de->d_name, text, kMaxFile).errnum == 0)
                 if (auto o = Owner::fromContent(text)) l.owner = *o;
         }
         out.push_back(std::move(l));
@@ -328,7 +330,7 @@ cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
 
 bool LeaseStore::checkState(const struct stat& st) {
     std::string text;
-    if (readFile(idxfd_, kStateFile, text) != 0) return false;
+    if (util::readFileAt(idxfd_, kStateFile, text, kMaxFile).errnum != 0) return false;
     std::string_view s = text;
     if (s.substr(0, kStateMagic.size()) != kStateMagic) return false;
     s.remove_prefix(kStateMagic.size());
@@ -363,7 +365,7 @@ void LeaseStore::rebuild() {
         auto ip = leaseName(de->d_name);
         if (!ip || !isRegular(dirfd_, de)) return;
         std::string text;
-        if (readFile(dirfd_, de->d_name, text) != 0) return;
+        if (util::readFileAt(dirfd_, de->d_name, text, kMaxFile).errnum != 0) return;
         auto o = Owner::fromContent(text);
         if (!o) orphans_.push_back(*ip);  // empty: a reservation cut short by a crash
         else if (indexable(*o)) entries_[*o].push_back(*ip);
@@ -385,7 +387,7 @@ void LeaseStore::rebuild() {
         Owner o;
         std::vector<IP> ips;
         stats_.indexReads++;
-        if (readFile(idxfd_, de->d_name, text) != 0 || !parseEntry(text, o, ips) || indexName(o) != name) {
+        if (util::readFileAt(idxfd_, de->d_name, text, kMaxFile).errnum != 0 || !parseEntry(text, o, ips) || indexName(o) != name) {
             stale.emplace_back(name);
             return;
         }
@@ -411,7 +413,7 @@ bool LeaseStore::loadEntry(const Owner& o, std::vector<IP>& out) {
     std::string name = indexName(o);
     std::string text;
     stats_.indexReads++;
-    int err = readFile(idxfd_, name.c_str(), text);
+    int err = util::readFileAt(idxfd_, name.c_str(), text, kMaxFile).errnum;
     if (err == ENOENT) return true;
     if (err) return false;
     Owner got;
@@ -436,9 +438,9 @@ std::vector<IP>& LeaseStore::entry(const Owner& o) {
 
 int LeaseStore::leaseOwnedBy(const IP& ip, const Owner& o) const {
     std::string text;
-    int err = readFile(dirfd_, ip.str().c_str(), text);
+    int err = util::readFileAt(dirfd_, ip.str().c_str(), text, kMaxFile).errnum;
     if (err) return -1;
-    return trimSpace(text) == o.content() ? 1 : 0;
+    return util::trimSpace(text) == o.content() ? 1 : 0;
 }
 
 cni::Error LeaseStore::reserve(const Owner& o, const IP& ip, int rangeSet, bool& reserved) {
@@ -455,7 +457,7 @@ cni::Error LeaseStore::reserve(const Owner& o, const IP& ip, int rangeSet, bool&
     if (::close(fd) != 0 && !err) err = errno;
     if (!err) {
         std::string last = kLastReservedPrefix + std::to_string(rangeSet);
-        err = overwriteFile(dirfd_, last.c_str(), name, 0600);
+        err = util::overwriteFileAt(dirfd_, last.c_str(), name, 0600).errnum;
         if (err) {
             unlinkat(dirfd_, name.c_str(), 0);
             return ioError("write", dir_ + "/" + last, err);
@@ -477,7 +479,7 @@ std::optional<IP> LeaseStore::lastReserved(int rangeSet) const {
     if (dirfd_ < 0) return std::nullopt;
     std::string text;
     std::string name = kLastReservedPrefix + std::to_string(rangeSet);
-    if (readFile(dirfd_, name.c_str(), text) != 0) return std::nullopt;
+    if (util::readFileAt(dirfd_, name.c_str(), text, kMaxFile).errnum != 0) return std::nullopt;
     return IP::parse(text);  // no trimming, like upstream
 }
 
@@ -583,7 +585,7 @@ cni::Error LeaseStore::releaseAllExcept(const std::vector<cni::Attachment>& keep
     // Lease files left empty by a crash belong to no attachment.
     for (const IP& ip : orphans_) {
         std::string text;
-        if (readFile(dirfd_, ip.str().c_str(), text) != 0 || !trimSpace(text).empty()) continue;
+        if (util::readFileAt(dirfd_, ip.str().c_str(), text, kMaxFile).errnum != 0 || !util::trimSpace(text).empty()) continue;
         if (unlinkat(dirfd_, ip.str().c_str(), 0) == 0) {
             changed_ = true;
             if (released) released->push_back(Lease{ip, {}});
@@ -615,8 +617,8 @@ void LeaseStore::writeEntry(const Owner& o) {
     // the state marker stale, so the index is rebuilt); an existing one is
     // replaced atomically.
     int err = EEXIST;
-    if (!onDisk_.count(o)) err = writeFile(idxfd_, name.c_str(), text, 0600, O_EXCL);
-    if (err == EEXIST) err = writeFileAtomic(idxfd_, name.c_str(), kTmpFile, text, 0600);
+    if (!onDisk_.count(o)) err = util::writeFileAt(idxfd_, name.c_str(), text, 0600, O_EXCL).errnum;
+    if (err == EEXIST) err = util::writeFileAtomicAt(idxfd_, name.c_str(), kTmpFile, text, 0600).errnum;
     if (err) trusted_ = false;
     else onDisk_.insert(o);
 }
@@ -633,7 +635,7 @@ void LeaseStore::writeState() {
     // Multigrain time stamps: the fstat above marks the time as seen, so the
     // next change of the directory is stamped finer and cannot look the same.
     if (multigrainTimestamps(dirfd_)) {
-        if (overwriteFile(idxfd_, kStateFile, stateText(st), 0600) != 0) unlinkState();
+        if (util::overwriteFileAt(idxfd_, kStateFile, stateText(st), 0600).errnum != 0) unlinkState();
         return;
     }
     struct timespec now;
@@ -669,7 +671,7 @@ void LeaseStore::writeState() {
         }
     }
     // Rewritten in place: no truncate, no rename (both make ext4 flush data).
-    if (overwriteFile(idxfd_, kStateFile, stateText(st), 0600) != 0) unlinkState();
+    if (util::overwriteFileAt(idxfd_, kStateFile, stateText(st), 0600).errnum != 0) unlinkState();
 }
 
 void LeaseStore::close() {

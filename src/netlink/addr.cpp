@@ -30,7 +30,7 @@ AddrPtr build(int index, const util::IPNet& net, unsigned flags, bool withBroadc
 
 Error add(nl_sock* sk, int index, const util::IPNet& net, unsigned flags, int nlFlags, const char* verb) {
     AddrPtr a = build(index, net, flags, true);
-    if (!a) return Error(cni::kInternal, "invalid address " + net.str());
+    if (!a) return Error(util::kInternal, "invalid address " + net.str());
     if (int r = rtnl_addr_add(sk, a.get(), nlFlags); r < 0)
         return fail(r, std::string(verb) + " address " + net.str() + " to " + linkLabel(sk, index));
     return {};
@@ -50,7 +50,7 @@ Error Socket::replaceAddr(int index, const util::IPNet& addr) {
 
 Error Socket::delAddr(int index, const util::IPNet& addr) {
     AddrPtr a = build(index, addr, 0, false);
-    if (!a) return Error(cni::kInternal, "invalid address " + addr.str());
+    if (!a) return Error(util::kInternal, "invalid address " + addr.str());
     if (int r = rtnl_addr_delete(sk_, a.get(), 0); r < 0)
         return fail(r, "delete address " + addr.str() + " from " + linkLabel(sk_, index));
     return {};

@@ -75,7 +75,7 @@ Error vlanMsg(nl_sock* sk, int type, int index, int vid, int vidEnd, uint16_t fl
 Error Socket::addBridge(std::string_view name, int mtu, bool& created) {
     created = false;
     std::string n(name);
-    if (n.empty() || n.size() >= IFNAMSIZ) return Error(cni::kInvalidNetConf, "invalid bridge name \"" + n + "\"");
+    if (n.empty() || n.size() >= IFNAMSIZ) return Error(util::kInvalidNetConf, "invalid bridge name \"" + n + "\"");
     LinkPtr l(rtnl_link_alloc());
     if (!l) return sysFail(ENOMEM, "allocate a link");
     rtnl_link_set_type(l.get(), "bridge");
@@ -91,7 +91,7 @@ Error Socket::addBridge(std::string_view name, int mtu, bool& created) {
     bool found;
     if (auto e = linkByName(n, li, found)) return e;
     if (!found) return fail(r, "create bridge \"" + n + "\"");
-    if (li.kind != "bridge") return Error(cni::kInternal, "\"" + n + "\" already exists but is not a bridge");
+    if (li.kind != "bridge") return Error(util::kInternal, "\"" + n + "\" already exists but is not a bridge");
     return {};
 }
 

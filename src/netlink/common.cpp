@@ -14,6 +14,7 @@
 
 #include "netlink/internal.h"
 #include "util/fs.h"
+#include "util/random.h"
 
 namespace nl {
 namespace {
@@ -26,7 +27,6 @@ struct KernelError {
     char msg[160] = {};
 };
 thread_local KernelError t_kerr;
-thread_local int t_lastErrno = 0;
 
 int onError(sockaddr_nl*, nlmsgerr* e, void*) {
     t_kerr.err = -e->error;
@@ -68,8 +68,6 @@ int approxErrno(int nlerr) {
 
 }  // namespace
 
-int lastErrno() { return t_lastErrno; }
-
 namespace detail {
 
 void setupSocket(nl_sock* sk) {
@@ -93,7 +91,6 @@ int errnoOf(int nlerr) {
     else
         t_kerr = {};
     if (!e) e = approxErrno(nlerr);
-    t_lastErrno = e;
     return e;
 }
 
@@ -116,22 +113,17 @@ Error fail(int nlerr, std::string_view what, std::string_view reason) {
         m += ")";
     }
     t_kerr = {};
-    t_lastErrno = e;
-    return Error(cni::kInternal, std::move(m));
+    return Error(util::kInternal, std::move(m)).withErrno(e);
 }
 
 Error sysFail(int err, std::string_view what, int code) {
-    t_lastErrno = err;
     std::string m = "failed to ";
     m += what;
-    m += ": ";
-    m += util::errnoDesc(err);
-    return Error(code, std::move(m));
+    return Error::sys(code, m, err);
 }
 
 std::string linkLabel(nl_sock* sk, int index) {
     rtnl_link* l = nullptr;
-    int saved = t_lastErrno;
     KernelError savedK = t_kerr;
     std::string s;
     if (rtnl_link_get_kernel(sk, index, nullptr, &l) >= 0 && rtnl_link_get_name(l))
@@ -139,7 +131,6 @@ std::string linkLabel(nl_sock* sk, int index) {
     else
         s = "ifindex " + std::to_string(index);
     if (l) rtnl_link_put(l);
-    t_lastErrno = saved;
     t_kerr = savedK;
     return s;
 }
@@ -224,34 +215,11 @@ std::string macStr(nl_addr* a) {
 }  // namespace detail
 
 // ---- random names
-namespace {
-void randomBytes(uint8_t* p, size_t n) {
-    while (n) {
-        ssize_t r = getrandom(p, n, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            std::abort();   // no entropy source at all: nothing sane to fall back to
-        }
-        p += r;
-        n -= size_t(r);
-    }
-}
-}  // namespace
-
 std::string randomVethName() {
     uint8_t b[4];
-    randomBytes(b, sizeof b);
+    util::randomBytes(b, sizeof b);
     char s[16];
     std::snprintf(s, sizeof s, "veth%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
-    return s;
-}
-
-std::string randomMac() {
-    uint8_t b[6];
-    randomBytes(b, sizeof b);
-    b[0] = uint8_t((b[0] & 0xfe) | 0x02);   // unicast, locally administered
-    char s[18];
-    std::snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
     return s;
 }
 

@@ -35,14 +35,15 @@ using MsgPtr = std::unique_ptr<nl_msg, Free_<nl_msg, nlmsg_free>>;
 // Installs the error callback and socket options every Socket gets.
 void setupSocket(nl_sock* sk);
 // The errno behind a libnl return code: the one the kernel sent when it
-// matches `nlerr`, otherwise the closest errno. Also becomes lastErrno().
+// matches `nlerr`, otherwise the closest errno.
 int errnoOf(int nlerr);
 // Code 999, "failed to <what>: <strerror>[ (<kernel extended ack>)]" (no
 // extended ack for EEXIST/ENOENT/ESRCH/ENODEV), or
-// "failed to <what>: <reason>" when a reason is given. Sets lastErrno().
+// "failed to <what>: <reason>" when a reason is given; the errno is the
+// Error's errnum.
 Error fail(int nlerr, std::string_view what, std::string_view reason = {});
 // Same for a failed syscall (errno value `err`), with the given code.
-Error sysFail(int err, std::string_view what, int code = cni::kInternal);
+Error sysFail(int err, std::string_view what, int code = util::kInternal);
 // "eth0" for messages; "ifindex N" when the link cannot be named.
 std::string linkLabel(nl_sock* sk, int index);
 // Sends a dump request and calls `fn(obj, arg)` for every object parsed

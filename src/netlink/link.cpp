@@ -135,14 +135,14 @@ Error Socket::setMtu(int index, int mtu) {
 
 Error Socket::setMac(int index, std::string_view mac) {
     NlAddrPtr a = macToNl(mac);
-    if (!a) return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(mac) + "\"");
+    if (!a) return Error(util::kInvalidNetConf, "invalid MAC address \"" + std::string(mac) + "\"");
     return change(sk_, index, [&](rtnl_link* c) { rtnl_link_set_addr(c, a.get()); },
                   [&](const std::string& l) { return "set MAC of " + l + " to " + std::string(mac); });
 }
 
 Error Socket::setName(int index, std::string_view name) {
     std::string n(name);
-    if (!validName(name)) return Error(cni::kInvalidNetConf, "invalid interface name \"" + n + "\"");
+    if (!validName(name)) return Error(util::kInvalidNetConf, "invalid interface name \"" + n + "\"");
     return change(sk_, index, [&](rtnl_link* c) { rtnl_link_set_name(c, n.c_str()); },
                   [&](const std::string& l) { return "rename " + l + " to " + n; });
 }
@@ -193,7 +193,7 @@ Error Socket::waitOperUp(int index, const std::vector<int>& sleepsMs, bool& up) 
         LinkInfo li;
         bool found;
         if (auto e = linkByIndex(index, li, found)) return e;
-        if (!found) return Error(cni::kInternal, "link " + std::to_string(index) + " disappeared");
+        if (!found) return Error(util::kInternal, "link " + std::to_string(index) + " disappeared");
         if (li.operUp) {
             up = true;
             return {};

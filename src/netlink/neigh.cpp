@@ -11,7 +11,7 @@ using namespace detail;
 
 Error Socket::addNeigh(int index, const util::IP& ip, std::string_view mac, bool permanent) {
     NlAddrPtr dst = toNl(ip), ll = macToNl(mac);
-    if (!ll) return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(mac) + "\"");
+    if (!ll) return Error(util::kInvalidNetConf, "invalid MAC address \"" + std::string(mac) + "\"");
     NeighPtr n(rtnl_neigh_alloc());
     if (!n || !dst) return sysFail(ENOMEM, "allocate a neighbour");
     rtnl_neigh_set_ifindex(n.get(), index);

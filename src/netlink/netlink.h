@@ -1,10 +1,10 @@
 // The kernel, through libnl-3 / libnl-route-3. Applets never build netlink
-// messages: they call these. Everything returns cni::Error (code 0 = ok);
+// messages: they call these. Everything returns util::Error (code 0 = ok);
 // kernel errors are code 999 unless said otherwise, with the operation and
 // the object in the message ("failed to add address 10.1.2.3/24 to eth0: File exists").
 // The kernel's extended ack text follows in parentheses when it has one,
 // except for EEXIST/ENOENT/ESRCH/ENODEV ("...: Invalid argument (mtu less
-// than device minimum)"). lastErrno() gives the errno itself.
+// than device minimum)"). The Error's errnum is the errno itself.
 //
 // Speed rules (see README "What the kernel costs"): create links in their
 // final namespace (veth peer straight into the container, via
@@ -17,19 +17,14 @@
 #include <string_view>
 #include <vector>
 
-#include "cni/error.h"
+#include "util/error.h"
 #include "util/ipaddr.h"
 
 struct nl_sock;
 
 namespace nl {
 
-using cni::Error;
-
-// The errno behind the last kernel/syscall error this thread got from this
-// layer (EEXIST, ENODEV, ESRCH, ...). Only meaningful right after a call
-// returned an error.
-int lastErrno();
+using util::Error;
 
 // ---------------------------------------------------------------- netns
 // An open network namespace (an fd on /proc/self/ns/net or a bind mount).
@@ -266,7 +261,5 @@ Error ifSysctlSet(int family, std::string_view ifname, std::string_view name, st
 
 // Random "vethXXXXXXXX" (4 random bytes in hex), as upstream names host ends.
 std::string randomVethName();
-// A random locally administered unicast MAC.
-std::string randomMac();
 
 }  // namespace nl

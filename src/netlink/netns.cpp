@@ -49,20 +49,20 @@ Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
     if (fd < 0) {
         int e = errno;
         if (notExist && e == ENOENT) *notExist = true;
-        return detail::sysFail(e, "open netns " + q, cni::kInvalidNetNS);
+        return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
     }
     struct statfs fs;
     if (fstatfs(fd, &fs) < 0) {
         int e = errno;
         ::close(fd);
-        return detail::sysFail(e, "open netns " + q, cni::kInvalidNetNS);
+        return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
     }
     // nsfs: make sure it is a network namespace, not another kind.
     bool ok = (fs.f_type == NSFS_MAGIC && ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET) ||
               fs.f_type == PROC_SUPER_MAGIC;
     if (!ok) {
         ::close(fd);
-        return Error(cni::kInvalidNetNS, q + " is not a valid network namespace");
+        return Error(util::kInvalidNetNS, q + " is not a valid network namespace");
     }
     out = Netns();
     out.fd_ = fd;
@@ -72,7 +72,7 @@ Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
 
 Error Netns::current(Netns& out) {
     int fd = ::open(kSelfNet, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return detail::sysFail(errno, std::string("open ") + kSelfNet, cni::kInvalidNetNS);
+    if (fd < 0) return detail::sysFail(errno, std::string("open ") + kSelfNet, util::kInvalidNetNS);
     out = Netns();
     out.fd_ = fd;
     out.path_ = kSelfNet;
@@ -87,7 +87,7 @@ bool Netns::sameAs(const Netns& o) const {
 
 NetnsGuard::NetnsGuard(const Netns& ns) {
     if (!ns.valid()) {
-        err_ = Error(cni::kInvalidNetNS, "cannot enter netns: not open");
+        err_ = Error(util::kInvalidNetNS, "cannot enter netns: not open");
         return;
     }
     orig_ = ::open(kSelfNet, O_RDONLY | O_CLOEXEC);

@@ -77,7 +77,7 @@ std::string describe(nl_sock* sk, const RouteSpec& r) {
 }
 
 Error invalid(const RouteSpec& r) {
-    return Error(cni::kInvalidNetConf, "invalid route " + r.dst.str() + ": mixed address families");
+    return Error(util::kInvalidNetConf, "invalid route " + r.dst.str() + ": mixed address families");
 }
 
 bool sameFamily(const RouteSpec& r) {

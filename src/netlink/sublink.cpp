@@ -17,10 +17,10 @@ using namespace detail;
 Error Socket::addSubLink(const SubLinkSpec& s, bool* nameTaken) {
     if (nameTaken) *nameTaken = false;
     if (s.name.empty() || s.name.size() >= IFNAMSIZ)
-        return Error(cni::kInvalidNetConf, "invalid interface name \"" + s.name + "\"");
+        return Error(util::kInvalidNetConf, "invalid interface name \"" + s.name + "\"");
     NlAddrPtr mac;
     if (!s.mac.empty() && !(mac = macToNl(s.mac)))
-        return Error(cni::kInvalidNetConf, "invalid MAC address \"" + s.mac + "\"");
+        return Error(util::kInvalidNetConf, "invalid MAC address \"" + s.mac + "\"");
 
     MsgPtr m(nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL));
     if (!m) return sysFail(ENOMEM, "allocate a netlink message");

@@ -84,7 +84,7 @@ Error sysctlSet(std::string_view key, std::string_view value) {
 
 Error ifSysctlSet(int family, std::string_view ifname, std::string_view name, std::string_view value) {
     if (ifname.empty() || ifname == "." || ifname == ".." || ifname.find('/') != std::string_view::npos)
-        return Error(cni::kInvalidNetConf, "invalid interface name \"" + std::string(ifname) + "\"");
+        return Error(util::kInvalidNetConf, "invalid interface name \"" + std::string(ifname) + "\"");
     std::string key = family == AF_INET6 ? "net/ipv6/conf/" : "net/ipv4/conf/";
     key += ifname;
     key += '/';

@@ -16,7 +16,7 @@ using namespace detail;
 
 Error addTap(const TapSpec& s) {
     if (s.name.empty() || s.name.size() >= IFNAMSIZ)
-        return Error(cni::kInvalidNetConf, "invalid interface name \"" + s.name + "\"");
+        return Error(util::kInvalidNetConf, "invalid interface name \"" + s.name + "\"");
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) return sysFail(errno, "open /dev/net/tun");
     ifreq ifr{};

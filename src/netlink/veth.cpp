@@ -15,12 +15,12 @@ Error Socket::addVeth(const VethSpec& s, bool* nameTaken) {
     if (nameTaken) *nameTaken = false;
     for (const std::string* n : {&s.name, &s.peerName})
         if (n->empty() || n->size() >= IFNAMSIZ)
-            return Error(cni::kInvalidNetConf, "invalid interface name \"" + *n + "\"");
+            return Error(util::kInvalidNetConf, "invalid interface name \"" + *n + "\"");
     NlAddrPtr mac, peerMac;
     for (auto [str, out] : {std::pair{&s.mac, &mac}, std::pair{&s.peerMac, &peerMac}}) {
         if (str->empty()) continue;
         if (!(*out = macToNl(*str)))
-            return Error(cni::kInvalidNetConf, "invalid MAC address \"" + *str + "\"");
+            return Error(util::kInvalidNetConf, "invalid MAC address \"" + *str + "\"");
     }
 
     LinkPtr link(rtnl_link_veth_alloc());

@@ -1,9 +1,13 @@
 #include "util/fs.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "util/fd.h"
 
 namespace util {
 
@@ -37,6 +41,162 @@ std::string errnoText(int err) {
     std::string s = errnoDesc(err);
     if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] + 32);
     return s;
+}
+
+Error pathError(std::string_view op, std::string_view path, int err) {
+    std::string m(op);
+    m += ' ';
+    m += path;
+    m += ": ";
+    m += errnoText(err);
+    return Error(kInternal, std::move(m)).withErrno(err);
+}
+
+namespace {
+
+// Reads `fd` to EOF into `out` (replacing it), at most `limit` bytes.
+int readLimited(int fd, std::string& out, size_t limit) {
+    out.clear();
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errno;
+        if (n == 0) return 0;
+        if (out.size() + static_cast<size_t>(n) > limit) return EFBIG;
+        out.append(buf, static_cast<size_t>(n));
+    }
+}
+
+}  // namespace
+
+Error readFile(const std::string& path, std::string& out, size_t limit) {
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return pathError("open", path, errno);
+    if (int err = readLimited(fd.get(), out, limit)) return pathError("read", path, err);
+    return {};
+}
+
+Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit) {
+    Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return pathError("open", name, errno);
+    if (int err = readLimited(fd.get(), out, limit)) return pathError("read", name, err);
+    return {};
+}
+
+Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags) {
+    Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | extraFlags, mode));
+    if (!fd) return pathError("open", name, errno);
+    if (int err = writeAll(fd.get(), data)) return pathError("write", name, err);
+    if (auto e = fd.close()) return pathError("close", name, e.errnum);
+    return {};
+}
+
+Error overwriteFileAt(int dirfd, const char* name, std::string_view data, unsigned mode) {
+    Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, mode));
+    if (!fd) return pathError("open", name, errno);
+    ssize_t n = pwrite(fd.get(), data.data(), data.size(), 0);
+    if (n != static_cast<ssize_t>(data.size())) return pathError("write", name, n < 0 ? errno : EIO);
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return pathError("stat", name, errno);
+    if (st.st_size != static_cast<off_t>(data.size()) && ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0)
+        return pathError("truncate", name, errno);
+    if (auto e = fd.close()) return pathError("close", name, e.errnum);
+    return {};
+}
+
+Error writeFileAtomicAt(int dirfd, const char* name, const char* tmp, std::string_view data, unsigned mode) {
+    if (auto e = writeFileAt(dirfd, tmp, data, mode)) {
+        unlinkat(dirfd, tmp, 0);
+        return e;
+    }
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
+        int err = errno;
+        unlinkat(dirfd, tmp, 0);
+        return pathError("rename", name, err);
+    }
+    return {};
+}
+
+Error writeFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
+    std::string name = ".";
+    name += baseName(path);
+    name += ".tmp";
+    std::string tmp = joinPath(dirName(path), name);
+    if (auto e = writeFileAt(AT_FDCWD, tmp.c_str(), data, mode)) {
+        unlink(tmp.c_str());
+        return e;
+    }
+    if (rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        unlink(tmp.c_str());
+        return pathError("rename", path, err);
+    }
+    return {};
+}
+
+Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* created) {
+    for (size_t i = 1; i <= dir.size(); i++) {
+        if (i < dir.size() && dir[i] != '/') continue;
+        if (i < dir.size() && dir[i - 1] == '/') continue;  // "a//b"
+        std::string p = dir.substr(0, i);
+        if (mkdir(p.c_str(), mode) == 0) {
+            if (created) created->push_back(p);
+        } else if (errno != EEXIST) {
+            return pathError("mkdir", p, errno);
+        }
+    }
+    return {};
+}
+
+std::string cleanPath(std::string_view p) {
+    if (p.empty()) return ".";
+    bool rooted = p[0] == '/';
+    std::vector<std::string_view> parts;
+    size_t i = 0;
+    while (i < p.size()) {
+        size_t j = p.find('/', i);
+        if (j == std::string_view::npos) j = p.size();
+        std::string_view part = p.substr(i, j - i);
+        i = j + 1;
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            if (!parts.empty() && parts.back() != "..") parts.pop_back();
+            else if (!rooted) parts.push_back(part);
+            continue;
+        }
+        parts.push_back(part);
+    }
+    std::string out = rooted ? "/" : "";
+    for (size_t k = 0; k < parts.size(); k++) {
+        if (k) out += '/';
+        out += parts[k];
+    }
+    return out.empty() ? "." : out;
+}
+
+std::string dirName(std::string_view p) {
+    auto s = p.rfind('/');
+    if (s == std::string_view::npos) return ".";
+    return cleanPath(p.substr(0, s + 1));
+}
+
+std::string baseName(std::string_view p) {
+    if (p.empty()) return ".";
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    if (p == "/") return "/";
+    auto s = p.rfind('/');
+    return std::string(s == std::string_view::npos ? p : p.substr(s + 1));
+}
+
+std::string joinPath(std::string_view a, std::string_view b) {
+    if (a.empty() && b.empty()) return "";
+    if (a.empty()) return cleanPath(b);
+    if (b.empty()) return cleanPath(a);
+    std::string s(a);
+    s += '/';
+    s += b;
+    return cleanPath(s);
 }
 
 }  // namespace util

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "netlink/netlink.h"
+#include "util/mac.h"
 
 namespace {
 
@@ -40,7 +41,7 @@ int g_checks = 0, g_failed = 0;
 #define OK(expr)                                                                     \
     do {                                                                             \
         g_checks++;                                                                  \
-        cni::Error e_ = (expr);                                                      \
+        util::Error e_ = (expr);                                                      \
         if (e_) {                                                                    \
             g_failed++;                                                              \
             std::printf("FAIL %s:%d: %s -> %s\n", __FILE__, __LINE__, #expr,         \
@@ -89,7 +90,7 @@ bool contains(const std::string& hay, const std::string& needle) { return hay.fi
 nl::LinkInfo link(nl::Socket& s, const std::string& name) {
     nl::LinkInfo li;
     bool found = false;
-    cni::Error e = s.linkByName(name, li, found);
+    util::Error e = s.linkByName(name, li, found);
     if (e || !found) li.index = 0;
     return li;
 }
@@ -117,23 +118,23 @@ void testNetnsOpen() {
     int fd = mkstemp(tmpl);
     REQUIRE(fd >= 0);
     close(fd);
-    cni::Error e = nl::Netns::open(tmpl, ns, &notExist);
-    CHECK(e.code == cni::kInvalidNetNS);
+    util::Error e = nl::Netns::open(tmpl, ns, &notExist);
+    CHECK(e.code == util::kInvalidNetNS);
     CHECK(!notExist);
     CHECK(contains(e.msg, "is not a valid network namespace"));
     CHECK(!ns.valid());
     unlink(tmpl);
 
     e = nl::Netns::open("/run/netns/does-not-exist-nl-selftest", ns, &notExist);
-    CHECK(e.code == cni::kInvalidNetNS);
+    CHECK(e.code == util::kInvalidNetNS);
     CHECK(notExist);
     CHECK(contains(e.msg, "failed to open netns \"/run/netns/does-not-exist-nl-selftest\""));
     CHECK(contains(e.msg, "No such file or directory"));
-    CHECK(nl::lastErrno() == ENOENT);
+    CHECK(e.errnum == ENOENT);
 
     // nsfs, but a mount namespace.
     e = nl::Netns::open("/proc/self/ns/mnt", ns, &notExist);
-    CHECK(e.code == cni::kInvalidNetNS);
+    CHECK(e.code == util::kInvalidNetNS);
     CHECK(!notExist);
 }
 
@@ -177,7 +178,7 @@ void testRandom() {
     CHECK(a.size() == 12 && a.rfind("veth", 0) == 0);
     CHECK(a.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
     CHECK(a != b);
-    std::string m = nl::randomMac();
+    std::string m = util::Mac::random().str();
     CHECK(m.size() == 17);
     unsigned first = unsigned(std::stoul(m.substr(0, 2), nullptr, 16));
     CHECK((first & 1) == 0);   // unicast
@@ -212,10 +213,10 @@ void testVeth(nl::Socket& sa, nl::Socket& sb, const nl::Netns& nsB) {
     // Same host name again: nameTaken.
     nl::VethSpec dup = v;
     dup.peerName = "eth1";
-    cni::Error e = sa.addVeth(dup, &taken);
-    CHECK(e.code == cni::kInternal);
+    util::Error e = sa.addVeth(dup, &taken);
+    CHECK(e.code == util::kInternal);
     CHECK(taken);
-    CHECK(nl::lastErrno() == EEXIST);
+    CHECK(e.errnum == EEXIST);
     std::printf("info: duplicate veth name -> %s\n", e.msg.c_str());
     CHECK(link(sb, "eth1").index == 0);
 
@@ -223,7 +224,7 @@ void testVeth(nl::Socket& sa, nl::Socket& sb, const nl::Netns& nsB) {
     dup.name = nl::randomVethName();
     dup.peerName = "eth0";
     e = sa.addVeth(dup, &taken);
-    CHECK(e && !taken && nl::lastErrno() == EEXIST);
+    CHECK(e && !taken && e.errnum == EEXIST);
     std::printf("info: duplicate peer name -> %s\n", e.msg.c_str());
     CHECK(link(sa, dup.name).index == 0);
 
@@ -264,14 +265,14 @@ void testLinkAttrs(nl::Socket& sa) {
 
     OK(sa.setMtu(idx, 1280));
     CHECK(link(sa, "la0").mtu == 1280);
-    cni::Error e = sa.setMtu(idx, 10);
+    util::Error e = sa.setMtu(idx, 10);
     CHECK(e && contains(e.msg, "failed to set MTU of la0 to 10"));
     std::printf("info: bad mtu -> %s\n", e.msg.c_str());
 
-    std::string mac = nl::randomMac();
+    std::string mac = util::Mac::random().str();
     OK(sa.setMac(idx, mac));
     CHECK(link(sa, "la0").mac == mac);
-    CHECK(sa.setMac(idx, "zz:11").code == cni::kInvalidNetConf);
+    CHECK(sa.setMac(idx, "zz:11").code == util::kInvalidNetConf);
 
     OK(sa.setPromisc(idx, true));
     CHECK(link(sa, "la0").promisc);
@@ -304,7 +305,7 @@ void testLinkAttrs(nl::Socket& sa) {
     OK(sa.deleteLink(idx));
     CHECK(link(sa, "renamed0").index == 0);
     e = sa.deleteLink(idx);
-    CHECK(e && nl::lastErrno() == ENODEV);
+    CHECK(e && e.errnum == ENODEV);
     std::printf("info: delete missing link -> %s\n", e.msg.c_str());
 }
 
@@ -324,7 +325,7 @@ void testBridge(nl::Socket& sa) {
     OK(sa.addVeth(v));
     int port = link(sa, "bp0").index;
     REQUIRE(port);
-    cni::Error e = sa.addBridge("bp0", 0, created);
+    util::Error e = sa.addBridge("bp0", 0, created);
     CHECK(e && contains(e.msg, "not a bridge"));
 
     OK(sa.setMaster(port, br.index));
@@ -347,7 +348,7 @@ void testBridge(nl::Socket& sa) {
 
     // Kernels built without CONFIG_BRIDGE_VLAN_FILTERING refuse the first step.
     e = sa.setBridgeVlanFiltering(br.index, true);
-    if (e && nl::lastErrno() == EOPNOTSUPP) {
+    if (e && e.errnum == EOPNOTSUPP) {
         std::printf("skip: no bridge VLAN filtering in this kernel (%s)\n", e.msg.c_str());
     } else {
         OK(e);
@@ -420,11 +421,11 @@ void testAddrs(nl::Socket& sa) {
     OK(sa.addrs(link(sa, "lo").index, AF_INET, lo));
     CHECK(hasAddr(lo, "127.0.0.1/8") && !hasAddr(lo, "10.1.2.3/24"));
 
-    cni::Error e = sa.addAddr(idx, net("10.1.2.3/24"));
-    CHECK(e.code == cni::kInternal);
+    util::Error e = sa.addAddr(idx, net("10.1.2.3/24"));
+    CHECK(e.code == util::kInternal);
     CHECK(e.msg == "failed to add address 10.1.2.3/24 to ad0: File exists");
     std::printf("info: duplicate address -> %s\n", e.msg.c_str());
-    CHECK(nl::lastErrno() == EEXIST);
+    CHECK(e.errnum == EEXIST);
     OK(sa.replaceAddr(idx, net("10.1.2.3/24")));
 
     OK(sa.delAddr(idx, net("10.1.2.3/24")));
@@ -433,7 +434,7 @@ void testAddrs(nl::Socket& sa) {
     OK(sa.addrs(idx, 0, all));
     CHECK(!hasAddr(all, "10.1.2.3/24") && !hasAddr(all, "fd00::5/64"));
     e = sa.delAddr(idx, net("10.1.2.3/24"));
-    CHECK(e && nl::lastErrno() == EADDRNOTAVAIL);
+    CHECK(e && e.errnum == EADDRNOTAVAIL);
     std::printf("info: delete missing address -> %s\n", e.msg.c_str());
     OK(sa.deleteLink(idx));
 }
@@ -451,9 +452,9 @@ void testRoutes(nl::Socket& sb, const nl::Netns& nsB) {
     gw.dst = net("10.20.0.0/16");
     gw.gw = ip("10.9.0.1");
     OK(sb.addRoute(gw));
-    cni::Error e = sb.addRoute(gw);
+    util::Error e = sb.addRoute(gw);
     CHECK(e.msg == "failed to add route 10.20.0.0/16 via 10.9.0.1: File exists");
-    CHECK(nl::lastErrno() == EEXIST);
+    CHECK(e.errnum == EEXIST);
     bool existed = false;
     OK(sb.addRoute(gw, &existed));
     CHECK(existed);
@@ -514,7 +515,7 @@ void testRoutes(nl::Socket& sb, const nl::Netns& nsB) {
     nl::RouteSpec mixed;
     mixed.dst = net("10.61.0.0/24");
     mixed.gw = ip("fd09::1");
-    CHECK(sb.addRoute(mixed).code == cni::kInvalidNetConf);
+    CHECK(sb.addRoute(mixed).code == util::kInvalidNetConf);
 
     std::vector<nl::Socket::RouteInfo> v4, v6, t100, both, onLo;
     OK(sb.routes(AF_INET, eth0, 0, v4));
@@ -596,7 +597,7 @@ void testNeigh(nl::Socket& sb, const nl::Netns& nsB) {
     }
     CHECK(contains(n, "10.9.0.7 lladdr 02:aa:bb:cc:dd:ee PERMANENT"));
     CHECK(contains(n, "fd09::7 lladdr 02:aa:bb:cc:dd:ef"));
-    CHECK(sb.addNeigh(eth0, ip("10.9.0.8"), "nope", true).code == cni::kInvalidNetConf);
+    CHECK(sb.addNeigh(eth0, ip("10.9.0.8"), "nope", true).code == util::kInvalidNetConf);
 }
 
 void testSysctl(const nl::Netns& other) {
@@ -617,9 +618,9 @@ void testSysctl(const nl::Netns& other) {
         OK(nl::ifSysctlSet(AF_INET6, "eth0", "accept_dad", "0"));
         OK(nl::sysctlGet("net.ipv6.conf.eth0.accept_dad", v));
         CHECK(v == "0");
-        cni::Error e = nl::sysctlGet("net.ipv4.conf.nosuchif.arp_notify", v);
+        util::Error e = nl::sysctlGet("net.ipv4.conf.nosuchif.arp_notify", v);
         CHECK(e && contains(e.msg, "No such file or directory"));
-        CHECK(nl::ifSysctlSet(AF_INET, "../x", "a", "1").code == cni::kInvalidNetConf);
+        CHECK(nl::ifSysctlSet(AF_INET, "../x", "a", "1").code == util::kInvalidNetConf);
     }
     OK(nl::sysctlGet("net.ipv4.ip_forward", here));
     CHECK(here == "0");   // only the other namespace changed
@@ -670,7 +671,7 @@ int main(int argc, char** argv) {
     }
     nl::Netns other;
     bool notExist = false;
-    cni::Error e = nl::Netns::open(argv[1], other, &notExist);
+    util::Error e = nl::Netns::open(argv[1], other, &notExist);
     if (e) {
         std::fprintf(stderr, "%s\n", e.text().c_str());
         return 2;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "applets/registry.h"
 #include "cni/applet.h"
 #include "cni/delegate.h"
 #include "helpers.h"
@@ -227,7 +228,7 @@ fi
 }
 
 TEST_CASE("a delegate that is this executable runs in-process", "[delegate]") {
-    const Applet* st = findApplet("static");
+    const Applet* st = registry::find("static");
     if (!st || !st->plugin || !st->finished) {
         WARN("no finished static applet in this build; in-process delegation not exercised");
         return;
@@ -240,6 +241,7 @@ TEST_CASE("a delegate that is this executable runs in-process", "[delegate]") {
     REQUIRE(symlink(self, (d / "static").c_str()) == 0);
     std::string conf = R"({"cniVersion":"0.3.1","name":"net1","type":"fakemain",
         "ipam":{"type":"static","addresses":[{"address":"10.5.0.9/24","gateway":"10.5.0.1"}]}})";
+    cni::setInProcessLookup(registry::inProcessPlugin);
     CmdArgs a = argsFor(d.path, conf);
     Result r;
     // Running the test binary by exec would not answer as a plugin, so a
@@ -264,6 +266,15 @@ TEST_CASE("a delegate that is this executable runs in-process", "[delegate]") {
         "ipam":{"type":"static","addresses":[{"address":"bad"}]}})";
     a = argsFor(d.path, bad);
     CHECK(ipamAdd(a, r));
+
+    // Without the lookup main installs, this executable is exec'd like any
+    // other plugin (and answers as a failing one: test/unit/main.cpp).
+    cni::setInProcessLookup(nullptr);
+    a = argsFor(d.path, conf);
+    e = ipamAdd(a, r);
+    cni::setInProcessLookup(registry::inProcessPlugin);
+    CHECK(e.code == kInternal);
+    CHECK(e.msg == "unit_tests was exec'd as a plugin");
 
     // The same name backed by another file is exec'd.
     TmpDir other;

@@ -21,12 +21,12 @@ TEST_CASE("Error is a value", "[error]") {
 }
 
 TEST_CASE("Error JSON is upstream's indented form", "[error]") {
-    CHECK(Error(4, "required env variables [CNI_NETNS] missing").json() ==
+    CHECK(cni::errorJson(Error(4, "required env variables [CNI_NETNS] missing")) ==
           "{\n    \"code\": 4,\n    \"msg\": \"required env variables [CNI_NETNS] missing\"\n}");
-    CHECK(Error(1, "incompatible CNI versions", "config is \"9.9.9\", plugin supports [\"0.1.0\"]").json() ==
+    CHECK(cni::errorJson(Error(1, "incompatible CNI versions", "config is \"9.9.9\", plugin supports [\"0.1.0\"]")) ==
           "{\n    \"code\": 1,\n    \"msg\": \"incompatible CNI versions\",\n"
           "    \"details\": \"config is \\\"9.9.9\\\", plugin supports [\\\"0.1.0\\\"]\"\n}");
-    CHECK(Error(999, "").json() == "{\n    \"code\": 999,\n    \"msg\": \"\"\n}");
+    CHECK(cni::errorJson(Error(999, "")) == "{\n    \"code\": 999,\n    \"msg\": \"\"\n}");
 }
 
 TEST_CASE("Error JSON escapes strings as Go does", "[error]") {
@@ -48,7 +48,7 @@ TEST_CASE("Error JSON escapes strings as Go does", "[error]") {
     };
     for (const auto& c : cases) {
         INFO(c.in);
-        std::string j = Error(5, c.in).json();
+        std::string j = cni::errorJson(Error(5, c.in));
         CHECK(j == std::string("{\n    \"code\": 5,\n    \"msg\": ") + c.out + "\n}");
     }
 }

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "ipam/fsutil.h"
+#include "util/fs.h"
+#include "util/text.h"
 #include "ipam/store.h"
 
 namespace fs = std::filesystem;
@@ -126,7 +127,7 @@ TEST_CASE("ipam store: reserve writes upstream's files", "[ipam]") {
     // No index file may ever read like a lease to upstream's scans, which
     // compare every file's trimmed content with "<id>\r\n<ifname>" or "<id>".
     for (const auto& e : fs::recursive_directory_iterator(dir + "/.cnibox")) {
-        std::string c(ipam::trimSpace(slurp(e.path())));
+        std::string c(util::trimSpace(slurp(e.path())));
         CHECK(c.find("\r\n") == std::string::npos);
         CHECK(c.find(' ') != std::string::npos);
     }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cni/libcni.h"
+#include "util/fs.h"
 #include "helpers.h"
 
 using namespace cni;
@@ -123,11 +124,11 @@ TEST_CASE("goMarshal writes what Go's json.Marshal of an interface{} writes", "[
 }
 
 TEST_CASE("cleanPath is Go's filepath.Clean", "[libcni]") {
-    CHECK(cleanPath("") == ".");
-    CHECK(cleanPath("/a//b/./c/..") == "/a/b");
-    CHECK(cleanPath("/../x") == "/x");
-    CHECK(cleanPath("a/../../b") == "../b");
-    CHECK(cleanPath("/") == "/");
+    CHECK(util::cleanPath("") == ".");
+    CHECK(util::cleanPath("/a//b/./c/..") == "/a/b");
+    CHECK(util::cleanPath("/../x") == "/x");
+    CHECK(util::cleanPath("a/../../b") == "../b");
+    CHECK(util::cleanPath("/") == "/");
 }
 
 TEST_CASE("conflist parsing and cniVersions negotiation", "[libcni]") {

@@ -12,8 +12,9 @@
 #include "cni/args.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
+#include "cni/mac.h"
 #include "cni/skel.h"
-#include "ipam/configure.h"
+#include "attach/configure.h"
 #include "netlink/netlink.h"
 
 namespace sublink {
@@ -22,26 +23,9 @@ using cni::Error;
 
 // The container MAC: config "mac" < CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac.
 inline Error parseMac(const cni::CmdArgs& a, std::string& out) {
-    auto set = [&](std::string_view from, std::string_view v) -> Error {
-        if (!ipam::normalizeMac(v, out))
-            return Error(cni::kInvalidNetConf, "invalid MAC address \"" + std::string(v) + "\" in " + std::string(from));
-        return {};
-    };
     std::string conf;
     if (auto e = cni::json::getString(a.config(), "mac", conf)) return e;
-    if (!conf.empty())
-        if (auto e = set("mac", conf)) return e;
-    cni::CniArgs env;
-    if (auto e = cni::parseCniArgs(a.args, {"MAC"}, env)) return e;
-    if (const std::string* m = env.get("MAC"); m && !m->empty())
-        if (auto e = set("CNI_ARGS", *m)) return e;
-    for (auto [from, v] : {std::pair{"args.cni.mac", a.argsCni("mac")}, {"runtimeConfig.mac", a.runtimeConfig("mac")}}) {
-        if (!v) continue;
-        if (!v->IsString()) return Error(cni::kInvalidNetConf, std::string(from) + " must be a string");
-        if (v->GetStringLength())
-            if (auto e = set(from, v->GetString())) return e;
-    }
-    return {};
+    return cni::containerMac(a, conf, out);
 }
 
 // The parent link, looked up through `sk`; `name` "" = the interface of the
@@ -96,7 +80,7 @@ inline Error create(nl::Socket& parent, nl::Socket& ctr, const nl::Netns& ns, bo
 }
 
 // After create(): arp_notify/ndisc_notify (macvlan, ipvlan, vlan as
-// upstream), then ipam::addSandboxLink. On failure the link is deleted.
+// upstream), then attach::addSandboxLink. On failure the link is deleted.
 inline Error finishAdd(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr, const nl::LinkInfo& link,
                        bool notify, cni::Result& out) {
     Error e;
@@ -116,7 +100,7 @@ inline Error finishAdd(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& c
         e = ctr.linkByIndex(link.index, li, found);
         if (found) now.mac = li.mac;
     }
-    if (!e) e = ipam::addSandboxLink(a, ns, ctr, now, out);
+    if (!e) e = attach::addSandboxLink(a, ns, ctr, now, out);
     if (e) (void)ctr.deleteLink(link.index);
     return e;
 }
@@ -135,7 +119,7 @@ struct Parent {
 inline Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, bool notify, cni::Result& out) {
     nl::Netns ns;
     nl::Socket ctr, host;
-    if (auto e = ipam::openSandbox(a, ns, ctr)) return e;
+    if (auto e = attach::openSandbox(a, ns, ctr)) return e;
     bool inContainer = p.none || p.inContainer;
     if (!inContainer)
         if (auto e = nl::Socket::open(host)) return e;
@@ -158,7 +142,7 @@ inline Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, b
 inline Error del(const cni::CmdArgs& a) {
     if (!a.conf.ipamType.empty())
         if (auto e = cni::ipamDel(a)) return e;
-    return ipam::deleteSandboxLink(a);
+    return attach::deleteSandboxLink(a);
 }
 
 // DEL, CHECK, STATUS and GC of a sublink applet: parse the config with
@@ -174,7 +158,7 @@ struct Verbs {
     static Error check(const cni::CmdArgs& a) {
         Conf c;
         if (auto e = Parse(a, true, c)) return e;
-        return ipam::checkSandboxLink(a, {.label = Kind, .kind = Kind});
+        return attach::checkSandboxLink(a, {.label = Kind, .kind = Kind});
     }
     static Error status(const cni::CmdArgs& a) {
         Conf c;

@@ -15,7 +15,7 @@
 #include "netfilter/netfilter.h"
 #include "netlink/netlink.h"
 
-namespace ipam {
+namespace attach {
 
 using cni::Error;
 
@@ -133,8 +133,4 @@ struct MasqVerbs {
 // The interface named `ifname` that has `sandbox` in a result, or nullptr.
 const cni::Interface* findSandboxIface(const cni::Result& r, std::string_view ifname, std::string_view sandbox);
 
-// Normalises a MAC given in config/args to lowercase "aa:bb:cc:dd:ee:ff";
-// false when it is not a 6-byte MAC (':' or '-' separated).
-bool normalizeMac(std::string_view in, std::string& out);
-
-}  // namespace ipam
+}  // namespace attach

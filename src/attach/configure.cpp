@@ -1,7 +1,8 @@
-#include "ipam/configure.h"
+#include "attach/configure.h"
 
 #include "cni/delegate.h"
 #include "netfilter/ipmasq.h"
+#include "util/text.h"
 
 #include <linux/if_addr.h>
 #include <sys/socket.h>
@@ -11,7 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 
-namespace ipam {
+namespace attach {
 namespace {
 
 constexpr int kDadTimeoutMs = 5000;
@@ -21,21 +22,6 @@ int64_t nowMs() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleepMs(int ms) {
-    timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-std::string q(std::string_view s) {
-    std::string r;
-    r.reserve(s.size() + 2);
-    r += '"';
-    r.append(s);
-    r += '"';
-    return r;
 }
 
 std::string gwText(const std::optional<util::IP>& gw) { return gw ? gw->str() : "<nil>"; }
@@ -63,34 +49,34 @@ Error configureIface(nl::Socket& sk, std::string_view ifname, int ifindex, const
         if (!ipc.interface) continue;
         int idx = *ipc.interface;
         if (idx < 0 || size_t(idx) >= res.interfaces.size() || res.interfaces[size_t(idx)].name != ifname)
-            return Error(cni::kInternal, "failed to add IP addr " + ipcText(ipc) + " to " + q(ifname) +
+            return Error(cni::kInternal, "failed to add IP addr " + ipcText(ipc) + " to " + util::quoted(ifname) +
                                              ": invalid interface index");
         if (!v6enabled && ipc.address.ip.is6()) {
             for (std::string_view dev : {std::string_view("lo"), ifname}) {
                 if (auto e = nl::ifSysctlSet(AF_INET6, dev, "disable_ipv6", "0"))
-                    return Error(cni::kInternal, "failed to enable IPv6 for interface " + q(dev) + ": " + e.text());
+                    return Error(cni::kInternal, "failed to enable IPv6 for interface " + util::quoted(dev) + ": " + e.text());
             }
             if (auto e = nl::ifSysctlSet(AF_INET6, ifname, "keep_addr_on_down", "1"))
                 return Error(cni::kInternal,
-                             "failed to enable keep_addr_on_down for interface " + q(ifname) + ": " + e.text());
+                             "failed to enable keep_addr_on_down for interface " + util::quoted(ifname) + ": " + e.text());
             v6enabled = true;
         }
         if (auto e = sk.addAddr(ifindex, ipc.address))
-            return Error(cni::kInternal, "failed to add IP addr " + ipcText(ipc) + " to " + q(ifname) + ": " + e.text());
+            return Error(cni::kInternal, "failed to add IP addr " + ipcText(ipc) + " to " + util::quoted(ifname) + ": " + e.text());
         if (ipc.gateway) {
             if (ipc.gateway->is4() && !v4gw) v4gw = ipc.gateway;
             if (ipc.gateway->is6() && !v6gw) v6gw = ipc.gateway;
         }
     }
 
-    if (auto e = sk.setUp(ifindex)) return Error(cni::kInternal, "failed to set " + q(ifname) + " UP: " + e.text());
+    if (auto e = sk.setUp(ifindex)) return Error(cni::kInternal, "failed to set " + util::quoted(ifname) + " UP: " + e.text());
 
     if (v6gw) {
         std::string dad;
         bool dadOff = !nl::sysctlGet("net/ipv6/conf/" + std::string(ifname) + "/accept_dad", dad) && dad == "0";
         if (!dadOff) {
             if (auto e = settleAddresses(sk, ifname, ifindex, kDadTimeoutMs))
-                return Error(cni::kInternal, "failed to settle addresses for " + q(ifname) + ": " + e.text());
+                return Error(cni::kInternal, "failed to settle addresses for " + util::quoted(ifname) + ": " + e.text());
         }
     }
 
@@ -152,7 +138,7 @@ Error settleAddresses(nl::Socket& sk, std::string_view ifname, int ifindex, int 
                                                  std::to_string(timeoutMs / 1000) + " seconds");
             return {};
         }
-        sleepMs(kDadPollMs);
+        util::sleepMs(kDadPollMs);
     }
 }
 
@@ -189,19 +175,19 @@ Error setupVeth(nl::Socket& host, nl::Socket& ctr, const nl::Netns& ctrNs, std::
         Error e = host.addVeth(spec, &taken);
         if (!e) break;
         if (taken) continue;
-        if (nl::lastErrno() == EEXIST)
-            return Error(cni::kInternal, "container veth name (" + q(ifname) + ") peer provided (" + q(hostName) +
+        if (e.errnum == EEXIST)
+            return Error(cni::kInternal, "container veth name (" + util::quoted(ifname) + ") peer provided (" + util::quoted(hostName) +
                                              ") already exists");
         return Error(e.code, "failed to make veth pair: " + e.text());
     }
 
     bool found = false;
     if (auto e = host.linkByName(hostName, out.host, found)) return e;
-    if (!found) return Error(cni::kInternal, "failed to lookup " + q(hostName) + ": link not found");
+    if (!found) return Error(cni::kInternal, "failed to lookup " + util::quoted(hostName) + ": link not found");
     if (auto e = ctr.linkByName(ifname, out.container, found)) return e;
-    if (!found) return Error(cni::kInternal, "failed to lookup " + q(ifname) + ": link not found");
+    if (!found) return Error(cni::kInternal, "failed to lookup " + util::quoted(ifname) + ": link not found");
     if (auto e = host.setUp(out.host.index))
-        return Error(e.code, "failed to set " + q(hostName) + " up: " + e.text());
+        return Error(e.code, "failed to set " + util::quoted(hostName) + " up: " + e.text());
     out.host.up = true;
     // We own the routes of this link (best effort, as upstream).
     (void)nl::ifSysctlSet(AF_INET6, hostName, "accept_ra", "0");
@@ -282,7 +268,7 @@ Error requireIpamPlugin(const cni::CmdArgs& a) {
     std::string dirs = a.path;
     for (char& ch : dirs)
         if (ch == ':') ch = ' ';
-    return Error(cni::kInternal, "failed to find plugin " + q(a.conf.ipamType) + " in path [" + dirs + "]");
+    return Error(cni::kInternal, "failed to find plugin " + util::quoted(a.conf.ipamType) + " in path [" + dirs + "]");
 }
 
 Error openSandbox(const cni::CmdArgs& a, nl::Netns& ns, nl::Socket& ctr) {
@@ -375,23 +361,4 @@ const cni::Interface* findSandboxIface(const cni::Result& r, std::string_view if
     return nullptr;
 }
 
-bool normalizeMac(std::string_view in, std::string& out) {
-    if (in.size() != 17) return false;
-    char sep = in[2];
-    if (sep != ':' && sep != '-') return false;
-    std::string s;
-    for (size_t i = 0; i < 17; i++) {
-        char c = in[i];
-        if (i % 3 == 2) {
-            if (c != sep) return false;
-            s += ':';
-            continue;
-        }
-        if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-        s += char(std::tolower(static_cast<unsigned char>(c)));
-    }
-    out = std::move(s);
-    return true;
-}
-
-}  // namespace ipam
+}  // namespace attach

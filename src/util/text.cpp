@@ -1,0 +1,33 @@
+#include "util/text.h"
+
+#include <cerrno>
+#include <ctime>
+
+namespace util {
+
+namespace {
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+}  // namespace
+
+std::string_view trimSpace(std::string_view s) {
+    while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
+    while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+std::string quoted(std::string_view s) {
+    std::string r;
+    r.reserve(s.size() + 2);
+    r += '"';
+    r.append(s);
+    r += '"';
+    return r;
+}
+
+void sleepMs(int ms) {
+    timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace util

@@ -1,0 +1,278 @@
+// src/util: Error with errno, Fd/Dir owners, the Rollback stack, Mac, the
+// file and path helpers, the shared lock file; cni::containerMac.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cni/mac.h"
+#include "helpers.h"
+#include "util/error.h"
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/lock.h"
+#include "util/mac.h"
+#include "util/rollback.h"
+#include "util/text.h"
+
+using testutil::TmpDir;
+using util::Error;
+
+namespace {
+bool fdOpen(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+}  // namespace
+
+TEST_CASE("Error carries the errno and keeps it through wrap", "[util]") {
+    Error e = Error::sys(util::kInternal, "failed to open x", ENOENT);
+    CHECK(e.code == util::kInternal);
+    CHECK(e.errnum == ENOENT);
+    CHECK(e.msg == "failed to open x: No such file or directory");
+    Error w = e.wrap("outer");
+    CHECK(w.msg == "outer: failed to open x: No such file or directory");
+    CHECK(w.errnum == ENOENT);
+    CHECK(w.code == util::kInternal);
+    Error plain(util::kInvalidNetConf, "bad");
+    CHECK(plain.errnum == 0);
+    Error tagged = Error(util::kInternal, "m").withErrno(EEXIST);
+    CHECK(tagged.errnum == EEXIST);
+    CHECK_FALSE(Error());
+}
+
+TEST_CASE("Fd closes what it owns, once", "[util]") {
+    int raw = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(raw >= 0);
+    {
+        util::Fd fd(raw);
+        CHECK(fd.get() == raw);
+        util::Fd moved(std::move(fd));
+        CHECK_FALSE(fd.valid());
+        CHECK(moved.get() == raw);
+        CHECK(fdOpen(raw));
+    }
+    CHECK_FALSE(fdOpen(raw));
+    util::Fd a(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    int kept = a.release();
+    CHECK_FALSE(a.valid());
+    CHECK(fdOpen(kept));
+    close(kept);
+    util::Fd b(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    int bfd = b.get();
+    CHECK_FALSE(b.close());
+    CHECK_FALSE(fdOpen(bfd));
+    CHECK_FALSE(b.close());  // closing nothing is fine
+}
+
+TEST_CASE("Dir lists entries without . and .., and closes", "[util]") {
+    TmpDir d;
+    for (auto n : {"a", "b", "c"}) REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d / n).c_str(), "x", 0600));
+    util::Fd dfd(open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (int round = 0; round < 2; round++) {  // twice over the same fd: each stream starts at the top
+        util::Dir dir;
+        REQUIRE_FALSE(util::Dir::openAt(dfd.get(), dir));
+        std::set<std::string> names;
+        while (auto* de = dir.next()) names.insert(de->d_name);
+        CHECK(names == std::set<std::string>{"a", "b", "c"});
+    }
+    util::Dir missing;
+    Error e = util::Dir::open("/nonexistent-cnibox", missing);
+    CHECK(e.errnum == ENOENT);
+}
+
+TEST_CASE("Rollback runs its steps last first unless dismissed", "[util]") {
+    std::vector<int> order;
+    {
+        util::Rollback undo;
+        undo.defer([&] { order.push_back(1); });
+        undo.defer([&] { order.push_back(2); });
+        undo.defer([&] { order.push_back(3); });
+        CHECK(undo.size() == 3);
+    }
+    CHECK(order == std::vector<int>{3, 2, 1});
+    order.clear();
+    {
+        util::Rollback undo;
+        undo.defer([&] { order.push_back(1); });
+        undo.dismiss();
+    }
+    CHECK(order.empty());
+    util::Rollback undo;
+    undo.defer([&] { order.push_back(7); });
+    undo.run();
+    undo.run();
+    CHECK(order == std::vector<int>{7});
+}
+
+TEST_CASE("Mac parses both separators and prints lowercase", "[util]") {
+    auto m = util::Mac::parse("AA-bb-0C-dd-EE-0f");
+    REQUIRE(m);
+    CHECK(m->str() == "aa:bb:0c:dd:ee:0f");
+    CHECK(util::Mac::parse("aa:bb:0c:dd:ee:0f") == m);
+    for (auto bad : {"", "aa:bb:cc:dd:ee", "aa:bb:cc:dd:ee:ff:00", "aa-bb:cc:dd:ee:ff", "aa:bb:cc:dd:ee:fg",
+                     "aabb.ccdd.eeff", " aa:bb:cc:dd:ee:ff"})
+        CHECK_FALSE(util::Mac::parse(bad));
+    CHECK(util::normalizeMac("0A:0B:0C:0D:0E:0F") == "0a:0b:0c:0d:0e:0f");
+    CHECK_FALSE(util::normalizeMac("nope"));
+    for (int i = 0; i < 32; i++) {
+        util::Mac r = util::Mac::random();
+        CHECK((r.b[0] & 0x01) == 0);  // unicast
+        CHECK((r.b[0] & 0x02) == 2);  // locally administered
+    }
+}
+
+TEST_CASE("cleanPath, dirName, baseName and joinPath behave as Go's path package", "[util]") {
+    struct {
+        const char *in, *out;
+    } clean[] = {{"", "."},         {"/", "/"},       {"a/b/../c", "a/c"}, {"/../x", "/x"},     {"../../a", "../../a"},
+                 {"a/../..", ".."}, {"//a//b/", "/a/b"}, {"./", "."},      {"/a/./b/.", "/a/b"}, {"a/b/c/../../..", "."}};
+    for (auto& c : clean) CHECK(util::cleanPath(c.in) == c.out);
+    CHECK(util::dirName("/a/b/c") == "/a/b");
+    CHECK(util::dirName("c") == ".");
+    CHECK(util::dirName("/c") == "/");
+    CHECK(util::baseName("/a/b/c") == "c");
+    CHECK(util::baseName("/a/b/") == "b");
+    CHECK(util::baseName("/") == "/");
+    CHECK(util::baseName("") == ".");
+    CHECK(util::joinPath("/a", "b/../c") == "/a/c");
+    CHECK(util::joinPath("", "x/") == "x");
+    CHECK(util::joinPath("a", "") == "a");
+    CHECK(util::joinPath("", "") == "");
+}
+
+TEST_CASE("file helpers: read, write, overwrite, atomic, limits, errno", "[util]") {
+    TmpDir d;
+    std::string text;
+    Error e = util::readFile(d / "missing", text);
+    CHECK(e.errnum == ENOENT);
+    CHECK(e.msg == "open " + d / "missing" + ": no such file or directory");
+
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d / "f").c_str(), "hello world", 0600));
+    REQUIRE_FALSE(util::readFile(d / "f", text));
+    CHECK(text == "hello world");
+    struct stat st;
+    REQUIRE(stat((d / "f").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(util::readFile(d / "f", text, 5).errnum == EFBIG);
+
+    util::Fd dfd(open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE_FALSE(util::overwriteFileAt(dfd.get(), "f", "bye", 0600));
+    REQUIRE_FALSE(util::readFileAt(dfd.get(), "f", text));
+    CHECK(text == "bye");
+    CHECK(util::writeFileAt(dfd.get(), "f", "x", 0600, O_EXCL).errnum == EEXIST);
+
+    REQUIRE_FALSE(util::writeFileAtomicAt(dfd.get(), "g", ".g.tmp", "atomic", 0600));
+    REQUIRE_FALSE(util::readFile(d / "g", text));
+    CHECK(text == "atomic");
+    CHECK(access((d / ".g.tmp").c_str(), F_OK) != 0);
+    REQUIRE_FALSE(util::writeFileAtomic(d / "h", "by path", 0600));
+    REQUIRE_FALSE(util::readFile(d / "h", text));
+    CHECK(text == "by path");
+    CHECK(access((d / ".h.tmp").c_str(), F_OK) != 0);
+    // A failed rename leaves no temporary file: the target is a directory.
+    REQUIRE(mkdir((d / "dir").c_str(), 0700) == 0);
+    REQUIRE(util::writeFileAtomic(d / "dir", "x", 0600));
+    CHECK(access((d / ".dir.tmp").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("mkdirAll makes parents, reports what it made, and fails with the errno", "[util]") {
+    TmpDir d;
+    std::vector<std::string> made;
+    REQUIRE_FALSE(util::mkdirAll(d / "a/b//c", 0700, &made));
+    CHECK(made == std::vector<std::string>{d / "a", d / "a/b", d / "a/b//c"});
+    made.clear();
+    REQUIRE_FALSE(util::mkdirAll(d / "a/b/c", 0700, &made));
+    CHECK(made.empty());
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d / "file").c_str(), "", 0600));
+    Error e = util::mkdirAll(d / "file/sub", 0700);
+    CHECK(e.errnum == ENOTDIR);
+    CHECK(e.msg == "mkdir " + d / "file/sub" + ": not a directory");
+}
+
+TEST_CASE("text helpers", "[util]") {
+    CHECK(util::trimSpace(" \t a b \r\n") == "a b");
+    CHECK(util::trimSpace("   ").empty());
+    CHECK(util::quoted("x y") == "\"x y\"");
+}
+
+TEST_CASE("SharedFileLock counts holders, waits, times out with code 11", "[util]") {
+    TmpDir d;
+    std::string path = d / "sub/test.lock";
+    REQUIRE(setenv("CNIBOX_TEST_LOCK", path.c_str(), 1) == 0);
+    REQUIRE(setenv("CNIBOX_TEST_LOCK_WAIT", "0.2", 1) == 0);
+    util::SharedFileLock lock({.label = "test lock", .defaultPath = "/nonexistent/x.lock", .pathEnv = "CNIBOX_TEST_LOCK",
+                               .waitEnv = "CNIBOX_TEST_LOCK_WAIT", .defaultWaitMs = 30000});
+    CHECK(lock.path() == path);
+    CHECK(lock.waitMs() == 200);
+    {
+        util::SharedFileLock::Hold a, b;
+        REQUIRE_FALSE(lock.acquire(a));  // makes sub/
+        REQUIRE_FALSE(lock.acquire(b));
+        CHECK(lock.holders() == 2);
+        // Another process cannot take it while we hold it.
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+            _exit(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 0 : 1);
+        }
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        a.reset();
+        CHECK(lock.holders() == 1);
+    }
+    CHECK(lock.holders() == 0);
+    // Held elsewhere (another open file description): times out with code 11.
+    int other = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(flock(other, LOCK_EX) == 0);
+    util::SharedFileLock::Hold h;
+    Error e = lock.acquire(h);
+    CHECK(e.code == util::kTryAgainLater);
+    CHECK(e.msg == "test lock held by another process (" + path + ")");
+    CHECK_FALSE(h.held());
+    close(other);
+    CHECK_FALSE(lock.acquire(h));
+    CHECK(h.held());
+    unsetenv("CNIBOX_TEST_LOCK");
+    unsetenv("CNIBOX_TEST_LOCK_WAIT");
+}
+
+TEST_CASE("containerMac: config < CNI_ARGS < args.cni < runtimeConfig, each validated", "[cni]") {
+    using testutil::cmdArgs;
+    std::string mac;
+    auto conf = [](std::string extra) {
+        return R"({"cniVersion":"1.0.0","name":"n","type":"x")" + extra + "}";
+    };
+    REQUIRE_FALSE(cni::containerMac(cmdArgs(conf("")), "", mac));
+    CHECK(mac.empty());
+    REQUIRE_FALSE(cni::containerMac(cmdArgs(conf("")), "AA:BB:CC:DD:EE:01", mac));
+    CHECK(mac == "aa:bb:cc:dd:ee:01");
+    auto withEnv = cmdArgs(conf(""), cni::Command::Add, {{"CNI_ARGS", "MAC=aa-bb-cc-dd-ee-02"}});
+    REQUIRE_FALSE(cni::containerMac(withEnv, "aa:bb:cc:dd:ee:01", mac));
+    CHECK(mac == "aa:bb:cc:dd:ee:02");
+    auto withArgs = cmdArgs(conf(R"(,"args":{"cni":{"mac":"aa:bb:cc:dd:ee:03"}})"), cni::Command::Add,
+                            {{"CNI_ARGS", "MAC=aa-bb-cc-dd-ee-02"}});
+    REQUIRE_FALSE(cni::containerMac(withArgs, "", mac));
+    CHECK(mac == "aa:bb:cc:dd:ee:03");
+    auto all = cmdArgs(conf(R"(,"args":{"cni":{"mac":"aa:bb:cc:dd:ee:03"}},"runtimeConfig":{"mac":"aa:bb:cc:dd:ee:04"})"));
+    REQUIRE_FALSE(cni::containerMac(all, "", mac));
+    CHECK(mac == "aa:bb:cc:dd:ee:04");
+    // An empty one overrides nothing.
+    auto empty = cmdArgs(conf(R"(,"runtimeConfig":{"mac":""})"));
+    REQUIRE_FALSE(cni::containerMac(empty, "aa:bb:cc:dd:ee:01", mac));
+    CHECK(mac == "aa:bb:cc:dd:ee:01");
+    Error e = cni::containerMac(cmdArgs(conf(R"(,"runtimeConfig":{"mac":"zz"})")), "", mac);
+    CHECK(e.code == cni::kInvalidNetConf);
+    CHECK(e.msg == "invalid MAC address \"zz\" in runtimeConfig.mac");
+    e = cni::containerMac(cmdArgs(conf(R"(,"args":{"cni":{"mac":5}})")), "", mac);
+    CHECK(e.msg == "args.cni.mac must be a string");
+    e = cni::containerMac(cmdArgs(conf("")), "bad", mac);
+    CHECK(e.msg == "invalid MAC address \"bad\" in mac");
+    e = cni::containerMac(cmdArgs(conf(""), cni::Command::Add, {{"CNI_ARGS", "MAC=1"}}), "", mac);
+    CHECK(e.msg == "invalid MAC address \"1\" in CNI_ARGS");
+}
