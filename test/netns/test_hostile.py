@@ -83,7 +83,11 @@ def take_whole_range(t):
 
 
 def make_bridge(t):
-    t.host.sh(f"ip link add {BR} type bridge && ip link set {BR} up")
+    # No IPv6 link-local address: the kernel adds one when a port gives the
+    # bridge carrier and takes it away again when the carrier goes, from its
+    # link-watch work up to a second later, which a state snapshot right after
+    # the plugin returned could catch half-way.
+    t.host.sh(f"ip link add {BR} type bridge && ip link set {BR} addrgenmode none && ip link set {BR} up")
 
 
 def make_eth0_in_ctr(t):
