@@ -32,7 +32,8 @@
 # musl-gcc from Debian's sources (`apt-get source`). libnftnl's sources are
 # not on this machine's mirror: Debian's libnftnl.a is linked as it is (it
 # calls only plain C functions, and two _FORTIFY_SOURCE printf variants from
-# compat.c); the libmnl functions it needs are src/netfilter/mnl.
+# compat.c); the libmnl functions it needs are subprojects/libmnl, meson's
+# fallback for libmnl, forced here (-Dforce_fallback_for=libmnl).
 #
 # LIBC=glibc: static glibc; libiptc is built from Debian's sources, the
 # other archives are Debian's.
@@ -267,7 +268,7 @@ OPTS=(
     -Dbuildtype=release -Doptimization=s -Db_ndebug=true -Dwerror=true
     -Db_lto=true -Db_pie=false -Db_staticpic=false
     -Ddefault_library=static -Dprefer_static=true
-    -Dtests=$([ "${NFTOOL:-0}" = 1 ] && echo true || echo false) -Dfuzz=false -Dbundled_mnl=true
+    -Dtests=$([ "${NFTOOL:-0}" = 1 ] && echo true || echo false) -Dfuzz=false -Dforce_fallback_for=libmnl
     "-Dcpp_args=-ffunction-sections -fdata-sections -fno-exceptions -fno-asynchronous-unwind-tables"
     "-Dcpp_link_args=-static -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code -Wl,-Map=$BUILD_DIR/cnibox.map$STUBS"
 )

@@ -2,7 +2,7 @@
 // builds: the functions libnftnl.a calls (netlink message and attribute
 // helpers, message batches, the callback runner, the socket wrapper) and a
 // few companions. Written for the documented semantics of that API; used
-// instead of libmnl when meson's bundled_mnl option is on.
+// instead of libmnl when meson falls back to the libmnl subproject.
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
