@@ -9,12 +9,10 @@
 //
 // One iptc_init per Table, one iptc_commit per commit() with changes. The
 // xtables lock (/run/xtables.lock, $XTABLES_LOCKFILE) is taken by the first
-// open Table of the process and released with the last one.
+// open Table of the process and released with the last one. Queries read
+// the handle of this transaction; failing to get one (iptc_init) is an Error.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 // libip6tc.h has no extern "C" of its own.
 extern "C" {
@@ -35,13 +33,11 @@ extern "C" {
 #include <linux/netfilter/xt_tcpudp.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "netfilter/internal.h"
-#include "util/fs.h"
+#include "util/lock.h"
+#include "util/text.h"
 
 namespace nf::detail {
 
@@ -61,62 +57,11 @@ xtc_handle* initRetrying(xtc_handle* (*init)(const char*), const char* table) {
 
 // ---------------------------------------------------------------- the lock
 
-constexpr const char* kDefaultLockFile = "/run/xtables.lock";
-
-struct XtablesLock {
-    int fd = -1;
-    int refs = 0;
-};
-XtablesLock g_lock;
-
-// How long to wait for the lock: 30 s, or $CNIBOX_XTABLES_WAIT seconds (tests).
-std::chrono::milliseconds lockWait() {
-    if (const char* s = std::getenv("CNIBOX_XTABLES_WAIT")) {
-        char* end = nullptr;
-        double v = std::strtod(s, &end);
-        if (end != s && v >= 0 && v < 86400) return std::chrono::milliseconds(static_cast<long>(v * 1000));
-    }
-    return std::chrono::seconds(30);
-}
-
-Error acquireLock() {
-    if (g_lock.refs > 0) {
-        g_lock.refs++;
-        return {};
-    }
-    const char* path = std::getenv("XTABLES_LOCKFILE");
-    if (!path || !*path) path = kDefaultLockFile;
-    int fd = ::open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return {cni::kInternal, std::string("cannot open the xtables lock ") + path + ": " + util::errnoDesc(errno)};
-    auto deadline = std::chrono::steady_clock::now() + lockWait();
-    auto pause = std::chrono::milliseconds(5);
-    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        if (err == EINTR) continue;
-        if (err != EWOULDBLOCK) {
-            ::close(fd);
-            return {cni::kInternal, std::string("cannot lock ") + path + ": " + util::errnoDesc(err)};
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            ::close(fd);
-            return {cni::kTryAgainLater, std::string("xtables lock held by another process (") + path + ")"};
-        }
-        std::this_thread::sleep_for(pause);
-        if (pause < std::chrono::milliseconds(100)) pause *= 2;
-    }
-    g_lock.fd = fd;
-    g_lock.refs = 1;
-    return {};
-}
-
-void releaseLock() {
-    if (g_lock.refs <= 0) return;
-    if (--g_lock.refs == 0) {
-        ::close(g_lock.fd);  // drops the flock
-        g_lock.fd = -1;
-    }
-}
+util::SharedFileLock gLock({.label = "xtables lock",
+                            .defaultPath = "/run/xtables.lock",
+                            .pathEnv = "XTABLES_LOCKFILE",
+                            .waitEnv = "CNIBOX_XTABLES_WAIT",
+                            .defaultWaitMs = 30 * 1000});
 
 // ------------------------------------------------------- per-family glue
 
@@ -424,30 +369,35 @@ class IptcTable final : public Table {
 public:
     using Entry = typename F::Entry;
 
-    IptcTable(std::string name, xtc_handle* h) : name_(std::move(name)), h_(h) {}
+    IptcTable(std::string name, util::SharedFileLock::Hold lock)
+        : name_(std::move(name)), lock_(std::move(lock)) {}
     ~IptcTable() override {
         if (h_) F::free(h_);
-        releaseLock();
     }
 
     Backend backend() const override { return Backend::kIptables; }
     Family family() const override { return F::kFamily; }
 
-    bool exists() override { return true; }
+    Error exists(bool& out) override {
+        out = true;
+        return {};
+    }
     Error ensure(std::string_view) override { return {}; }
     Error destroy() override { return {cni::kInternal, "iptables tables cannot be deleted"}; }
 
-    bool hasChain(std::string_view chain) override {
-        if (!handle()) return false;
+    Error hasChain(std::string_view chain, bool& out) override {
+        out = false;
+        if (auto e = ready()) return e;
         std::string c(chain);
-        return F::isChain(c.c_str(), h_);
+        out = F::isChain(c.c_str(), h_);
+        return {};
     }
 
-    std::vector<std::string> chains() override {
-        std::vector<std::string> out;
-        if (!handle()) return out;
+    Error chains(std::vector<std::string>& out) override {
+        out.clear();
+        if (auto e = ready()) return e;
         for (const char* c = F::firstChain(h_); c; c = F::nextChain(h_)) out.emplace_back(c);
-        return out;
+        return {};
     }
 
     Error ensureChain(std::string_view chain, const Hook*) override {
@@ -455,7 +405,7 @@ public:
         std::string c(chain);
         if (F::isChain(c.c_str(), h_)) return {};
         if (c.empty() || c.size() >= XT_EXTENSION_MAXNAMELEN)
-            return {cni::kInternal, "invalid iptables chain name \"" + c + "\""};
+            return {cni::kInternal, "invalid iptables chain name " + util::quoted(c)};
         if (!F::createChain(c.c_str(), h_)) return fail("create chain " + c);
         dirty_ = true;
         return {};
@@ -477,7 +427,9 @@ public:
         if (!F::isChain(c.c_str(), h_)) return {};
         if (F::builtin(c.c_str(), h_)) return {cni::kInternal, "cannot delete built-in chain " + c};
         // Rules jumping to it, in every chain.
-        for (const auto& from : chains()) {
+        std::vector<std::string> all;
+        if (auto e = chains(all)) return e;
+        for (const auto& from : all) {
             std::vector<unsigned> doomed;
             unsigned i = 0;
             for (const Entry* e = F::firstRule(from.c_str(), h_); e; e = F::nextRule(e, h_), i++)
@@ -495,15 +447,15 @@ public:
     Error append(std::string_view chain, const Rule& r) override { return add(chain, r, false); }
     Error insert(std::string_view chain, const Rule& r) override { return add(chain, r, true); }
 
-    bool contains(std::string_view chain, const Rule& r) override {
-        if (!handle()) return false;
+    Error contains(std::string_view chain, const Rule& r, bool& out) override {
+        out = false;
+        if (auto e = ready()) return e;
         Blob b;
-        if (render<F>(r, b)) return false;
+        if (auto e = render<F>(r, b)) return e;
         std::string c(chain);
-        if (!F::isChain(c.c_str(), h_)) return false;
-        for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_))
-            if (same(e, b)) return true;
-        return false;
+        if (!F::isChain(c.c_str(), h_)) return {};
+        for (const Entry* e = F::firstRule(c.c_str(), h_); e && !out; e = F::nextRule(e, h_)) out = same(e, b);
+        return {};
     }
 
     Error deleteRule(std::string_view chain, const Rule& r) override {
@@ -519,29 +471,26 @@ public:
         return deleteNums(c, doomed);
     }
 
-    std::vector<RuleInfo> list(std::string_view chain) override {
-        std::vector<RuleInfo> out;
-        if (!handle()) return out;
+    Error list(std::string_view chain, std::vector<RuleInfo>& out) override {
+        out.clear();
+        if (auto e = ready()) return e;
         std::string c(chain);
-        if (!F::isChain(c.c_str(), h_)) return out;
+        if (!F::isChain(c.c_str(), h_)) return {};
         size_t i = 0;
         for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_), i++) {
-            RuleInfo ri;
-            ri.index = i;
-            ri.comment = commentOf(e);
             const char* t = F::target(e, h_);
-            ri.target = t ? t : "";
-            out.push_back(std::move(ri));
+            out.push_back({.index = i, .comment = commentOf(e), .target = t ? t : ""});
         }
-        return out;
+        return {};
     }
 
     Error deleteWhere(std::string_view chain, const std::function<bool(const RuleInfo&)>& pred,
                       size_t* n) override {
         if (n) *n = 0;
-        if (auto e = ready()) return e;
+        std::vector<RuleInfo> rules;
+        if (auto e = list(chain, rules)) return e;
         std::vector<unsigned> doomed;
-        for (const auto& ri : list(chain))
+        for (const auto& ri : rules)
             if (pred(ri)) doomed.push_back(static_cast<unsigned>(ri.index));
         if (auto e = deleteNums(std::string(chain), doomed)) return e;
         if (n) *n = doomed.size();
@@ -563,27 +512,20 @@ public:
         return {};
     }
 
-    Error reopen() {
-        h_ = F::init(name_.c_str());
-        if (!h_) return fail("open");
-        return {};
-    }
-
-private:
-    // The handle, re-read after a commit; nullptr if that fails.
-    xtc_handle* handle() {
-        if (!h_) h_ = F::init(name_.c_str());
-        return h_;
-    }
+    // The handle of this transaction, read again after a commit.
     Error ready() {
-        if (handle()) return {};
+        if (!h_) h_ = F::init(name_.c_str());
+        if (h_) return {};
         return fail("open");
     }
 
+private:
+    // libiptc's text for errno (its own for its errors), with the errno.
     Error fail(const std::string& what) const {
         int err = errno;
-        return {cni::kInternal, std::string(F::kFamily == Family::kIPv4 ? "iptables" : "ip6tables") + " table " +
-                                    name_ + ": " + what + ": " + F::strerror(err)};
+        return Error(cni::kInternal, std::string(F::kFamily == Family::kIPv4 ? "iptables" : "ip6tables") +
+                                         " table " + name_ + ": " + what + ": " + F::strerror(err))
+            .withErrno(err);
     }
 
     Error add(std::string_view chain, const Rule& r, bool head) {
@@ -642,7 +584,8 @@ private:
     }
 
     std::string name_;
-    xtc_handle* h_;
+    util::SharedFileLock::Hold lock_;
+    xtc_handle* h_ = nullptr;
     bool dirty_ = false;
 };
 
@@ -653,10 +596,11 @@ bool validTableName(std::string_view n) {
 template <class F>
 Error openTable(std::string_view name, std::unique_ptr<Table>& out) {
     if (!validTableName(name))
-        return {cni::kInternal, "unknown iptables table \"" + std::string(name) + "\""};
-    if (auto e = acquireLock()) return e;
-    auto t = std::make_unique<IptcTable<F>>(std::string(name), nullptr);  // releases the lock if init fails
-    if (auto e = t->reopen()) return e;
+        return {cni::kInternal, "unknown iptables table " + util::quoted(name)};
+    util::SharedFileLock::Hold lock;
+    if (auto e = gLock.acquire(lock)) return e;
+    auto t = std::make_unique<IptcTable<F>>(std::string(name), std::move(lock));  // releases it if init fails
+    if (auto e = t->ready()) return e;
     out = std::move(t);
     return {};
 }
@@ -669,14 +613,19 @@ Error openIptables(Family f, std::string_view name, std::unique_ptr<Table>& out)
     return {cni::kInternal, "the iptables backend has only the ip and ip6 families"};
 }
 
-bool iptablesUsable(int* err) {
+Error iptablesUsable(bool& out, int* err) {
+    out = false;
     xtc_handle* h = initRetrying(iptc_init, "filter");
     if (!h) {
+        // Every failure but memory is the kernel's answer (no ip_tables, no
+        // permission).
+        if (errno == ENOMEM) return Error::sys(cni::kInternal, "iptables: cannot read the filter table", errno);
         if (err) *err = errno;
-        return false;
+        return {};
     }
     iptc_free(h);
-    return true;
+    out = true;
+    return {};
 }
 
 }  // namespace nf::detail
