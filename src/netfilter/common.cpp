@@ -76,6 +76,13 @@ Error legacyTableExists(Family f, std::string_view name, bool& out) {
     return {};
 }
 
+Error detail::openLegacyIfExists(Family f, std::string_view name, std::unique_ptr<Table>& out) {
+    out.reset();
+    bool there = false;
+    if (auto e = legacyTableExists(f, name, there)) return e;
+    return there ? Table::open(Backend::kIptables, f, name, out) : Error();
+}
+
 Backend autoBackend() {
     // (A list that cannot be read lists nothing here: the nftables probe decides.)
     for (Family f : {Family::kIPv4, Family::kIPv6}) {

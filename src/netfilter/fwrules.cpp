@@ -1,5 +1,6 @@
 // The firewall plugin's rule sets (see fwrules.h for the layout).
 #include "netfilter/fwrules.h"
+#include "netfilter/internal.h"
 
 #include <algorithm>
 #include <set>
@@ -141,11 +142,10 @@ Error iptablesAddFamily(const Spec& s, Family f) {
 // Removes the per-address rules of `ips` in family f (committing only when
 // there were any).
 Error iptablesDelFamily(const std::vector<util::IP>& ips, Family f) {
-    bool there = false;
-    if (auto e = legacyTableExists(f, "filter", there)) return e;
-    if (!there) return {};
     std::unique_ptr<Table> t;
-    if (auto e = Table::open(Backend::kIptables, f, "filter", t)) return e;
+    if (auto e = detail::openLegacyIfExists(f, "filter", t)) return e;
+    if (!t) return {};
+    bool there = false;
     if (auto e = t->hasChain(kForwardChain, there)) return e;
     if (!there) return {};
     bool changed = false;

@@ -1,5 +1,6 @@
 // The portmap rule sets (see hostport.h for the layout of each backend).
 #include "netfilter/hostport.h"
+#include "netfilter/internal.h"
 
 #include <netinet/in.h>
 
@@ -156,6 +157,17 @@ std::vector<Rule> dnRules(const Config& c, const util::IPNet& ctr) {
     return out;
 }
 
+// The index of the first rule of `want` that `chain` lacks (want.size():
+// none).
+Error firstMissing(Table& t, std::string_view chain, const std::vector<Rule>& want, size_t& out) {
+    for (out = 0; out < want.size(); out++) {
+        bool there = false;
+        if (auto e = t.contains(chain, want[out], there)) return e;
+        if (!there) return {};
+    }
+    return {};
+}
+
 // Whether the rules of `chain` that `mine` selects are exactly `want`.
 Error sameRules(Table& t, std::string_view chain, const std::vector<Rule>& want,
                 const std::function<bool(const RuleInfo&)>& mine, bool& out) {
@@ -165,20 +177,9 @@ Error sameRules(Table& t, std::string_view chain, const std::vector<Rule>& want,
     size_t n = 0;
     for (const RuleInfo& ri : have) n += mine(ri);
     if (n != want.size()) return {};
-    out = true;
-    for (size_t i = 0; out && i < want.size(); i++)
-        if (auto e = t.contains(chain, want[i], out)) return e;
-    return {};
-}
-
-// The index of the first rule of `want` that `chain` lacks (want.size():
-// none).
-Error firstMissing(Table& t, std::string_view chain, const std::vector<Rule>& want, size_t& out) {
-    for (out = 0; out < want.size(); out++) {
-        bool there = false;
-        if (auto e = t.contains(chain, want[out], there)) return e;
-        if (!there) return {};
-    }
+    size_t missing = 0;
+    if (auto e = firstMissing(t, chain, want, missing)) return e;
+    out = missing == want.size();
     return {};
 }
 
@@ -233,11 +234,10 @@ Error checkIptables(const Config& c, const util::IPNet& ctr) {
     auto missingChain = [&](std::string_view chain) {
         return Error(cni::kInternal, "chain " + str(chain) + " not found in " + table + " table nat");
     };
-    bool there = false;
-    if (auto e = legacyTableExists(f, "nat", there)) return e;
-    if (!there) return missingChain(dn);
     std::unique_ptr<Table> t;
-    if (auto e = openNat(f, t)) return e;
+    if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+    if (!t) return missingChain(dn);
+    bool there = false;
     if (auto e = t->hasChain(dn, there)) return e;
     if (!there) return missingChain(dn);
     std::vector<std::pair<std::string_view, std::vector<Rule>>> wanted = {
@@ -257,11 +257,9 @@ Error checkIptables(const Config& c, const util::IPNet& ctr) {
 Error delIptables(std::string_view network, std::string_view id) {
     std::string dn = chainName(kDnPrefix, network, id), sn = chainName(kOldSnatPrefix, network, id);
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        bool inUse = false;
-        if (auto e = legacyTableExists(f, "nat", inUse)) return e;
-        if (!inUse) continue;
         std::unique_ptr<Table> t;
-        if (auto e = openNat(f, t)) return e;
+        if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+        if (!t) continue;
         bool changed = false;
         for (const std::string& chain : {dn, sn}) {
             bool there = false;
@@ -282,11 +280,9 @@ Error gcIptables(std::string_view network, const std::set<std::string>& valid, s
     std::string prefix = "dnat " + attachmentComment(network, "");
     prefix.resize(prefix.size() - 1);   // 'dnat name: "<net>" id: "'
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        bool inUse = false;
-        if (auto e = legacyTableExists(f, "nat", inUse)) return e;
-        if (!inUse) continue;
         std::unique_ptr<Table> t;
-        if (auto e = openNat(f, t)) return e;
+        if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+        if (!t) continue;
         std::vector<RuleInfo> entries;
         if (auto e = t->list(kDnatChain, entries)) return e;
         std::set<std::string> stale;

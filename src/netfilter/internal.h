@@ -18,6 +18,10 @@ Error nftablesUsable(bool& out, int* err = nullptr);
 // Closes the nftables socket of this process (see nf::finishRun).
 void finishNftables();
 
+// Opens the legacy table `name` of the family on the iptables backend when
+// it exists (legacyTableExists); leaves `out` empty when it does not.
+Error openLegacyIfExists(Family f, std::string_view name, std::unique_ptr<Table>& out);
+
 // Lower-case hex of n bytes.
 std::string hex(const void* p, size_t n);
 

@@ -1,5 +1,6 @@
 // ipMasq rule sets on both backends (see ipmasq.h).
 #include "netfilter/ipmasq.h"
+#include "netfilter/internal.h"
 
 #include <set>
 
@@ -35,9 +36,6 @@ std::string withoutQuotes(std::string_view s) {
 Error wrap(const char* what, const Error& e) {
     return Error(e.code, std::string(what) + ": " + e.text()).withErrno(e.errnum);
 }
-
-// Whether the family's legacy nat table is in use (else nothing of ours is there).
-Error natInUse(Family f, bool& out) { return legacyTableExists(f, "nat", out); }
 
 // ---------------------------------------------------------------- iptables
 
@@ -75,10 +73,9 @@ Error teardownIptables(std::string_view network, std::string_view containerID) {
     const std::string chain = chainName("CNI-", network, containerID);
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        bool inUse = false, there = false;
+        bool there = false;
         std::unique_ptr<Table> t;
-        Error e = natInUse(f, inUse);
-        if (!e && inUse) e = Table::open(Backend::kIptables, f, "nat", t);
+        Error e = detail::openLegacyIfExists(f, "nat", t);
         if (!e && t) e = t->hasChain(chain, there);
         if (!e && there) {
             e = t->deleteChain(chain);
@@ -107,9 +104,9 @@ bool isMasqChainName(const std::string& chain) {
     return true;
 }
 
-// The container ID the comments of an ipMasq chain name, "" when the chain
-// is not one of `network`'s: the name must follow from the comment
-// (portmap's and other plugins' chains never match).
+// The container ID that the comments of ipMasq chain `chain` name, "" when
+// the chain is not one of `network`'s: its name must follow from the
+// comment (portmap's and other plugins' chains never match).
 Error masqChainOwner(Table& t, const std::string& chain, std::string_view network, std::string& id) {
     id.clear();
     if (!isMasqChainName(chain)) return {};
@@ -122,11 +119,9 @@ Error masqChainOwner(Table& t, const std::string& chain, std::string_view networ
 }
 
 Error gcIptablesFamily(Family f, std::string_view network, const std::set<std::string>& validIDs) {
-    bool inUse = false;
-    if (auto e = natInUse(f, inUse)) return e;
-    if (!inUse) return {};
     std::unique_ptr<Table> t;
-    if (auto e = Table::open(Backend::kIptables, f, "nat", t)) return e;
+    if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+    if (!t) return {};
     std::vector<std::string> chains;
     if (auto e = t->chains(chains)) return e;
     size_t deleted = 0;

@@ -15,7 +15,6 @@
 #include "netfilter/internal.h"
 #include "netfilter/nft_netlink.h"
 #include "netfilter/nft_rule.h"
-#include "util/fs.h"
 #include "util/text.h"
 
 namespace nf::detail {

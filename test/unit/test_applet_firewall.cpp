@@ -104,13 +104,19 @@ TEST_CASE("firewall config: bad values are code 7") {
 }
 
 TEST_CASE("firewall config: values of the wrong JSON type are code 7") {
-    for (const char* extra : {R"(,"backend":1)", R"(,"iptablesAdminChainName":[])", R"(,"firewalldZone":false)",
-                              R"(,"ingressPolicy":{})"}) {
+    const std::pair<const char*, const char*> bad[] = {
+        {R"(,"backend":1)", R"(invalid value for "backend": expected a string, got number)"},
+        {R"(,"iptablesAdminChainName":[])",
+         R"(invalid value for "iptablesAdminChainName": expected a string, got array)"},
+        {R"(,"firewalldZone":false)", R"(invalid value for "firewalldZone": expected a string, got bool)"},
+        {R"(,"ingressPolicy":{})", R"(invalid value for "ingressPolicy": expected a string, got object)"},
+    };
+    for (const auto& [extra, msg] : bad) {
         INFO(extra);
         Conf c;
         cni::Error e = parse(extra, c);
         CHECK(e.code == cni::kInvalidNetConf);
-        CHECK_FALSE(e.msg.empty());
+        CHECK(e.msg == msg);
     }
 }
 

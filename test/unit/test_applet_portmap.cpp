@@ -148,15 +148,26 @@ TEST_CASE("portmap config: bad values are code 7 with upstream's messages") {
 }
 
 TEST_CASE("portmap config: values of the wrong JSON type are code 7") {
-    for (const char* extra : {R"(,"snat":"yes")", R"(,"masqAll":1)", R"(,"markMasqBit":"13")",
-                              R"(,"externalSetMarkChain":5)", R"(,"conditionsV4":"-s 10.0.0.0/8")",
-                              R"(,"conditionsV6":[1])", R"(,"backend":true)",
-                              R"(,"runtimeConfig":{"portMappings":[{"hostPort":"80","containerPort":80}]})",
-                              R"(,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"protocol":6}]})",
-                              R"(,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"hostIP":1}]})"}) {
+    const std::pair<const char*, const char*> bad[] = {
+        {R"(,"snat":"yes")", R"(invalid value for "snat": expected a boolean, got string)"},
+        {R"(,"masqAll":1)", R"(invalid value for "masqAll": expected a boolean, got number)"},
+        {R"(,"markMasqBit":"13")", R"(invalid value for "markMasqBit": expected an integer, got string)"},
+        {R"(,"externalSetMarkChain":5)", R"(invalid value for "externalSetMarkChain": expected a string, got number)"},
+        {R"(,"conditionsV4":"-s 10.0.0.0/8")",
+         R"(invalid value for "conditionsV4": expected a list of strings, got string)"},
+        {R"(,"conditionsV6":[1])", R"(invalid value for "conditionsV6": expected a list of strings, got array)"},
+        {R"(,"backend":true)", R"(invalid value for "backend": expected a string, got bool)"},
+        {R"(,"runtimeConfig":{"portMappings":[{"hostPort":"80","containerPort":80}]})",
+         R"(invalid value for "hostPort": expected an integer, got string)"},
+        {R"(,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"protocol":6}]})",
+         R"(invalid value for "protocol": expected a string, got number)"},
+        {R"(,"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80,"hostIP":1}]})",
+         R"(invalid value for "hostIP": expected a string, got number)"},
+    };
+    for (const auto& [extra, msg] : bad) {
         INFO(extra);
         cni::Error e = failure(extra);
         CHECK(e.code == cni::kInvalidNetConf);
-        CHECK_FALSE(e.msg.empty());
+        CHECK(e.msg == msg);
     }
 }

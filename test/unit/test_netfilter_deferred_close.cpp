@@ -132,7 +132,7 @@ TEST_CASE("DeferredClose closes at once without a deletion in flight or when off
     }
 }
 
-TEST_CASE("DeferredClose hands the last reference to a child after a deletion") {
+TEST_CASE("DeferredClose hands the last reference to a child while a deletion is in flight") {
     SwitchReset reset;
     DeferredClose::setEnabled(true);
     testutil::TmpDir dir;
@@ -140,9 +140,15 @@ TEST_CASE("DeferredClose hands the last reference to a child after a deletion") 
     touch(stamp);
     setAge(stamp, 10 * 1000);
     DeferredClose c(stamp);
-    c.noteDeletion();
     Pipe p;
-    CHECK(c.close(p.wr, true));
+    SECTION("this process deleted") {
+        c.noteDeletion();
+        CHECK(c.close(p.wr, true));
+    }
+    SECTION("another process deleted just now (a fresh stamp)") {
+        setAge(stamp, 20);
+        CHECK(c.close(p.wr, true));
+    }
     CHECK_FALSE(p.wr);  // closed here ...
     CHECK_FALSE(c.deletedHere());
     // ... but the child holds it until this process exits.
