@@ -33,10 +33,14 @@ void setAge(const std::string& path, long long agoMs) {
     REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
 }
 
-void touch(const std::string& path) {
+// A stamp file in `dir` last stamped 10 s ago (no deletion in flight).
+std::string oldStamp(const testutil::TmpDir& dir) {
+    std::string path = dir / "nftables.lock";
     int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     REQUIRE(fd >= 0);
     close(fd);
+    setAge(path, 10 * 1000);
+    return path;
 }
 
 // A pipe whose write end stands in for the socket: the read end tells
@@ -94,10 +98,8 @@ TEST_CASE("DeferredClose reads and writes the deletion stamp") {
     DeferredClose missing(dir / "none");
     CHECK_FALSE(missing.stampAge().has_value());
 
-    std::string stamp = dir / "nftables.lock";
-    touch(stamp);
+    std::string stamp = oldStamp(dir);
     DeferredClose c(stamp);
-    setAge(stamp, 10 * 1000);
     REQUIRE(c.stampAge().has_value());
     CHECK(*c.stampAge() >= 10 * 1000 * kMs);
     CHECK_FALSE(c.deletedHere());
@@ -110,9 +112,7 @@ TEST_CASE("DeferredClose reads and writes the deletion stamp") {
 TEST_CASE("DeferredClose closes at once without a deletion in flight or when off") {
     SwitchReset reset;
     testutil::TmpDir dir;
-    std::string stamp = dir / "nftables.lock";
-    touch(stamp);
-    setAge(stamp, 10 * 1000);
+    std::string stamp = oldStamp(dir);
 
     SECTION("nothing deleted, an old stamp") {
         DeferredClose c(stamp);
@@ -136,9 +136,7 @@ TEST_CASE("DeferredClose hands the last reference to a child while a deletion is
     SwitchReset reset;
     DeferredClose::setEnabled(true);
     testutil::TmpDir dir;
-    std::string stamp = dir / "nftables.lock";
-    touch(stamp);
-    setAge(stamp, 10 * 1000);
+    std::string stamp = oldStamp(dir);
     DeferredClose c(stamp);
     Pipe p;
     SECTION("this process deleted") {
@@ -160,9 +158,7 @@ TEST_CASE("DeferredClose never hands on a socket this process did not open") {
     SwitchReset reset;
     DeferredClose::setEnabled(true);
     testutil::TmpDir dir;
-    std::string stamp = dir / "nftables.lock";
-    touch(stamp);
-    DeferredClose c(stamp);
+    DeferredClose c(oldStamp(dir));
     c.noteDeletion();
     Pipe p;
     CHECK_FALSE(c.close(p.wr, false));
