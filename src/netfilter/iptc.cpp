@@ -298,7 +298,7 @@ public:
         out = false;
         if (auto e = ready()) return e;
         Blob b;
-        if (auto e = render<F>(r, b)) return e;
+        if (render<F>(r, b)) return {};  // a rule that cannot be rendered is in no chain
         std::string c(chain);
         if (!F::isChain(c.c_str(), h_)) return {};
         for (const Entry* e = F::firstRule(c.c_str(), h_); e && !out; e = F::nextRule(e, h_)) out = same(e, b);

@@ -186,7 +186,8 @@ public:
     virtual Error append(std::string_view chain, const Rule& r) = 0;
     virtual Error insert(std::string_view chain, const Rule& r) = 0;  // at the head
     // Whether an identical rule (same match, action and comment) is in the
-    // chain (a missing chain holds none).
+    // chain (a missing chain holds none, and no chain holds a rule that
+    // cannot be rendered).
     virtual Error contains(std::string_view chain, const Rule& r, bool& out) = 0;
     // Appends (or inserts at the head) only if not contains().
     Error ensureRule(std::string_view chain, const Rule& r, bool atHead = false);

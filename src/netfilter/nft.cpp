@@ -194,17 +194,23 @@ public:
     Error insert(std::string_view chain, const Rule& r) override { return addRule(chain, r, false); }
 
     Error contains(std::string_view chain, const Rule& r, bool& out) override {
-        std::vector<uint64_t> handles;
         out = false;
-        if (auto e = findIdentical(chain, r, handles, true)) return e;
+        std::string name(chain);
+        Wanted w;
+        if (wanted(name, r, w)) return {};  // a rule that cannot be rendered is in no chain
+        std::vector<uint64_t> handles;
+        if (auto e = findIdentical(name, w, handles, true)) return e;
         out = !handles.empty();
         return {};
     }
 
     Error deleteRule(std::string_view chain, const Rule& r) override {
+        std::string name(chain);
+        Wanted w;
+        if (auto e = wanted(name, r, w)) return e;
         std::vector<uint64_t> handles;
-        if (auto e = findIdentical(chain, r, handles, false)) return e;
-        for (uint64_t h : handles) queueDeleteRule(std::string(chain), h);
+        if (auto e = findIdentical(name, w, handles, false)) return e;
+        for (uint64_t h : handles) queueDeleteRule(name, h);
         return {};
     }
 
@@ -456,14 +462,11 @@ private:
         return {};
     }
 
-    // Handles of the rules of `chain` identical to r. With `first`, stops at
-    // the first one.
-    Error findIdentical(std::string_view chain, const Rule& r, std::vector<uint64_t>& handles, bool first) {
-        std::string name(chain);
-        Wanted w;
-        if (auto e = wanted(name, r, w)) return e;
+    // Handles of the rules of `chain` identical to the wanted one. With
+    // `first`, stops at the first one.
+    Error findIdentical(const std::string& chain, const Wanted& w, std::vector<uint64_t>& handles, bool first) {
         std::vector<KernelRule> rules;
-        if (auto e = dumpRules(&name, rules)) return e;
+        if (auto e = dumpRules(&chain, rules)) return e;
         for (auto& kr : rules) {
             bool same = false;
             if (auto e = identical(kr, w, same)) return e;
