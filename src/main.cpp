@@ -15,6 +15,7 @@
 #include "cni/delegate.h"
 #include "cni/error.h"
 #include "config.h"
+#include "netfilter/netfilter.h"
 #include "util/fs.h"
 
 namespace {
@@ -110,11 +111,7 @@ int install(const char* dirArg, bool force) {
     return failed ? 1 : 0;
 }
 
-int runApplet(const cni::Applet& a, int argc, char** argv) {
-    if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-        printAppletHelp(a);
-        return 0;
-    }
+int runVerbs(const cni::Applet& a, int argc, char** argv) {
     if (a.main) return a.main(argc, argv);
     if (!a.finished) {
         const char* cmd = std::getenv("CNI_COMMAND");
@@ -126,6 +123,18 @@ int runApplet(const cni::Applet& a, int argc, char** argv) {
         }
     }
     return cni::runPlugin(a.name, *a.plugin);
+}
+
+int runApplet(const cni::Applet& a, int argc, char** argv) {
+    if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        printAppletHelp(a);
+        return 0;
+    }
+    int rc = runVerbs(a, argc, argv);
+    // The run's netfilter resources go now (the nftables socket's close
+    // deferred when it would wait for the kernel), not in exit's destructors.
+    nf::finishRun();
+    return rc;
 }
 
 int unknown(std::string_view name) {

@@ -1,15 +1,75 @@
 // firewall: accepts forwarded traffic of the container's addresses (chained
 // after an interface plugin), optionally isolating bridges from each other.
-// The rule sets live in src/netfilter/fwrules.
+// The config parser is here and in firewall.h; the rule sets live in
+// src/netfilter/fwrules.
+#include "applets/firewall.h"
+
 #include <algorithm>
 
 #include "cni/applet.h"
 #include "cni/json.h"
-#include "netfilter/fwrules.h"
+#include "util/text.h"
+
+namespace applets::firewall {
+
+using cni::Error;
+namespace fw = nf::fw;
+
+Error parseConf(const cni::CmdArgs& a, Conf& c) {
+    const auto& d = a.config();
+    std::string backend, zone, ingress;
+    if (auto e = cni::json::getString(d, "backend", backend)) return e;
+    if (auto e = cni::json::getString(d, "iptablesAdminChainName", c.spec.adminChain)) return e;
+    if (auto e = cni::json::getString(d, "firewalldZone", zone)) return e;
+    if (auto e = cni::json::getString(d, "ingressPolicy", ingress)) return e;
+    if (backend == "firewalld") {
+        c.firewalld = true;
+    } else if (auto e = nf::parseBackend("backend", backend, c.backend)) {
+        return e;
+    }
+    if (c.spec.adminChain.empty()) c.spec.adminChain = fw::kDefaultAdminChain;
+    if (auto e = fw::validateAdminChain(c.spec.adminChain)) return e;
+    if (ingress.empty() || ingress == "open")
+        c.spec.ingress = fw::Ingress::kOpen;
+    else if (ingress == "same-bridge")
+        c.spec.ingress = fw::Ingress::kSameBridge;
+    else if (ingress == "isolated")
+        c.spec.ingress = fw::Ingress::kIsolated;
+    else
+        return Error(cni::kInvalidNetConf, "unknown ingress policy: " + util::quoted(ingress),
+                     "ingressPolicy must be \"open\", \"same-bridge\" or \"isolated\"");
+
+    c.spec.network = a.conf.name;
+    c.spec.containerID = a.containerID;
+    c.spec.ifname = a.ifname;
+    if (a.conf.prevResult)
+        for (const cni::IPConfig& ip : a.conf.prevResult->ips)
+            if (std::find(c.spec.ips.begin(), c.spec.ips.end(), ip.address.ip) == c.spec.ips.end())
+                c.spec.ips.push_back(ip.address.ip);
+    return {};
+}
+
+Error ingressBridge(const cni::CmdArgs& a, Conf& c) {
+    if (c.spec.ingress == fw::Ingress::kOpen) return {};
+    const auto& ifs = a.conf.prevResult->interfaces;
+    std::string policy = c.spec.ingress == fw::Ingress::kIsolated ? "isolated" : "same-bridge";
+    if (ifs.empty())
+        return Error(cni::kInvalidNetConf, "interface needs to be set for ingress policy " + util::quoted(policy) +
+                                               ", make sure to chain \"firewall\" plugin with \"bridge\"");
+    c.spec.bridge = ifs[0].name;
+    if (c.spec.bridge.empty()) return Error(cni::kInvalidNetConf, "got empty bridge name");
+    if (c.spec.bridge.size() > 15)
+        return Error(cni::kInvalidNetConf, "bridge name " + util::quoted(c.spec.bridge) + " is longer than 15 characters");
+    return {};
+}
+
+}  // namespace applets::firewall
 
 namespace {
 
 using cni::Error;
+using applets::firewall::Conf;
+using applets::firewall::parseConf;
 namespace fw = nf::fw;
 
 constexpr const char* kHelp =
@@ -69,46 +129,6 @@ constexpr const char* kHelp =
     "       in cni.dev/valid-attachments (iptables' carry no attachment: kept).\n"
     "STATUS code 50 when the backend is not usable in this network namespace.\n";
 
-struct Conf {
-    bool firewalld = false;
-    std::optional<nf::Backend> backend;  // nullopt: automatic
-    fw::Spec spec;
-};
-
-Error parseConf(const cni::CmdArgs& a, Conf& c) {
-    const auto& d = a.config();
-    std::string backend, zone, ingress;
-    if (auto e = cni::json::getString(d, "backend", backend)) return e;
-    if (auto e = cni::json::getString(d, "iptablesAdminChainName", c.spec.adminChain)) return e;
-    if (auto e = cni::json::getString(d, "firewalldZone", zone)) return e;
-    if (auto e = cni::json::getString(d, "ingressPolicy", ingress)) return e;
-    if (backend == "firewalld") {
-        c.firewalld = true;
-    } else if (auto e = nf::parseBackend("backend", backend, c.backend)) {
-        return e;
-    }
-    if (c.spec.adminChain.empty()) c.spec.adminChain = fw::kDefaultAdminChain;
-    if (auto e = fw::validateAdminChain(c.spec.adminChain)) return e;
-    if (ingress.empty() || ingress == "open")
-        c.spec.ingress = fw::Ingress::kOpen;
-    else if (ingress == "same-bridge")
-        c.spec.ingress = fw::Ingress::kSameBridge;
-    else if (ingress == "isolated")
-        c.spec.ingress = fw::Ingress::kIsolated;
-    else
-        return Error(cni::kInvalidNetConf, "unknown ingress policy: \"" + ingress + "\"",
-                     "ingressPolicy must be \"open\", \"same-bridge\" or \"isolated\"");
-
-    c.spec.network = a.conf.name;
-    c.spec.containerID = a.containerID;
-    c.spec.ifname = a.ifname;
-    if (a.conf.prevResult)
-        for (const cni::IPConfig& ip : a.conf.prevResult->ips)
-            if (std::find(c.spec.ips.begin(), c.spec.ips.end(), ip.address.ip) == c.spec.ips.end())
-                c.spec.ips.push_back(ip.address.ip);
-    return {};
-}
-
 Error refuseFirewalld() {
     return Error(cni::kUnsupportedField, "the firewalld backend is not supported by cnibox; use iptables or nftables");
 }
@@ -118,17 +138,7 @@ Error prepare(const cni::CmdArgs& a, Conf& c) {
     if (auto e = parseConf(a, c)) return e;
     if (c.firewalld) return refuseFirewalld();
     if (!a.conf.prevResult) return Error(cni::kInvalidNetConf, "missing prevResult from earlier plugin");
-    if (c.spec.ingress != fw::Ingress::kOpen) {
-        const auto& ifs = a.conf.prevResult->interfaces;
-        std::string policy = c.spec.ingress == fw::Ingress::kIsolated ? "isolated" : "same-bridge";
-        if (ifs.empty())
-            return Error(cni::kInvalidNetConf, "interface needs to be set for ingress policy \"" + policy +
-                                                   "\", make sure to chain \"firewall\" plugin with \"bridge\"");
-        c.spec.bridge = ifs[0].name;
-        if (c.spec.bridge.empty()) return Error(cni::kInvalidNetConf, "got empty bridge name");
-        if (c.spec.bridge.size() > 15)
-            return Error(cni::kInvalidNetConf, "bridge name \"" + c.spec.bridge + "\" is longer than 15 characters");
-    }
+    if (auto e = applets::firewall::ingressBridge(a, c)) return e;
     // Without an address there is nothing to add or check (as upstream):
     // no backend is probed (the iptables probe would create the filter table).
     if (c.spec.ips.empty()) return {};

@@ -1,5 +1,8 @@
 // portmap: host ports published to the container (DNAT), a chained plugin.
-// The rule sets of both backends live in src/netfilter/hostport.cpp.
+// The config parser is here and in portmap.h; the rule sets of both
+// backends live in src/netfilter/hostport.cpp.
+#include "applets/portmap.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -8,65 +11,15 @@
 
 #include "cni/applet.h"
 #include "cni/json.h"
-#include "netfilter/hostport.h"
 #include "netlink/netlink.h"
+#include "util/text.h"
+
+namespace applets::portmap {
 
 namespace {
 
 using cni::Error;
 namespace hp = nf::hostport;
-
-constexpr const char* kHelp =
-    "Config keys (default):\n"
-    "  runtimeConfig.portMappings (none)  [{\"hostPort\":1..65535, \"containerPort\":1..65535,\n"
-    "                           \"protocol\":\"tcp\"|\"udp\"|\"sctp\" (tcp), \"hostIP\":addr (all)}];\n"
-    "                           none: ADD passes prevResult through, DEL does nothing\n"
-    "  backend        (auto)    \"iptables\" (legacy xtables) or \"nftables\"; auto: the backend\n"
-    "                           the options below are written for, else iptables if legacy\n"
-    "                           xtables are in use or nftables is not usable, else nftables\n"
-    "  snat           true      masquerade hairpin (container to its own host port) and\n"
-    "                           127.0.0.1 traffic; sets route_localnet=1 on the host\n"
-    "                           interface that routes to the container (IPv4)\n"
-    "  masqAll        false     with snat: masquerade traffic to the mappings from any source\n"
-    "  markMasqBit    13        iptables: the mark bit (0..31) of traffic to masquerade;\n"
-    "                           excludes externalSetMarkChain\n"
-    "  externalSetMarkChain (none)  iptables: jump to this chain (someone else's) to mark\n"
-    "                           instead of CNI-HOSTPORT-SETMARK\n"
-    "  conditionsV4, conditionsV6 (none)  extra matches of the entry rules. iptables:\n"
-    "                           [!] -s|-d ADDR[/LEN], [!] -i|-o IFNAME; nftables:\n"
-    "                           ip|ip6 saddr|daddr [!=] ADDR[/LEN], iifname|oifname [!=] NAME;\n"
-    "                           anything else is a code 7 error\n"
-    "  Options of one backend with the other backend configured: code 7.\n"
-    "\n"
-    "Needs prevResult: the container addresses are its first IPv4 and first IPv6 address\n"
-    "on CNI_IFNAME in the sandbox (or on no interface).\n"
-    "iptables: nat chains CNI-HOSTPORT-DNAT (from PREROUTING and OUTPUT for local\n"
-    "       destinations), CNI-HOSTPORT-SETMARK, CNI-HOSTPORT-MASQ (from POSTROUTING) shared;\n"
-    "       CNI-DN-<hash of network and container> per container, entered from\n"
-    "       CNI-HOSTPORT-DNAT by rules commented 'dnat name: \"<net>\" id: \"<cid>\"'.\n"
-    "nftables: tables ip/ip6 cni_hostport, chains prerouting, output, hostports_all,\n"
-    "       hostports, hostip_hostports, masquerading; the container's rules carry its ID\n"
-    "       as comment.\n"
-    "\n"
-    "ADD    rules for each container address (a failed ADD removes what it made), then\n"
-    "       conntrack entries of the UDP host ports are deleted (failures only logged)\n"
-    "       and route_localnet set (snat); prints prevResult.\n"
-    "DEL    removes the container's chain/rules in both families and of both backends\n"
-    "       (a change of backend leaks nothing), also when the DEL carries no portMappings;\n"
-    "       missing tables or chains are success.\n"
-    "CHECK  the container's rules are there, in the families it has addresses in.\n"
-    "GC     iptables: CNI-DN- chains entered by rules commented with this network and a\n"
-    "       container not in cni.dev/valid-attachments go, with those rules. nftables:\n"
-    "       nothing; its rules carry only the container ID (upstream's layout), and GC of\n"
-    "       one network must never remove another network's mappings (DEL removes them).\n"
-    "STATUS code 50 when the backend (explicit or automatic) is not usable.\n";
-
-struct Conf {
-    hp::Config hp;
-    std::optional<nf::Backend> backend;    // the configured or implied one; none: automatic
-    std::vector<std::string> condV4, condV6;
-    std::optional<util::IPNet> ctr4, ctr6;
-};
 
 Error invalid(std::string msg) { return Error(cni::kInvalidNetConf, std::move(msg)); }
 
@@ -96,12 +49,12 @@ Error parseMappings(const cni::CmdArgs& a, std::vector<hp::Mapping>& out) {
         if (lower.empty() || lower == "tcp") pm.proto = IPPROTO_TCP;
         else if (lower == "udp") pm.proto = IPPROTO_UDP;
         else if (lower == "sctp") pm.proto = IPPROTO_SCTP;
-        else return invalid("unsupported protocol \"" + proto + "\" in portMappings (tcp, udp or sctp)");
+        else return invalid("unsupported protocol " + util::quoted(proto) + " in portMappings (tcp, udp or sctp)");
         std::string hostIP;
         if (auto e = cni::json::getString(m, "hostIP", hostIP)) return e;
         if (!hostIP.empty()) {
             pm.hostIP = util::IP::parse(hostIP);
-            if (!pm.hostIP) return invalid("invalid hostIP \"" + hostIP + "\" in portMappings");
+            if (!pm.hostIP) return invalid("invalid hostIP " + util::quoted(hostIP) + " in portMappings");
         }
         out.push_back(pm);
     }
@@ -160,6 +113,8 @@ void containerAddrs(const cni::CmdArgs& a, Conf& c) {
     }
 }
 
+}  // namespace
+
 Error parseConf(const cni::CmdArgs& a, Conf& c) {
     const auto& d = a.config();
     c.hp.network = a.conf.name;
@@ -181,6 +136,60 @@ Error parseConf(const cni::CmdArgs& a, Conf& c) {
     containerAddrs(a, c);
     return {};
 }
+
+}  // namespace applets::portmap
+
+namespace {
+
+using cni::Error;
+using applets::portmap::Conf;
+using applets::portmap::parseConf;
+namespace hp = nf::hostport;
+
+constexpr const char* kHelp =
+    "Config keys (default):\n"
+    "  runtimeConfig.portMappings (none)  [{\"hostPort\":1..65535, \"containerPort\":1..65535,\n"
+    "                           \"protocol\":\"tcp\"|\"udp\"|\"sctp\" (tcp), \"hostIP\":addr (all)}];\n"
+    "                           none: ADD passes prevResult through, DEL does nothing\n"
+    "  backend        (auto)    \"iptables\" (legacy xtables) or \"nftables\"; auto: the backend\n"
+    "                           the options below are written for, else iptables if legacy\n"
+    "                           xtables are in use or nftables is not usable, else nftables\n"
+    "  snat           true      masquerade hairpin (container to its own host port) and\n"
+    "                           127.0.0.1 traffic; sets route_localnet=1 on the host\n"
+    "                           interface that routes to the container (IPv4)\n"
+    "  masqAll        false     with snat: masquerade traffic to the mappings from any source\n"
+    "  markMasqBit    13        iptables: the mark bit (0..31) of traffic to masquerade;\n"
+    "                           excludes externalSetMarkChain\n"
+    "  externalSetMarkChain (none)  iptables: jump to this chain (someone else's) to mark\n"
+    "                           instead of CNI-HOSTPORT-SETMARK\n"
+    "  conditionsV4, conditionsV6 (none)  extra matches of the entry rules. iptables:\n"
+    "                           [!] -s|-d ADDR[/LEN], [!] -i|-o IFNAME; nftables:\n"
+    "                           ip|ip6 saddr|daddr [!=] ADDR[/LEN], iifname|oifname [!=] NAME;\n"
+    "                           anything else is a code 7 error\n"
+    "  Options of one backend with the other backend configured: code 7.\n"
+    "\n"
+    "Needs prevResult: the container addresses are its first IPv4 and first IPv6 address\n"
+    "on CNI_IFNAME in the sandbox (or on no interface).\n"
+    "iptables: nat chains CNI-HOSTPORT-DNAT (from PREROUTING and OUTPUT for local\n"
+    "       destinations), CNI-HOSTPORT-SETMARK, CNI-HOSTPORT-MASQ (from POSTROUTING) shared;\n"
+    "       CNI-DN-<hash of network and container> per container, entered from\n"
+    "       CNI-HOSTPORT-DNAT by rules commented 'dnat name: \"<net>\" id: \"<cid>\"'.\n"
+    "nftables: tables ip/ip6 cni_hostport, chains prerouting, output, hostports_all,\n"
+    "       hostports, hostip_hostports, masquerading; the container's rules carry its ID\n"
+    "       as comment.\n"
+    "\n"
+    "ADD    rules for each container address (a failed ADD removes what it made), then\n"
+    "       conntrack entries of the UDP host ports are deleted (failures only logged)\n"
+    "       and route_localnet set (snat); prints prevResult.\n"
+    "DEL    removes the container's chain/rules in both families and of both backends\n"
+    "       (a change of backend leaks nothing), also when the DEL carries no portMappings;\n"
+    "       missing tables or chains are success.\n"
+    "CHECK  the container's rules are there, in the families it has addresses in.\n"
+    "GC     iptables: CNI-DN- chains entered by rules commented with this network and a\n"
+    "       container not in cni.dev/valid-attachments go, with those rules. nftables:\n"
+    "       nothing; its rules carry only the container ID (upstream's layout), and GC of\n"
+    "       one network must never remove another network's mappings (DEL removes them).\n"
+    "STATUS code 50 when the backend (explicit or automatic) is not usable.\n";
 
 // ADD and CHECK: the conditions in the language of their backend (there
 // are none without a configured or implied one), then the backend to
@@ -236,7 +245,7 @@ Error addAll(const Conf& c, nf::Backend b) {
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
-    if (!a.conf.prevResult) return invalid("must be called as chained plugin");
+    if (!a.conf.prevResult) return Error(cni::kInvalidNetConf, "must be called as chained plugin");
     out = *a.conf.prevResult;
     if (c.hp.mappings.empty()) return {};
     nf::Backend b;
@@ -265,7 +274,7 @@ Error cmdDel(const cni::CmdArgs& a) {
 Error cmdCheck(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
-    if (!a.conf.prevResult) return invalid("Required prevResult missing");
+    if (!a.conf.prevResult) return Error(cni::kInvalidNetConf, "Required prevResult missing");
     if (c.hp.mappings.empty()) return {};
     nf::Backend b;
     if (auto e = prepare(c, b)) return e;

@@ -1,11 +1,11 @@
 // Backend choice, names and the parts of Table that do not depend on a backend.
-#include <fcntl.h>
-#include <unistd.h>
+#include <cerrno>
 
 #include <nettle/sha2.h>
 
 #include "netfilter/internal.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 namespace nf {
 
@@ -22,58 +22,84 @@ Error parseBackend(std::string_view key, std::string_view value, std::optional<B
         out = Backend::kNftables;
     } else {
         return {cni::kInvalidNetConf,
-                std::string(key) + " must be \"iptables\" or \"nftables\", not \"" + std::string(value) + "\""};
+                std::string(key) + " must be \"iptables\" or \"nftables\", not " + util::quoted(value)};
     }
     return {};
 }
 
-bool usable(Backend b, int* err) {
-    return b == Backend::kIptables ? detail::iptablesUsable(err) : detail::nftablesUsable(err);
+Error usable(Backend b, bool& out, int* err) {
+    out = false;
+    return b == Backend::kIptables ? detail::iptablesUsable(out, err) : detail::nftablesUsable(out, err);
 }
 
-// The table names a /proc/net/*_tables_names file lists (one per line).
-static std::vector<std::string> tableNames(const char* path) {
-    std::vector<std::string> out;
-    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
-    char buf[256];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-    std::string cur;
-    for (ssize_t i = 0; i < n; i++) {
-        if (buf[i] == '\n') {
-            if (!cur.empty()) out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += buf[i];
-        }
-    }
-    if (!cur.empty()) out.push_back(cur);
-    return out;
+bool mayHoldRules(Backend b) {
+    bool ok = false;
+    int err = 0;
+    if (usable(b, ok, &err) || ok) return true;
+    return err == EPERM || err == EACCES;
 }
 
-static const char* namesFile(Family f) {
+void finishRun() { detail::finishNftables(); }
+
+namespace {
+
+const char* namesFile(Family f) {
     return f == Family::kIPv6 ? "/proc/net/ip6_tables_names" : "/proc/net/ip_tables_names";
 }
 
-static bool listsATable(const char* path) { return !tableNames(path).empty(); }
+// The table names the family's /proc/net/*_tables_names lists (one per
+// line); none when the file is not there (no ip_tables module).
+Error tableNames(Family f, std::vector<std::string>& out) {
+    out.clear();
+    std::string text;
+    if (auto e = util::readFile(namesFile(f), text, 4096)) {
+        if (e.errnum == ENOENT) return {};
+        return e.wrap("cannot read the legacy xtables tables");
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        if (end > start) out.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return {};
+}
 
-bool legacyTableExists(Family f, std::string_view name) {
-    for (const std::string& t : tableNames(namesFile(f)))
-        if (t == name) return true;
-    return false;
+}  // namespace
+
+Error legacyTableExists(Family f, std::string_view name, bool& out) {
+    out = false;
+    std::vector<std::string> names;
+    if (auto e = tableNames(f, names)) return e;
+    for (const std::string& t : names) out = out || t == name;
+    return {};
+}
+
+Error detail::openLegacyIfExists(Family f, std::string_view name, std::unique_ptr<Table>& out) {
+    out.reset();
+    bool there = false;
+    if (auto e = legacyTableExists(f, name, there)) return e;
+    return there ? Table::open(Backend::kIptables, f, name, out) : Error();
 }
 
 Backend autoBackend() {
-    if (listsATable(namesFile(Family::kIPv4)) || listsATable(namesFile(Family::kIPv6)))
-        return Backend::kIptables;
-    return detail::nftablesUsable() ? Backend::kNftables : Backend::kIptables;
+    // (A list that cannot be read lists nothing here: the nftables probe decides.)
+    for (Family f : {Family::kIPv4, Family::kIPv6}) {
+        std::vector<std::string> names;
+        if (!tableNames(f, names) && !names.empty()) return Backend::kIptables;
+    }
+    bool ok = false;
+    if (detail::nftablesUsable(ok)) return Backend::kIptables;
+    return ok ? Backend::kNftables : Backend::kIptables;
 }
 
 Error chooseBackend(std::optional<Backend> wanted, Backend& out) {
     out = wanted ? *wanted : autoBackend();
+    bool ok = false;
     int err = 0;
-    if (!usable(out, &err))
+    if (auto e = usable(out, ok, &err)) return e;
+    if (!ok)
         return {cni::kNotAvailable, std::string("the ") + std::string(backendName(out)) +
                                         " backend is not usable in this network namespace" +
                                         (err ? std::string(": ") + util::errnoDesc(err) : std::string())};
@@ -93,13 +119,18 @@ Error Table::open(Backend b, Family f, std::string_view name, std::unique_ptr<Ta
 }
 
 Error Table::ensureRule(std::string_view chain, const Rule& r, bool atHead) {
-    if (contains(chain, r)) return {};
+    bool there = false;
+    if (auto e = contains(chain, r, there)) return e;
+    if (there) return {};
     return atHead ? insert(chain, r) : append(chain, r);
 }
 
 Error Table::replaceRules(std::string_view chain, const std::vector<Rule>& rules) {
-    bool same = list(chain).size() == rules.size();
-    for (size_t i = 0; same && i < rules.size(); i++) same = contains(chain, rules[i]);
+    std::vector<RuleInfo> have;
+    if (auto e = list(chain, have)) return e;
+    bool same = have.size() == rules.size();
+    for (size_t i = 0; same && i < rules.size(); i++)
+        if (auto e = contains(chain, rules[i], same)) return e;
     if (same) return {};
     if (auto e = flushChain(chain)) return e;
     for (const Rule& r : rules)
@@ -113,14 +144,19 @@ std::string sha512Hex(std::string_view s) {
     sha512_update(&ctx, s.size(), reinterpret_cast<const uint8_t*>(s.data()));
     uint8_t digest[SHA512_DIGEST_SIZE];
     sha512_digest(&ctx, sizeof digest, digest);
-    std::string hex;
-    hex.reserve(2 * sizeof digest);
+    return detail::hex(digest, sizeof digest);
+}
+
+std::string detail::hex(const void* p, size_t n) {
     static constexpr char kDigits[] = "0123456789abcdef";
-    for (uint8_t c : digest) {
-        hex += kDigits[c >> 4];
-        hex += kDigits[c & 15];
+    std::string out;
+    out.reserve(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+        uint8_t c = static_cast<const uint8_t*>(p)[i];
+        out += kDigits[c >> 4];
+        out += kDigits[c & 15];
     }
-    return hex;
+    return out;
 }
 
 std::string chainName(std::string_view prefix, std::string_view name, std::string_view id) {

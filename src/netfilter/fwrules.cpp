@@ -1,5 +1,6 @@
 // The firewall plugin's rule sets (see fwrules.h for the layout).
 #include "netfilter/fwrules.h"
+#include "netfilter/internal.h"
 
 #include <algorithm>
 #include <set>
@@ -97,11 +98,15 @@ std::string describe(const Rule& r) {
 }
 
 Error requireRule(Table& t, std::string_view chain, const Rule& r) {
-    return t.contains(chain, r) ? Error() : notFound(chain, describe(r));
+    bool there = false;
+    if (auto e = t.contains(chain, r, there)) return e;
+    return there ? Error() : notFound(chain, describe(r));
 }
 
 Error requireChain(Table& t, std::string_view chain) {
-    return t.hasChain(chain) ? Error() : Error(cni::kInternal, "expected chain " + std::string(chain) + " not found");
+    bool there = false;
+    if (auto e = t.hasChain(chain, there)) return e;
+    return there ? Error() : Error(cni::kInternal, "expected chain " + std::string(chain) + " not found");
 }
 
 // ------------------------------------------------------------------ iptables
@@ -137,15 +142,18 @@ Error iptablesAddFamily(const Spec& s, Family f) {
 // Removes the per-address rules of `ips` in family f (committing only when
 // there were any).
 Error iptablesDelFamily(const std::vector<util::IP>& ips, Family f) {
-    if (!legacyTableExists(f, "filter")) return {};
     std::unique_ptr<Table> t;
-    if (auto e = Table::open(Backend::kIptables, f, "filter", t)) return e;
-    if (!t->hasChain(kForwardChain)) return {};
+    if (auto e = detail::openLegacyIfExists(f, "filter", t)) return e;
+    if (!t) return {};
+    bool there = false;
+    if (auto e = t->hasChain(kForwardChain, there)) return e;
+    if (!there) return {};
     bool changed = false;
     for (const util::IP& ip : ips) {
         if (familyOf(ip) != f) continue;
         for (const Rule& r : perAddress(ip, "")) {
-            if (!t->contains(kForwardChain, r)) continue;
+            if (auto e = t->contains(kForwardChain, r, there)) return e;
+            if (!there) continue;
             if (auto e = t->deleteRule(kForwardChain, r)) return e;
             changed = true;
         }
@@ -200,9 +208,9 @@ Error nftAdd(const Spec& s) {
     if (auto e = nftOpen(t)) return e;
     if (auto e = t->ensure("CNI firewall plugin")) return e;
     const Hook hook{.type = "filter", .hook = "forward", .priority = 0};
-    // Only when missing: an administrator may have set its policy to drop.
-    if (!t->hasChain(kNftBase))
-        if (auto e = t->ensureChain(kNftBase, &hook)) return e;
+    // Only when missing (ensureChain leaves an existing chain as it is): an
+    // administrator may have set its policy to drop.
+    if (auto e = t->ensureChain(kNftBase, &hook)) return e;
     if (auto e = t->ensureChain(kNftForward)) return e;
     if (auto e = t->ensureChain(s.adminChain)) return e;
     if (s.ingress != Ingress::kOpen)
@@ -229,8 +237,9 @@ Error nftCheck(const Spec& s) {
     if (s.ips.empty()) return {};
     std::unique_ptr<Table> t;
     if (auto e = nftOpen(t)) return e;
-    if (!t->exists())
-        return {cni::kInternal, "expected nftables table inet " + std::string(kNftTable) + " not found"};
+    bool there = false;
+    if (auto e = t->exists(there)) return e;
+    if (!there) return {cni::kInternal, "expected nftables table inet " + std::string(kNftTable) + " not found"};
     for (std::string_view c : {kNftBase, kNftForward, std::string_view(s.adminChain)})
         if (auto e = requireChain(*t, c)) return e;
     if (auto e = requireRule(*t, kNftBase, jump(kNftForward, kRulesComment))) return e;
@@ -252,10 +261,12 @@ Error nftCheck(const Spec& s) {
 
 // Deletes the rules of cni-forward whose comment satisfies `pred`.
 Error nftDeleteWhere(const std::function<bool(const std::string&)>& pred) {
-    if (!usable(Backend::kNftables)) return {};
+    if (!mayHoldRules(Backend::kNftables)) return {};
+    bool there = false;
     std::unique_ptr<Table> t;
     if (auto e = nftOpen(t)) return e;
-    if (!t->exists()) return {};
+    if (auto e = t->exists(there)) return e;
+    if (!there) return {};
     size_t n = 0;
     if (auto e = t->deleteWhere(kNftForward, [&](const RuleInfo& r) { return !r.comment.empty() && pred(r.comment); },
                                 &n))

@@ -1,9 +1,12 @@
 // The portmap rule sets (see hostport.h for the layout of each backend).
 #include "netfilter/hostport.h"
+#include "netfilter/internal.h"
 
 #include <netinet/in.h>
 
 #include <memory>
+
+#include "util/text.h"
 
 namespace nf::hostport {
 
@@ -154,15 +157,30 @@ std::vector<Rule> dnRules(const Config& c, const util::IPNet& ctr) {
     return out;
 }
 
+// The index of the first rule of `want` that `chain` lacks (want.size():
+// none).
+Error firstMissing(Table& t, std::string_view chain, const std::vector<Rule>& want, size_t& out) {
+    for (out = 0; out < want.size(); out++) {
+        bool there = false;
+        if (auto e = t.contains(chain, want[out], there)) return e;
+        if (!there) return {};
+    }
+    return {};
+}
+
 // Whether the rules of `chain` that `mine` selects are exactly `want`.
-bool sameRules(Table& t, std::string_view chain, const std::vector<Rule>& want,
-               const std::function<bool(const RuleInfo&)>& mine) {
+Error sameRules(Table& t, std::string_view chain, const std::vector<Rule>& want,
+                const std::function<bool(const RuleInfo&)>& mine, bool& out) {
+    out = false;
+    std::vector<RuleInfo> have;
+    if (auto e = t.list(chain, have)) return e;
     size_t n = 0;
-    for (const RuleInfo& ri : t.list(chain)) n += mine(ri);
-    if (n != want.size()) return false;
-    for (const Rule& r : want)
-        if (!t.contains(chain, r)) return false;
-    return true;
+    for (const RuleInfo& ri : have) n += mine(ri);
+    if (n != want.size()) return {};
+    size_t missing = 0;
+    if (auto e = firstMissing(t, chain, want, missing)) return e;
+    out = missing == want.size();
+    return {};
 }
 
 Error openNat(Family f, std::unique_ptr<Table>& t) {
@@ -191,10 +209,14 @@ Error addIptables(const Config& c, const util::IPNet& ctr) {
     // is replaced.
     std::string dn = chainName(kDnPrefix, c.network, c.containerID);
     std::vector<Rule> rules = dnRules(c, ctr), entries = entryRules(c, f, dn);
-    if (t->hasChain(dn)) {
-        if (sameRules(*t, dn, rules, [](const RuleInfo&) { return true; }) &&
-            sameRules(*t, kDnatChain, entries, [&](const RuleInfo& ri) { return ri.target == dn; }))
-            return t->commit();
+    bool earlier = false, same = false;
+    if (auto e = t->hasChain(dn, earlier)) return e;
+    if (earlier) {
+        if (auto e = sameRules(*t, dn, rules, [](const RuleInfo&) { return true; }, same)) return e;
+        if (same)
+            if (auto e = sameRules(*t, kDnatChain, entries, [&](const RuleInfo& ri) { return ri.target == dn; }, same))
+                return e;
+        if (same) return t->commit();
         if (auto e = t->deleteChain(dn)) return e;
     }
     if (auto e = t->ensureChain(dn)) return e;
@@ -212,36 +234,37 @@ Error checkIptables(const Config& c, const util::IPNet& ctr) {
     auto missingChain = [&](std::string_view chain) {
         return Error(cni::kInternal, "chain " + str(chain) + " not found in " + table + " table nat");
     };
-    if (!legacyTableExists(f, "nat")) return missingChain(dn);
     std::unique_ptr<Table> t;
-    if (auto e = openNat(f, t)) return e;
-    if (!t->hasChain(dn)) return missingChain(dn);
-    auto missingRule = [&](std::string_view chain, size_t i) {
-        return Error(cni::kInternal, "rule " + std::to_string(i + 1) + " of the port mappings in chain " +
-                                         str(chain) + " not found in " + table + " table nat");
-    };
-    std::vector<Rule> rules = dnRules(c, ctr);
-    for (size_t i = 0; i < rules.size(); i++)
-        if (!t->contains(dn, rules[i])) return missingRule(dn, i);
-    rules = entryRules(c, f, dn);
-    for (size_t i = 0; i < rules.size(); i++)
-        if (!t->contains(kDnatChain, rules[i])) return missingRule(kDnatChain, i);
-    for (const char* entry : {"PREROUTING", "OUTPUT"})
-        if (!t->contains(entry, localDstRule())) return missingRule(entry, 0);
-    if (c.snat && c.externalSetMarkChain.empty() && !t->contains("POSTROUTING", postroutingRule()))
-        return missingRule("POSTROUTING", 0);
+    if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+    if (!t) return missingChain(dn);
+    bool there = false;
+    if (auto e = t->hasChain(dn, there)) return e;
+    if (!there) return missingChain(dn);
+    std::vector<std::pair<std::string_view, std::vector<Rule>>> wanted = {
+        {dn, dnRules(c, ctr)}, {kDnatChain, entryRules(c, f, dn)},
+        {"PREROUTING", {localDstRule()}}, {"OUTPUT", {localDstRule()}}};
+    if (c.snat && c.externalSetMarkChain.empty()) wanted.push_back({"POSTROUTING", {postroutingRule()}});
+    for (const auto& [chain, rules] : wanted) {
+        size_t i = 0;
+        if (auto e = firstMissing(*t, chain, rules, i)) return e;
+        if (i < rules.size())
+            return Error(cni::kInternal, "rule " + std::to_string(i + 1) + " of the port mappings in chain " +
+                                             str(chain) + " not found in " + table + " table nat");
+    }
     return {};
 }
 
 Error delIptables(std::string_view network, std::string_view id) {
     std::string dn = chainName(kDnPrefix, network, id), sn = chainName(kOldSnatPrefix, network, id);
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
-        if (auto e = openNat(f, t)) return e;
+        if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+        if (!t) continue;
         bool changed = false;
         for (const std::string& chain : {dn, sn}) {
-            if (!t->hasChain(chain)) continue;
+            bool there = false;
+            if (auto e = t->hasChain(chain, there)) return e;
+            if (!there) continue;
             if (auto e = t->deleteChain(chain)) return e;   // and the rules jumping to it
             changed = true;
         }
@@ -257,11 +280,13 @@ Error gcIptables(std::string_view network, const std::set<std::string>& valid, s
     std::string prefix = "dnat " + attachmentComment(network, "");
     prefix.resize(prefix.size() - 1);   // 'dnat name: "<net>" id: "'
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!legacyTableExists(f, "nat")) continue;
         std::unique_ptr<Table> t;
-        if (auto e = openNat(f, t)) return e;
+        if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+        if (!t) continue;
+        std::vector<RuleInfo> entries;
+        if (auto e = t->list(kDnatChain, entries)) return e;
         std::set<std::string> stale;
-        for (const RuleInfo& ri : t->list(kDnatChain))
+        for (const RuleInfo& ri : entries)
             if (ri.comment.starts_with(prefix) && ri.target.starts_with(kDnPrefix) && !keep.count(ri.target))
                 stale.insert(ri.target);
         for (const std::string& chain : stale)
@@ -337,8 +362,11 @@ Error addNft(const Config& c, const util::IPNet& ctr) {
     // host's mappings grow.
     auto mine = [&](const RuleInfo& ri) { return ri.comment == c.containerID; };
     bool earlier = !c.snat;
-    if (c.snat)
-        for (const RuleInfo& ri : t->list("masquerading")) earlier = earlier || mine(ri);
+    if (c.snat) {
+        std::vector<RuleInfo> masq;
+        if (auto e = t->list("masquerading", masq)) return e;
+        for (const RuleInfo& ri : masq) earlier = earlier || mine(ri);
+    }
     if (earlier)
         for (const char* chain : kNftChains)
             if (auto e = t->deleteWhere(chain, mine)) return e;
@@ -365,16 +393,23 @@ Error checkNft(const Config& c, const util::IPNet& ctr) {
     std::string table = str(familyWord(f)) + " " + str(kNftTable);
     std::unique_ptr<Table> t;
     if (auto e = openNft(f, t)) return e;
-    if (!t->exists()) return Error(cni::kInternal, "nftables table " + table + " not found");
+    bool there = false;
+    if (auto e = t->exists(there)) return e;
+    if (!there) return Error(cni::kInternal, "nftables table " + table + " not found");
     auto missing = [&](std::string_view chain) {
-        return Error(cni::kInternal, "missing hostport rules in \"" + str(chain) + "\" chain of table " + table);
+        return Error(cni::kInternal, "missing hostport rules in " + util::quoted(chain) + " chain of table " + table);
     };
-    for (const Rule& r : nftDnatRules(c, ctr))
-        if (!t->contains("hostports", r)) return missing("hostports");
-    for (const Rule& r : nftMasqRules(c, ctr))
-        if (!t->contains("masquerading", r)) return missing("masquerading");
-    for (const char* chain : {"prerouting", "output"})
-        if (t->list(chain).empty()) return missing(chain);
+    for (const auto& [chain, rules] : {std::pair{"hostports", nftDnatRules(c, ctr)},
+                                       std::pair{"masquerading", nftMasqRules(c, ctr)}}) {
+        size_t i = 0;
+        if (auto e = firstMissing(*t, chain, rules, i)) return e;
+        if (i < rules.size()) return missing(chain);
+    }
+    for (const char* chain : {"prerouting", "output"}) {
+        std::vector<RuleInfo> entry;
+        if (auto e = t->list(chain, entry)) return e;
+        if (entry.empty()) return missing(chain);
+    }
     return {};
 }
 
@@ -382,7 +417,9 @@ Error deleteNftWhere(const std::function<bool(const RuleInfo&)>& pred, size_t* r
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
         std::unique_ptr<Table> t;
         if (auto e = openNft(f, t)) return e;
-        if (!t->exists()) continue;
+        bool there = false;
+        if (auto e = t->exists(there)) return e;
+        if (!there) continue;
         size_t total = 0;
         for (const char* chain : kNftChains) {
             size_t n = 0;

@@ -1,5 +1,6 @@
 // ipMasq rule sets on both backends (see ipmasq.h).
 #include "netfilter/ipmasq.h"
+#include "netfilter/internal.h"
 
 #include <set>
 
@@ -32,7 +33,9 @@ std::string withoutQuotes(std::string_view s) {
     return out;
 }
 
-Error wrap(const char* what, const Error& e) { return Error(e.code, std::string(what) + ": " + e.text()); }
+Error wrap(const char* what, const Error& e) {
+    return Error(e.code, std::string(what) + ": " + e.text()).withErrno(e.errnum);
+}
 
 // ---------------------------------------------------------------- iptables
 
@@ -70,10 +73,11 @@ Error teardownIptables(std::string_view network, std::string_view containerID) {
     const std::string chain = chainName("CNI-", network, containerID);
     Error first;
     for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!legacyTableExists(f, "nat")) continue;
+        bool there = false;
         std::unique_ptr<Table> t;
-        Error e = Table::open(Backend::kIptables, f, "nat", t);
-        if (!e && t->hasChain(chain)) {
+        Error e = detail::openLegacyIfExists(f, "nat", t);
+        if (!e && t) e = t->hasChain(chain, there);
+        if (!e && there) {
             e = t->deleteChain(chain);
             if (!e) e = t->commit();
         }
@@ -100,29 +104,41 @@ bool isMasqChainName(const std::string& chain) {
     return true;
 }
 
+// The container ID that the comments of ipMasq chain `chain` name, "" when
+// the chain is not one of `network`'s: its name must follow from the
+// comment (portmap's and other plugins' chains never match).
+Error masqChainOwner(Table& t, const std::string& chain, std::string_view network, std::string& id) {
+    id.clear();
+    if (!isMasqChainName(chain)) return {};
+    std::vector<RuleInfo> rules;
+    if (auto e = t.list(chain, rules)) return e;
+    for (const RuleInfo& r : rules)
+        if (!(id = commentContainerID(r.comment, network)).empty()) break;
+    if (!id.empty() && chainName("CNI-", network, id) != chain) id.clear();
+    return {};
+}
+
+Error gcIptablesFamily(Family f, std::string_view network, const std::set<std::string>& validIDs) {
+    std::unique_ptr<Table> t;
+    if (auto e = detail::openLegacyIfExists(f, "nat", t)) return e;
+    if (!t) return {};
+    std::vector<std::string> chains;
+    if (auto e = t->chains(chains)) return e;
+    size_t deleted = 0;
+    for (const std::string& chain : chains) {
+        std::string id;
+        if (auto e = masqChainOwner(*t, chain, network, id)) return e;
+        if (id.empty() || validIDs.count(id)) continue;
+        if (auto e = t->deleteChain(chain)) return e;
+        ++deleted;
+    }
+    return deleted ? t->commit() : Error();
+}
+
 Error gcIptables(std::string_view network, const std::set<std::string>& validIDs) {
     Error first;
-    for (Family f : {Family::kIPv4, Family::kIPv6}) {
-        if (!legacyTableExists(f, "nat")) continue;
-        std::unique_ptr<Table> t;
-        Error e = Table::open(Backend::kIptables, f, "nat", t);
-        size_t deleted = 0;
-        if (!e) {
-            for (const std::string& chain : t->chains()) {
-                if (!isMasqChainName(chain)) continue;
-                std::string id;
-                for (const RuleInfo& r : t->list(chain))
-                    if (!(id = commentContainerID(r.comment, network)).empty()) break;
-                // The name must follow from the comment: portmap's and other
-                // plugins' chains never match.
-                if (id.empty() || validIDs.count(id) || chainName("CNI-", network, id) != chain) continue;
-                if ((e = t->deleteChain(chain))) break;
-                ++deleted;
-            }
-            if (!e && deleted) e = t->commit();
-        }
-        if (e && !first) first = e;
-    }
+    for (Family f : {Family::kIPv4, Family::kIPv6})
+        if (Error e = gcIptablesFamily(f, network, validIDs); e && !first) first = e;
     return first;
 }
 
@@ -168,7 +184,9 @@ Error setupNft(std::string_view network, std::string_view containerID, std::stri
 Error deleteNft(const std::function<bool(const RuleInfo&)>& doomed) {
     std::unique_ptr<Table> t;
     if (auto e = openNft(t)) return e;
-    if (!t->exists()) return {};
+    bool there = false;
+    if (auto e = t->exists(there)) return e;
+    if (!there) return {};
     size_t n = 0;
     if (auto e = t->deleteWhere(kNftMasqChain, doomed, &n)) return e;
     return n ? t->commit() : Error();
@@ -189,18 +207,24 @@ Error gcNft(std::string_view network, const std::vector<cni::Attachment>& valid)
     });
 }
 
-// Both backends' errors joined, each only when the backend can be used (a
-// kernel without it has nothing of ours).
+// Both backends' errors joined, each only when the backend may hold rules
+// here (a kernel without it has nothing of ours), with the errno of the
+// first.
 Error joinErrors(Error ipt, Error nft) {
     std::string msg;
-    if (ipt && usable(Backend::kIptables)) msg = "iptables: " + ipt.text();
-    if (nft && usable(Backend::kNftables)) {
+    int errnum = 0;
+    if (ipt && mayHoldRules(Backend::kIptables)) {
+        msg = "iptables: " + ipt.text();
+        errnum = ipt.errnum;
+    }
+    if (nft && mayHoldRules(Backend::kNftables)) {
         if (!msg.empty()) msg += '\n';
         msg += "nftables: ";
         msg += nft.text();
+        if (!errnum) errnum = nft.errnum;
     }
     if (msg.empty()) return {};
-    return Error(ipt ? ipt.code : nft.code, std::move(msg));
+    return Error(ipt ? ipt.code : nft.code, std::move(msg)).withErrno(errnum);
 }
 
 }  // namespace
@@ -226,7 +250,8 @@ Error setup(std::optional<Backend> backend, std::string_view network, std::strin
     // Undo what part of it may have been committed (one table per family).
     (void)(b == Backend::kIptables ? teardownIptables(network, containerID)
                                    : teardownNft(network, containerID, ifname));
-    if (backend && !usable(b))
+    bool ok = false;
+    if (backend && !usable(b, ok) && !ok)
         return Error(cni::kNotAvailable, "failed to set up IP masquerading: the " + std::string(backendName(b)) +
                                              " backend is not usable in this network namespace",
                      e.text());

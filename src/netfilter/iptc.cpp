@@ -1,47 +1,29 @@
 // The iptables backend: legacy xtables through libiptc (libip4tc, libip6tc).
 //
-// Rules are rendered from the IR into ipt_entry / ip6t_entry blobs with the
-// kernel's xt structures, using the match and target revisions iptables
-// 1.8.9 uses, so that iptables-save prints them exactly as rules made by the
-// iptables command. Matches go in a fixed order: comment, then
-// tcp/udp/sctp, multiport, addrtype, mark, conntrack (upstream's rules print
-// as "-p tcp -m comment --comment X -m multiport --dports 80,81").
+// Rules are rendered from the IR into ipt_entry / ip6t_entry blobs: the
+// family's ip header here, the matches and the target in iptc_render.cpp.
 //
 // One iptc_init per Table, one iptc_commit per commit() with changes. The
 // xtables lock (/run/xtables.lock, $XTABLES_LOCKFILE) is taken by the first
-// open Table of the process and released with the last one.
+// open Table of the process and released with the last one. Queries read
+// the handle of this transaction; failing to get one (iptc_init) is an Error.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 // libip6tc.h has no extern "C" of its own.
 extern "C" {
 #include <libiptc/libip6tc.h>
 }
 #include <libiptc/libiptc.h>
-#include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_nat.h>
-#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_comment.h>
-#include <linux/netfilter/xt_conntrack.h>
-#include <linux/netfilter/xt_mark.h>
-#include <linux/netfilter/xt_multiport.h>
-// xt_sctp.h's inline helpers are C (_Bool).
-#define _Bool bool
-#include <linux/netfilter/xt_sctp.h>
-#undef _Bool
-#include <linux/netfilter/xt_tcpudp.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "netfilter/internal.h"
-#include "util/fs.h"
+#include "netfilter/iptc_render.h"
+#include "util/lock.h"
+#include "util/text.h"
 
 namespace nf::detail {
 
@@ -61,62 +43,11 @@ xtc_handle* initRetrying(xtc_handle* (*init)(const char*), const char* table) {
 
 // ---------------------------------------------------------------- the lock
 
-constexpr const char* kDefaultLockFile = "/run/xtables.lock";
-
-struct XtablesLock {
-    int fd = -1;
-    int refs = 0;
-};
-XtablesLock g_lock;
-
-// How long to wait for the lock: 30 s, or $CNIBOX_XTABLES_WAIT seconds (tests).
-std::chrono::milliseconds lockWait() {
-    if (const char* s = std::getenv("CNIBOX_XTABLES_WAIT")) {
-        char* end = nullptr;
-        double v = std::strtod(s, &end);
-        if (end != s && v >= 0 && v < 86400) return std::chrono::milliseconds(static_cast<long>(v * 1000));
-    }
-    return std::chrono::seconds(30);
-}
-
-Error acquireLock() {
-    if (g_lock.refs > 0) {
-        g_lock.refs++;
-        return {};
-    }
-    const char* path = std::getenv("XTABLES_LOCKFILE");
-    if (!path || !*path) path = kDefaultLockFile;
-    int fd = ::open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return {cni::kInternal, std::string("cannot open the xtables lock ") + path + ": " + util::errnoDesc(errno)};
-    auto deadline = std::chrono::steady_clock::now() + lockWait();
-    auto pause = std::chrono::milliseconds(5);
-    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        if (err == EINTR) continue;
-        if (err != EWOULDBLOCK) {
-            ::close(fd);
-            return {cni::kInternal, std::string("cannot lock ") + path + ": " + util::errnoDesc(err)};
-        }
-        if (std::chrono::steady_clock::now() >= deadline) {
-            ::close(fd);
-            return {cni::kTryAgainLater, std::string("xtables lock held by another process (") + path + ")"};
-        }
-        std::this_thread::sleep_for(pause);
-        if (pause < std::chrono::milliseconds(100)) pause *= 2;
-    }
-    g_lock.fd = fd;
-    g_lock.refs = 1;
-    return {};
-}
-
-void releaseLock() {
-    if (g_lock.refs <= 0) return;
-    if (--g_lock.refs == 0) {
-        ::close(g_lock.fd);  // drops the flock
-        g_lock.fd = -1;
-    }
-}
+util::SharedFileLock gLock({.label = "xtables lock",
+                            .defaultPath = "/run/xtables.lock",
+                            .pathEnv = "XTABLES_LOCKFILE",
+                            .waitEnv = "CNIBOX_XTABLES_WAIT",
+                            .defaultWaitMs = 30 * 1000});
 
 // ------------------------------------------------------- per-family glue
 
@@ -238,146 +169,7 @@ struct V6 {
 
 // ------------------------------------------------------------- rendering
 
-constexpr size_t kStandardTargetSize = XT_ALIGN(sizeof(xt_standard_target));
-
-// A rendered entry: header, matches, target, as one 8-byte aligned blob.
-struct Blob {
-    std::vector<uint8_t> bytes;
-    bool standardTarget = false;
-    std::string targetName; // for standard targets: "ACCEPT", "DROP", "RETURN" or the chain
-
-    template <class T>
-    T* at(size_t off) { return reinterpret_cast<T*>(bytes.data() + off); }
-};
-
-// Appends an aligned, zeroed block of `dataSize` bytes after a
-// xt_entry_match / xt_entry_target header and returns its offset.
-size_t addPart(Blob& b, const char* name, uint8_t revision, size_t dataSize) {
-    size_t off = b.bytes.size();
-    size_t size = XT_ALIGN(sizeof(xt_entry_match) + dataSize);
-    b.bytes.resize(off + size, 0);
-    auto* m = b.at<xt_entry_match>(off);
-    m->u.user.match_size = static_cast<uint16_t>(size);
-    std::strncpy(m->u.user.name, name, sizeof m->u.user.name - 1);
-    m->u.user.revision = revision;
-    return off + sizeof(xt_entry_match);
-}
-
-// A match or target (same layout of the header) with data of type T.
-template <class T>
-T* addMatch(Blob& b, const char* name, uint8_t revision) {
-    size_t off = addPart(b, name, revision, sizeof(T));
-    return b.at<T>(off);
-}
-
-Error renderMatches(Blob& b, const Rule& r) {
-    const Match& m = r.match;
-    if (!r.comment.empty()) {
-        if (r.comment.size() >= XT_MAX_COMMENT_LEN)
-            return {cni::kInternal, "comment longer than 255 bytes: " + r.comment};
-        auto* c = addMatch<xt_comment_info>(b, "comment", 0);
-        std::memcpy(c->comment, r.comment.data(), r.comment.size());
-    }
-    if (!m.dports.empty() && m.proto != IPPROTO_TCP && m.proto != IPPROTO_UDP && m.proto != IPPROTO_SCTP)
-        return {cni::kInternal, "destination ports need the tcp, udp or sctp protocol"};
-    if (m.dports.size() == 1 && !m.multiport) {
-        uint16_t p = m.dports[0];
-        if (m.proto == IPPROTO_TCP) {
-            auto* t = addMatch<xt_tcp>(b, "tcp", 0);
-            t->spts[1] = 0xffff;
-            t->dpts[0] = t->dpts[1] = p;
-        } else if (m.proto == IPPROTO_UDP) {
-            auto* u = addMatch<xt_udp>(b, "udp", 0);
-            u->spts[1] = 0xffff;
-            u->dpts[0] = u->dpts[1] = p;
-        } else {
-            auto* s = addMatch<xt_sctp_info>(b, "sctp", 0);
-            s->dpts[0] = s->dpts[1] = p;
-            for (auto& fi : s->flag_info) fi.chunktype = 0xff;  // as iptables initialises it
-            s->flags = XT_SCTP_DEST_PORTS;
-        }
-    } else if (!m.dports.empty()) {
-        if (m.dports.size() > XT_MULTI_PORTS)
-            return {cni::kInternal, "more than 15 destination ports in one rule"};
-        auto* mp = addMatch<xt_multiport_v1>(b, "multiport", 1);
-        mp->flags = XT_MULTIPORT_DESTINATION;
-        mp->count = static_cast<uint8_t>(m.dports.size());
-        for (size_t i = 0; i < m.dports.size(); i++) mp->ports[i] = m.dports[i];
-    }
-    if (m.dstLocal) {
-        auto* a = addMatch<xt_addrtype_info_v1>(b, "addrtype", 1);
-        a->dest = XT_ADDRTYPE_LOCAL;
-    }
-    if (m.mark) {
-        auto* mk = addMatch<xt_mark_mtinfo1>(b, "mark", 1);
-        mk->mark = *m.mark;
-        mk->mask = m.markMask;
-    }
-    if (m.ctRelatedEstablished) {
-        auto* ct = addMatch<xt_conntrack_mtinfo3>(b, "conntrack", 3);
-        ct->match_flags = XT_CONNTRACK_STATE;
-        ct->state_mask = XT_CONNTRACK_STATE_BIT(IP_CT_RELATED) | XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED);
-    }
-    if (m.etherSrc) return {cni::kInternal, "the iptables backend cannot match a source MAC address"};
-    return {};
-}
-
-Error renderTarget(Blob& b, const Action& a, Family fam, bool& gotoFlag) {
-    gotoFlag = false;
-    auto standard = [&](const std::string& name) -> Error {
-        if (name.empty()) return {cni::kInternal, "a jump without a chain"};
-        if (name.size() >= XT_EXTENSION_MAXNAMELEN) return {cni::kInternal, "chain name too long: " + name};
-        size_t off = b.bytes.size();
-        b.bytes.resize(off + kStandardTargetSize, 0);
-        auto* t = b.at<xt_entry_target>(off);
-        t->u.user.target_size = static_cast<uint16_t>(kStandardTargetSize);
-        std::memcpy(t->u.user.name, name.data(), name.size());
-        b.standardTarget = true;
-        b.targetName = name;
-        return {};
-    };
-    switch (a.verdict) {
-    case Verdict::kAccept: return standard("ACCEPT");
-    case Verdict::kDrop: return standard("DROP");
-    case Verdict::kReturn: return standard("RETURN");
-    case Verdict::kJump: return standard(a.chain);
-    case Verdict::kGoto:
-        gotoFlag = true;
-        return standard(a.chain);
-    case Verdict::kMasquerade:
-        if (fam == Family::kIPv4) {
-            addMatch<nf_nat_ipv4_multi_range_compat>(b, "MASQUERADE", 0)->rangesize = 1;
-        } else {
-            addMatch<nf_nat_range>(b, "MASQUERADE", 0);
-        }
-        b.targetName = "MASQUERADE";
-        return {};
-    case Verdict::kDnat: {
-        bool v4 = fam == Family::kIPv4;
-        if (!a.toAddr.valid() || a.toAddr.is4() != v4)
-            return {cni::kInternal, "DNAT needs an address of the table's family"};
-        auto* r = addMatch<nf_nat_range2>(b, "DNAT", 2);
-        r->flags = NF_NAT_RANGE_MAP_IPS;
-        std::memcpy(&r->min_addr, a.toAddr.b.data(), a.toAddr.len());
-        std::memcpy(&r->max_addr, a.toAddr.b.data(), a.toAddr.len());
-        if (a.toPort) {
-            r->flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
-            r->min_proto.all = r->max_proto.all = htons(a.toPort);
-        }
-        b.targetName = "DNAT";
-        return {};
-    }
-    case Verdict::kSetMark: {
-        auto* mk = addMatch<xt_mark_tginfo2>(b, "MARK", 2);
-        mk->mark = a.mark;
-        mk->mask = a.mask;
-        b.targetName = "MARK";
-        return {};
-    }
-    }
-    return {cni::kInternal, "unknown verdict"};
-}
-
+// The entry: the family's ip header, then matches and target.
 template <class F>
 Error render(const Rule& r, Blob& b) {
     using Entry = typename F::Entry;
@@ -424,30 +216,35 @@ class IptcTable final : public Table {
 public:
     using Entry = typename F::Entry;
 
-    IptcTable(std::string name, xtc_handle* h) : name_(std::move(name)), h_(h) {}
+    IptcTable(std::string name, util::SharedFileLock::Hold lock)
+        : name_(std::move(name)), lock_(std::move(lock)) {}
     ~IptcTable() override {
         if (h_) F::free(h_);
-        releaseLock();
     }
 
     Backend backend() const override { return Backend::kIptables; }
     Family family() const override { return F::kFamily; }
 
-    bool exists() override { return true; }
+    Error exists(bool& out) override {
+        out = true;
+        return {};
+    }
     Error ensure(std::string_view) override { return {}; }
     Error destroy() override { return {cni::kInternal, "iptables tables cannot be deleted"}; }
 
-    bool hasChain(std::string_view chain) override {
-        if (!handle()) return false;
+    Error hasChain(std::string_view chain, bool& out) override {
+        out = false;
+        if (auto e = ready()) return e;
         std::string c(chain);
-        return F::isChain(c.c_str(), h_);
+        out = F::isChain(c.c_str(), h_);
+        return {};
     }
 
-    std::vector<std::string> chains() override {
-        std::vector<std::string> out;
-        if (!handle()) return out;
+    Error chains(std::vector<std::string>& out) override {
+        out.clear();
+        if (auto e = ready()) return e;
         for (const char* c = F::firstChain(h_); c; c = F::nextChain(h_)) out.emplace_back(c);
-        return out;
+        return {};
     }
 
     Error ensureChain(std::string_view chain, const Hook*) override {
@@ -455,7 +252,7 @@ public:
         std::string c(chain);
         if (F::isChain(c.c_str(), h_)) return {};
         if (c.empty() || c.size() >= XT_EXTENSION_MAXNAMELEN)
-            return {cni::kInternal, "invalid iptables chain name \"" + c + "\""};
+            return {cni::kInternal, "invalid iptables chain name " + util::quoted(c)};
         if (!F::createChain(c.c_str(), h_)) return fail("create chain " + c);
         dirty_ = true;
         return {};
@@ -477,7 +274,9 @@ public:
         if (!F::isChain(c.c_str(), h_)) return {};
         if (F::builtin(c.c_str(), h_)) return {cni::kInternal, "cannot delete built-in chain " + c};
         // Rules jumping to it, in every chain.
-        for (const auto& from : chains()) {
+        std::vector<std::string> all;
+        if (auto e = chains(all)) return e;
+        for (const auto& from : all) {
             std::vector<unsigned> doomed;
             unsigned i = 0;
             for (const Entry* e = F::firstRule(from.c_str(), h_); e; e = F::nextRule(e, h_), i++)
@@ -495,15 +294,15 @@ public:
     Error append(std::string_view chain, const Rule& r) override { return add(chain, r, false); }
     Error insert(std::string_view chain, const Rule& r) override { return add(chain, r, true); }
 
-    bool contains(std::string_view chain, const Rule& r) override {
-        if (!handle()) return false;
+    Error contains(std::string_view chain, const Rule& r, bool& out) override {
+        out = false;
+        if (auto e = ready()) return e;
         Blob b;
-        if (render<F>(r, b)) return false;
+        if (render<F>(r, b)) return {};  // a rule that cannot be rendered is in no chain
         std::string c(chain);
-        if (!F::isChain(c.c_str(), h_)) return false;
-        for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_))
-            if (same(e, b)) return true;
-        return false;
+        if (!F::isChain(c.c_str(), h_)) return {};
+        for (const Entry* e = F::firstRule(c.c_str(), h_); e && !out; e = F::nextRule(e, h_)) out = same(e, b);
+        return {};
     }
 
     Error deleteRule(std::string_view chain, const Rule& r) override {
@@ -519,29 +318,26 @@ public:
         return deleteNums(c, doomed);
     }
 
-    std::vector<RuleInfo> list(std::string_view chain) override {
-        std::vector<RuleInfo> out;
-        if (!handle()) return out;
+    Error list(std::string_view chain, std::vector<RuleInfo>& out) override {
+        out.clear();
+        if (auto e = ready()) return e;
         std::string c(chain);
-        if (!F::isChain(c.c_str(), h_)) return out;
+        if (!F::isChain(c.c_str(), h_)) return {};
         size_t i = 0;
         for (const Entry* e = F::firstRule(c.c_str(), h_); e; e = F::nextRule(e, h_), i++) {
-            RuleInfo ri;
-            ri.index = i;
-            ri.comment = commentOf(e);
             const char* t = F::target(e, h_);
-            ri.target = t ? t : "";
-            out.push_back(std::move(ri));
+            out.push_back({.index = i, .comment = commentOf(e), .target = t ? t : ""});
         }
-        return out;
+        return {};
     }
 
     Error deleteWhere(std::string_view chain, const std::function<bool(const RuleInfo&)>& pred,
                       size_t* n) override {
         if (n) *n = 0;
-        if (auto e = ready()) return e;
+        std::vector<RuleInfo> rules;
+        if (auto e = list(chain, rules)) return e;
         std::vector<unsigned> doomed;
-        for (const auto& ri : list(chain))
+        for (const auto& ri : rules)
             if (pred(ri)) doomed.push_back(static_cast<unsigned>(ri.index));
         if (auto e = deleteNums(std::string(chain), doomed)) return e;
         if (n) *n = doomed.size();
@@ -563,27 +359,20 @@ public:
         return {};
     }
 
-    Error reopen() {
-        h_ = F::init(name_.c_str());
-        if (!h_) return fail("open");
-        return {};
-    }
-
-private:
-    // The handle, re-read after a commit; nullptr if that fails.
-    xtc_handle* handle() {
-        if (!h_) h_ = F::init(name_.c_str());
-        return h_;
-    }
+    // The handle of this transaction, read again after a commit.
     Error ready() {
-        if (handle()) return {};
+        if (!h_) h_ = F::init(name_.c_str());
+        if (h_) return {};
         return fail("open");
     }
 
+private:
+    // libiptc's text for errno (its own for its errors), with the errno.
     Error fail(const std::string& what) const {
         int err = errno;
-        return {cni::kInternal, std::string(F::kFamily == Family::kIPv4 ? "iptables" : "ip6tables") + " table " +
-                                    name_ + ": " + what + ": " + F::strerror(err)};
+        return Error(cni::kInternal, std::string(F::kFamily == Family::kIPv4 ? "iptables" : "ip6tables") +
+                                         " table " + name_ + ": " + what + ": " + F::strerror(err))
+            .withErrno(err);
     }
 
     Error add(std::string_view chain, const Rule& r, bool head) {
@@ -642,7 +431,8 @@ private:
     }
 
     std::string name_;
-    xtc_handle* h_;
+    util::SharedFileLock::Hold lock_;
+    xtc_handle* h_ = nullptr;
     bool dirty_ = false;
 };
 
@@ -653,10 +443,11 @@ bool validTableName(std::string_view n) {
 template <class F>
 Error openTable(std::string_view name, std::unique_ptr<Table>& out) {
     if (!validTableName(name))
-        return {cni::kInternal, "unknown iptables table \"" + std::string(name) + "\""};
-    if (auto e = acquireLock()) return e;
-    auto t = std::make_unique<IptcTable<F>>(std::string(name), nullptr);  // releases the lock if init fails
-    if (auto e = t->reopen()) return e;
+        return {cni::kInternal, "unknown iptables table " + util::quoted(name)};
+    util::SharedFileLock::Hold lock;
+    if (auto e = gLock.acquire(lock)) return e;
+    auto t = std::make_unique<IptcTable<F>>(std::string(name), std::move(lock));  // releases it if init fails
+    if (auto e = t->ready()) return e;
     out = std::move(t);
     return {};
 }
@@ -669,14 +460,19 @@ Error openIptables(Family f, std::string_view name, std::unique_ptr<Table>& out)
     return {cni::kInternal, "the iptables backend has only the ip and ip6 families"};
 }
 
-bool iptablesUsable(int* err) {
+Error iptablesUsable(bool& out, int* err) {
+    out = false;
     xtc_handle* h = initRetrying(iptc_init, "filter");
     if (!h) {
+        // Every failure but memory is the kernel's answer (no ip_tables, no
+        // permission).
+        if (errno == ENOMEM) return Error::sys(cni::kInternal, "iptables: cannot read the filter table", errno);
         if (err) *err = errno;
-        return false;
+        return {};
     }
     iptc_free(h);
-    return true;
+    out = true;
+    return {};
 }
 
 }  // namespace nf::detail

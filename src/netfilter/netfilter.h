@@ -2,12 +2,14 @@
 //
 //   iptables  legacy xtables through libiptc (libip4tc / libip6tc). Holds
 //             /run/xtables.lock (flock, as `iptables -w`; $XTABLES_LOCKFILE
-//             overrides the path) from the first open Table until the last one
-//             is gone, so it coexists with iptables itself and kube-proxy.
-//             One iptc_commit per table per Table object.
+//             overrides the path, $CNIBOX_XTABLES_WAIT the 30 s wait) from
+//             the first open Table until the last one is gone, so it
+//             coexists with iptables itself and kube-proxy. One iptc_commit
+//             per table per Table object.
 //   nftables  libnftnl messages sent as one atomic batch per Table commit.
-//             Holds /run/cnibox/nftables.lock (flock) while a Table is open
-//             so that concurrent plugins' read-modify-write cycles serialise.
+//             Holds /run/cnibox/nftables.lock (flock; $CNIBOX_NFTABLES_LOCKFILE,
+//             $CNIBOX_NFTABLES_WAIT) while a Table is open so that concurrent
+//             plugins' read-modify-write cycles serialise.
 //
 // Applets describe rules with the small IR below (Match + Action + comment);
 // each backend renders it (ipt_entry blobs / nftnl expressions). Applets
@@ -18,6 +20,11 @@
 // own pending changes; on nftables they see the kernel as of the query, so
 // query before modifying. Tables for several families may be open at once;
 // the locks are process-wide and reference counted.
+//
+// Queries can fail: each returns an Error (code 999 naming the table and
+// chain, the errno in errnum) and its answer in an out-parameter. A table
+// or chain the kernel says is not there (ENOENT) is an answer, not a
+// failure. A plugin run ends with finishRun().
 #pragma once
 
 #include <array>
@@ -45,8 +52,16 @@ Error parseBackend(std::string_view key, std::string_view value, std::optional<B
 
 // Whether the backend can be used in the current network namespace (the
 // iptables probe opens the filter table; the nftables probe lists tables).
-// When not, *err (if given) is the errno the probe failed with.
-bool usable(Backend b, int* err = nullptr);
+// The kernel refusing the probe (no such backend, no permission) is the
+// answer false, with its errno in *err (if given); a probe that could not
+// ask (no /proc/self/ns/net, a netlink transport failure) is an Error.
+Error usable(Backend b, bool& out, int* err = nullptr);
+
+// Whether the backend may hold rules here, for teardown: it is usable, or
+// the kernel refused to let us look (EPERM, EACCES), or the probe could not
+// ask. False only when the kernel has no such backend: nothing of ours can
+// be there.
+bool mayHoldRules(Backend b);
 
 // The automatic choice, deterministic and documented in the README:
 // iptables if the legacy xtables of this network namespace are in use
@@ -54,8 +69,15 @@ bool usable(Backend b, int* err = nullptr);
 // is not usable; otherwise nftables.
 Backend autoBackend();
 
-// Explicit choice or autoBackend(); code 50 when the result is not usable.
+// Explicit choice or autoBackend(); code 50 when the result is not usable
+// (with the probe's errno text), the probe's Error when it could not ask.
 Error chooseBackend(std::optional<Backend> wanted, Backend& out);
+
+// Ends this process's use of netfilter; main calls it once the applet has
+// returned. Closes the nftables socket, handing it to a short-lived child
+// when its close would wait for the kernel's destruction of deleted objects
+// (nft::DeferredClose; off with CNIBOX_NFT_DEFERRED_CLOSE=0).
+void finishRun();
 
 enum class Family : uint8_t {
     kIPv4,    // iptables: iptc (ip_tables);  nftables: "ip"
@@ -69,7 +91,9 @@ Family familyOf(const util::IP& ip);  // kIPv4 / kIPv6
 // family (kIPv4/kIPv6) exists in this network namespace. Opening a missing
 // one would create it (and turn autoBackend() to iptables): teardown and GC
 // look here first, since nothing of ours can be in a table that is not there.
-bool legacyTableExists(Family f, std::string_view name);
+// No /proc/net/ip(6)_tables_names (no ip_tables module): false; another
+// failure to read it: an Error.
+Error legacyTableExists(Family f, std::string_view name, bool& out);
 
 // A base chain (nftables). iptables' built-in chains ignore it.
 struct Hook {
@@ -143,14 +167,14 @@ public:
     // nftables: whether the table exists / create it (no-op if it exists;
     // `comment` set on creation, kernels without table comments ignore it).
     // iptables: always true / no-op.
-    virtual bool exists() = 0;
+    virtual Error exists(bool& out) = 0;
     virtual Error ensure(std::string_view comment = {}) = 0;
     // nftables: delete the whole table with everything in it (absent: ok).
     // iptables: code 999 (tables cannot be deleted).
     virtual Error destroy() = 0;
 
-    virtual bool hasChain(std::string_view chain) = 0;
-    virtual std::vector<std::string> chains() = 0;
+    virtual Error hasChain(std::string_view chain, bool& out) = 0;
+    virtual Error chains(std::vector<std::string>& out) = 0;
     // Creates the chain if missing (no-op if present). With `hook`, an nftables
     // base chain (policy accept); built-in iptables chains are left as they are.
     virtual Error ensureChain(std::string_view chain, const Hook* hook = nullptr) = 0;
@@ -161,8 +185,10 @@ public:
 
     virtual Error append(std::string_view chain, const Rule& r) = 0;
     virtual Error insert(std::string_view chain, const Rule& r) = 0;  // at the head
-    // Whether an identical rule (same match, action and comment) is in the chain.
-    virtual bool contains(std::string_view chain, const Rule& r) = 0;
+    // Whether an identical rule (same match, action and comment) is in the
+    // chain (a missing chain holds none, and no chain holds a rule that
+    // cannot be rendered).
+    virtual Error contains(std::string_view chain, const Rule& r, bool& out) = 0;
     // Appends (or inserts at the head) only if not contains().
     Error ensureRule(std::string_view chain, const Rule& r, bool atHead = false);
     // Makes `chain` hold exactly `rules` in this order. When it already holds
@@ -173,7 +199,8 @@ public:
     // Deletes every identical rule. None there: ok.
     virtual Error deleteRule(std::string_view chain, const Rule& r) = 0;
 
-    virtual std::vector<RuleInfo> list(std::string_view chain) = 0;  // missing chain: empty
+    // The chain's rules in order (a missing chain: none).
+    virtual Error list(std::string_view chain, std::vector<RuleInfo>& out) = 0;
     // Deletes the rules of `chain` for which pred is true; returns how many in *n.
     virtual Error deleteWhere(std::string_view chain, const std::function<bool(const RuleInfo&)>& pred,
                               size_t* n = nullptr) = 0;

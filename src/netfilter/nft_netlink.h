@@ -1,6 +1,7 @@
 // The nftables backend's plumbing: one NETLINK_NETFILTER socket per process
 // (reopened when the process has moved to another network namespace), the
 // request/dump and batch exchanges on it, and the process-wide lock file.
+// The socket's close at the end of a run is nft_deferred_close.h's.
 #pragma once
 
 #include <linux/netlink.h>
@@ -11,6 +12,9 @@
 #include <vector>
 
 #include "cni/error.h"
+#include "netfilter/nft_deferred_close.h"
+#include "util/fd.h"
+#include "util/lock.h"
 
 namespace nf::nft {
 
@@ -28,13 +32,14 @@ Msg makeMsg(std::string what, const std::function<nlmsghdr*(char* buf)>& build);
 
 class Socket {
 public:
-    Socket() = default;
     Socket(const Socket&) = delete;
     Socket& operator=(const Socket&) = delete;
-    ~Socket() { release(); }
 
-    // The process-wide socket for the current network namespace.
+    // The process-wide socket for the current network namespace. A socket
+    // of another namespace is closed (DeferredClose) and a new one opened.
     static Error get(Socket*& out);
+    // Closes the process's socket, if any, through DeferredClose.
+    static void finish();
 
     uint32_t nextSeq() { return ++seq_; }
 
@@ -47,24 +52,17 @@ public:
     // Sends msgs as one NFNL batch (every message with NLM_F_ACK) and waits
     // for the kernel's answers. On a failure the batch was not applied and
     // the Error names the first failing message (its `what`) and the errno.
+    // A batch that deleted anything is noted for the DeferredClose.
     Error batch(std::vector<Msg>& msgs, const std::string& context);
 
 private:
+    explicit Socket(std::string stampPath) : closer_(std::move(stampPath)) {}
+    static Socket& instance();
     Error open();
-    // Closes the socket. Closing a netfilter netlink socket makes the kernel
-    // first finish destroying earlier transactions' objects (nf_tables'
-    // NETLINK_URELEASE handler flushes its destroy work, an RCU grace period,
-    // ~15 ms on some kernels, inside the commit mutex). When a batch of this
-    // process deleted anything, or any process's did within the last 250 ms
-    // (such batches stamp the lock file's mtime), the last reference is
-    // handed to a short-lived child that waits a grace period and this
-    // process's exit, then closes it: neither the caller nor other
-    // processes' commits wait for the kernel's memory reclaim. The rules are
-    // committed either way.
-    void release();
-    bool deferRelease_ = false;
+    void close();
     Error recvInto(std::vector<char>& buf, ssize_t& n, bool wait);
-    int fd_ = -1;
+    util::Fd fd_;
+    DeferredClose closer_;
     uint32_t portid_ = 0;
     uint32_t seq_ = 0;
     uint64_t nsDev_ = 0, nsIno_ = 0;
@@ -73,20 +71,10 @@ private:
     std::vector<char> rx_;
 };
 
-// The process-wide flock on /run/cnibox/nftables.lock, reference counted:
-// taken by the first open Table, released with the last one. Waits at most
-// 30 s, then code 11.
-class Lock {
-public:
-    Lock() = default;
-    Lock(const Lock&) = delete;
-    Lock& operator=(const Lock&) = delete;
-    ~Lock() { release(); }
-    Error acquire();
-    void release();
-
-private:
-    bool held_ = false;
-};
+// The process-wide flock on /run/cnibox/nftables.lock ($CNIBOX_NFTABLES_LOCKFILE),
+// "nftables lock": taken by the first open Table, released with the last
+// one. Waits 30 s ($CNIBOX_NFTABLES_WAIT seconds), then code 11. Its mtime
+// is DeferredClose's deletion stamp.
+util::SharedFileLock& lock();
 
 }  // namespace nf::nft

@@ -3,6 +3,9 @@
 
 #include <string>
 
+#include "util/mac.h"
+#include "util/text.h"
+
 namespace nf::spoofcheck {
 
 namespace {
@@ -23,36 +26,18 @@ Names names(std::string_view containerID, std::string_view ifname) {
     return n;
 }
 
-int hexDigit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool parseMac(std::string_view s, std::array<uint8_t, 6>& out) {
-    if (s.size() != 17) return false;
-    for (size_t i = 0; i < 6; ++i) {
-        int hi = hexDigit(s[3 * i]), lo = hexDigit(s[3 * i + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':')) return false;
-        out[i] = uint8_t(hi << 4 | lo);
-    }
-    return true;
-}
-
 // The four rules of an attachment, in the order they are made.
 struct Rules {
     Rule enter, toMac, allow, drop;
 };
 
 Error rules(const Names& n, std::string_view hostIface, std::string_view containerMac, Rules& out) {
-    std::array<uint8_t, 6> mac;
-    if (!parseMac(containerMac, mac))
-        return Error(cni::kInternal, "macspoofchk: invalid MAC address \"" + std::string(containerMac) + "\"");
+    std::optional<util::Mac> mac = util::Mac::parse(containerMac);
+    if (!mac) return Error(cni::kInternal, "macspoofchk: invalid MAC address " + util::quoted(containerMac));
     out.enter = {.match = {.iif = std::string(hostIface)},
                  .action = {.verdict = Verdict::kJump, .chain = n.iface}, .comment = n.comment};
     out.toMac = {.action = {.verdict = Verdict::kJump, .chain = n.mac}, .comment = n.comment};
-    out.allow = {.match = {.etherSrc = mac}, .action = {.verdict = Verdict::kReturn}, .comment = n.comment};
+    out.allow = {.match = {.etherSrc = mac->b}, .action = {.verdict = Verdict::kReturn}, .comment = n.comment};
     out.drop = {.action = {.verdict = Verdict::kDrop}, .comment = n.comment};
     return {};
 }
@@ -68,12 +53,14 @@ Error remove(Table& t, const Names& n) {
     return {};
 }
 
-Error fail(const Error& e) { return Error(e.code, "failed to setup spoof-check: " + e.text()); }
+Error fail(const Error& e) { return Error(e.code, "failed to setup spoof-check: " + e.text()).withErrno(e.errnum); }
 
 }  // namespace
 
 Error requireUsable() {
-    if (usable(Backend::kNftables)) return {};
+    bool ok = false;
+    if (auto e = usable(Backend::kNftables, ok)) return e;
+    if (ok) return {};
     return Error(cni::kNotAvailable, "macspoofchk needs nftables, which is not usable in this network namespace",
                  "set \"macspoofchk\": false or load nf_tables");
 }
@@ -87,7 +74,8 @@ Error setup(std::string_view hostIface, std::string_view containerMac, std::stri
     if (auto e = rules(n, hostIface, containerMac, r)) return fail(e);
     std::unique_ptr<Table> t;
     if (auto e = open(t)) return fail(e);
-    bool stale = t->exists();
+    bool stale = false;
+    if (auto e = t->exists(stale)) return fail(e);
     if (stale)
         if (auto e = remove(*t, n)) return fail(e);
     if (auto e = t->ensure()) return fail(e);
@@ -106,10 +94,12 @@ Error setup(std::string_view hostIface, std::string_view containerMac, std::stri
 Error teardown(std::string_view containerID, std::string_view ifname) {
     std::unique_ptr<Table> t;
     if (auto e = open(t)) return e;
-    if (!t->exists()) return {};
+    bool there = false;
+    if (auto e = t->exists(there)) return e;
+    if (!there) return {};
     const Names n = names(containerID, ifname);
     if (auto e = remove(*t, n)) return e;
-    if (auto e = t->commit()) return Error(e.code, "failed to teardown spoof-check: " + e.text());
+    if (auto e = t->commit()) return e.wrap("failed to teardown spoof-check");
     return {};
 }
 
@@ -123,11 +113,21 @@ Error check(std::string_view hostIface, std::string_view containerMac, std::stri
     auto missing = [&](const std::string& what) {
         return Error(cni::kInternal, "macspoofchk: " + what + " of " + std::string(hostIface) + " missing");
     };
-    if (!t->exists()) return missing("table bridge nat");
-    if (!t->contains(kBase, r.enter)) return missing("the PREROUTING rule");
-    if (!t->contains(n.iface, r.toMac)) return missing("the jump in chain " + n.iface);
-    if (!t->contains(n.mac, r.allow)) return missing("the MAC rule (ether saddr " + std::string(containerMac) + ")");
-    if (!t->contains(n.mac, r.drop)) return missing("the drop rule in chain " + n.mac);
+    bool there = false;
+    if (auto e = t->exists(there)) return e;
+    if (!there) return missing("table bridge nat");
+    struct Wanted {
+        std::string_view chain;
+        const Rule& rule;
+        std::string what;
+    };
+    for (const Wanted& w : {Wanted{kBase, r.enter, "the PREROUTING rule"},
+                            Wanted{n.iface, r.toMac, "the jump in chain " + n.iface},
+                            Wanted{n.mac, r.allow, "the MAC rule (ether saddr " + std::string(containerMac) + ")"},
+                            Wanted{n.mac, r.drop, "the drop rule in chain " + n.mac}}) {
+        if (auto e = t->contains(w.chain, w.rule, there)) return e;
+        if (!there) return missing(w.what);
+    }
     return {};
 }
 

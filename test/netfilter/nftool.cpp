@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "netfilter/netfilter.h"
+#include "util/mac.h"
 
 namespace {
 
@@ -104,16 +105,9 @@ cni::Error parseRule(const Value& v, nf::Rule& r) {
     std::string mac;
     if (auto e = getStr(v, "etherSrc", mac)) return e;
     if (!mac.empty()) {
-        std::array<uint8_t, 6> a{};
-        unsigned x[6];
-        char tail;
-        if (std::sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x%c", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &tail) != 6)
-            return bad("etherSrc: bad MAC " + mac);
-        for (int i = 0; i < 6; i++) {
-            if (x[i] > 255) return bad("etherSrc: bad MAC " + mac);
-            a[i] = static_cast<uint8_t>(x[i]);
-        }
-        m.etherSrc = a;
+        auto a = util::Mac::parse(mac);
+        if (!a) return bad("etherSrc: bad MAC " + mac);
+        m.etherSrc = a->b;
     }
 
     nf::Action& act = r.action;
@@ -185,10 +179,16 @@ cni::Error runOp(nf::Table& t, const Value& op) {
         return t.ensure(s);
     }
     if (name == "destroy") return t.destroy();
-    if (name == "exists") return printBool(name, t.exists()), cni::Error{};
+    bool answer = false;
+    if (name == "exists") {
+        if (auto e = t.exists(answer)) return e;
+        printBool(name, answer);
+        return {};
+    }
     if (name == "commit") return t.commit();
     if (name == "chains") {
-        auto cs = t.chains();
+        std::vector<std::string> cs;
+        if (auto e = t.chains(cs)) return e;
         emit([&](Writer& w) {
             key(w, "op"), str(w, name);
             key(w, "result");
@@ -221,14 +221,22 @@ cni::Error runOp(nf::Table& t, const Value& op) {
     }
     if (name == "flushChain") return t.flushChain(chain);
     if (name == "deleteChain") return t.deleteChain(chain);
-    if (name == "hasChain") return printBool(name, t.hasChain(chain)), cni::Error{};
+    if (name == "hasChain") {
+        if (auto e = t.hasChain(chain, answer)) return e;
+        printBool(name, answer);
+        return {};
+    }
     if (name == "append" || name == "insert" || name == "ensureRule" || name == "contains" ||
         name == "deleteRule") {
         if (auto e = ruleArg(op, 2, r)) return e;
         if (name == "append") return t.append(chain, r);
         if (name == "insert") return t.insert(chain, r);
         if (name == "deleteRule") return t.deleteRule(chain, r);
-        if (name == "contains") return printBool(name, t.contains(chain, r)), cni::Error{};
+        if (name == "contains") {
+            if (auto e = t.contains(chain, r, answer)) return e;
+            printBool(name, answer);
+            return {};
+        }
         bool atHead = false;
         if (op.Size() > 3) {
             if (!op[3].IsBool()) return bad("ensureRule: atHead must be a bool");
@@ -237,7 +245,8 @@ cni::Error runOp(nf::Table& t, const Value& op) {
         return t.ensureRule(chain, r, atHead);
     }
     if (name == "list") {
-        auto rules = t.list(chain);
+        std::vector<nf::RuleInfo> rules;
+        if (auto e = t.list(chain, rules)) return e;
         emit([&](Writer& w) {
             key(w, "op"), str(w, name);
             key(w, "chain"), str(w, chain);
@@ -287,9 +296,12 @@ cni::Error runCmd(const std::string& cmd, const Value& doc) {
         return {};
     }
     if (cmd == "usable") {
-        emit([](Writer& w) {
-            key(w, "iptables"), w.Bool(nf::usable(nf::Backend::kIptables));
-            key(w, "nftables"), w.Bool(nf::usable(nf::Backend::kNftables));
+        bool ipt = false, nft = false;
+        if (auto e = nf::usable(nf::Backend::kIptables, ipt)) return e;
+        if (auto e = nf::usable(nf::Backend::kNftables, nft)) return e;
+        emit([&](Writer& w) {
+            key(w, "iptables"), w.Bool(ipt);
+            key(w, "nftables"), w.Bool(nft);
         });
         return {};
     }
@@ -364,6 +376,7 @@ int main() {
         e = {cni::kDecodeFailure, "invalid JSON at offset " + std::to_string(doc.GetErrorOffset())};
     else
         e = run(doc);
+    nf::finishRun();
     if (e) {
         emit([&](Writer& w) {
             key(w, "error"), w.Int(e.code);

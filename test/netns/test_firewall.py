@@ -321,6 +321,21 @@ def test_del_cleans_the_other_backend(added, deleted, host, ctr, scratch):
         assert nft_table(host) == ""
 
 
+def test_del_fails_when_the_rules_cannot_be_read(host, ctr, scratch):
+    """A DEL whose dump the kernel refuses fails (code 999 naming the table
+    and the errno) instead of reporting success with the rules left: in a
+    user namespace of its own the plugin has no CAP_NET_ADMIN over the
+    host's netfilter."""
+    res = attach(host, ctr, scratch, "ctr1")
+    fw(host, ctr, "ADD", fw_conf("nftables", res))
+    r = fw(host, ctr, "DEL", fw_conf("nftables", res), ok=False, netns="", wrapper=["unshare", "--user"])
+    assert r.rc == 1 and r.json["code"] == 999, r
+    assert r.json["msg"] == "nftables table inet cni_firewall: listing the chains: Operation not permitted", r
+    assert rules_of(host, "nftables", "10.66.0.2")
+    fw(host, ctr, "DEL", fw_conf("nftables", res))
+    assert rules_of(host, "nftables", "10.66.0.2") == []
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_del_with_chains_gone(backend, host, ctr, scratch):
     res = attach(host, ctr, scratch, "ctr1")

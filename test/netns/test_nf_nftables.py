@@ -6,9 +6,11 @@ nftool and once as nft syntax in a second namespace; `nft list ruleset` must
 print the same text, and nftool must find (contains) and delete (deleteRule)
 the rule nft made, i.e. the rendered expressions are identical.
 """
+import fcntl
 import json
 import os
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -20,9 +22,12 @@ NFT = "/usr/sbin/nft"
 pytestmark = pytest.mark.skipif(not os.path.exists(NFT), reason="nft (the oracle) is not installed")
 
 
-def nftool(ns, doc, check=True, binary=None):
-    """Runs nftool in ns with the JSON doc; returns (returncode, [parsed lines])."""
-    p = subprocess.run(["ip", "netns", "exec", ns.name, binary or cnitest.nftool_binary()],
+def nftool(ns, doc, check=True, binary=None, env=None, wrapper=()):
+    """Runs nftool in ns with the JSON doc (with `env` added to its
+    environment, under `wrapper`); returns (returncode, [parsed lines])."""
+    extra = [f"{k}={v}" for k, v in (env or {}).items()]
+    p = subprocess.run(["ip", "netns", "exec", ns.name, "env"] + extra + list(wrapper) +
+                       [binary or cnitest.nftool_binary()],
                        input=json.dumps(doc), capture_output=True, text=True, timeout=60)
     lines = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     if check:
@@ -34,8 +39,8 @@ def ops(family, table, *do):
     return {"backend": "nftables", "ops": [{"family": family, "table": table, "do": list(do)}]}
 
 
-def run(ns, family, table, *do, check=True, binary=None):
-    return nftool(ns, ops(family, table, *do), check=check, binary=binary)
+def run(ns, family, table, *do, check=True, binary=None, env=None, wrapper=()):
+    return nftool(ns, ops(family, table, *do), check=check, binary=binary, env=env, wrapper=wrapper)
 
 
 def nft(ns, script):
@@ -431,6 +436,80 @@ def test_lock_waits_for_holder(make_ns):
     assert waited >= 0.8, waited
     _, lines = run(ns, "ip", "t", ["exists"])
     assert one(lines, "exists")["result"] is True
+
+
+class _Held:
+    """flock(LOCK_EX) on a lock file, held by this test process until release()."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def release(self):
+        os.close(self.fd)
+
+
+def test_lock_path_and_wait_overrides(make_ns):
+    """$CNIBOX_NFTABLES_LOCKFILE names the lock; another holder delays the
+    transaction, and past $CNIBOX_NFTABLES_WAIT seconds it is code 11."""
+    ns = make_ns("cbt-nft")
+    with tempfile.TemporaryDirectory(prefix="cbt-lock-") as d:
+        lock = os.path.join(d, "sub", "nftables.lock")  # its directory is made
+        os.makedirs(os.path.dirname(lock))
+        holder = _Held(lock)
+        try:
+            t0 = time.monotonic()
+            rc, out = run(ns, "ip", "t", ["ensure"], ["commit"], check=False,
+                          env={"CNIBOX_NFTABLES_LOCKFILE": lock, "CNIBOX_NFTABLES_WAIT": "0.3"})
+            took = time.monotonic() - t0
+            assert rc == 1 and out == [{"error": 11, "msg": f"nftables lock held by another process ({lock})"}]
+            assert 0.25 < took < 5, took
+            assert "table ip t" not in ruleset(ns)
+
+            p = subprocess.Popen(["ip", "netns", "exec", ns.name, "env", f"CNIBOX_NFTABLES_LOCKFILE={lock}",
+                                  cnitest.nftool_binary()], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            p.stdin.write(json.dumps(ops("ip", "t", ["ensure"], ["commit"])))
+            p.stdin.close()
+            time.sleep(0.5)
+            assert p.poll() is None, "nftool did not wait for the lock"
+            assert "table ip t" not in ruleset(ns)
+        finally:
+            holder.release()
+        assert p.wait(timeout=30) == 0
+        assert "table ip t" in ruleset(ns)
+        # released at exit
+        assert subprocess.run(["flock", "-n", lock, "true"]).returncode == 0
+
+
+QUERIES = [
+    ("exists", ["exists"], "listing the chains"),
+    ("hasChain", ["hasChain", "C"], "listing the chains"),
+    ("chains", ["chains"], "listing the chains"),
+    ("list", ["list", "C"], 'listing the rules of chain "C"'),
+    ("contains", ["contains", "C", {"verdict": "accept", "comment": "x"}], 'listing the rules of chain "C"'),
+    ("ensureChain", ["ensureChain", "C"], "listing the chains"),
+    ("deleteComment", ["deleteComment", "C", "x"], 'listing the rules of chain "C"'),
+]
+
+
+@pytest.mark.parametrize("op,step,what", QUERIES, ids=[q[0] for q in QUERIES])
+def test_refused_query_fails(make_ns, op, step, what):
+    """A query the kernel refuses is an error naming the table, never "not
+    there": in a user namespace of its own the tool has no CAP_NET_ADMIN
+    over the namespace's netfilter, and every dump is answered EPERM."""
+    ns = make_ns("cbt-nft")
+    nft(ns, "table ip t {\n chain C {\n accept comment \"x\"\n }\n}\n")
+    with tempfile.TemporaryDirectory(prefix="cbt-lock-") as d:
+        rc, out = run(ns, "ip", "t", step, check=False, wrapper=["unshare", "--user"],
+                      env={"CNIBOX_NFTABLES_LOCKFILE": os.path.join(d, "nftables.lock")})
+    assert rc == 1 and out == [{"error": 999, "msg": f"nftables table ip t: {what}: Operation not permitted"}], out
+    assert 'comment "x"' in ruleset(ns)
+
+
+def test_refused_probe_is_not_usable(make_ns):
+    ns = make_ns("cbt-nft")
+    _, lines = nftool(ns, {"cmd": "usable"}, wrapper=["unshare", "--user"])
+    assert lines == [{"iptables": False, "nftables": False}]
 
 
 def _static_nftool():

@@ -529,6 +529,22 @@ def test_del_when_gone(host, ctr, backend):
     ok(portmap(host, ctr, "DEL", c))
 
 
+def test_del_fails_when_the_rules_cannot_be_read(host, ctr):
+    """A DEL whose dump the kernel refuses fails (code 999 naming the table
+    and the errno) instead of reporting success with the rules left: in a
+    user namespace of its own the plugin has no CAP_NET_ADMIN over the
+    host's netfilter."""
+    c = pm_conf("nftables", [{"hostPort": 8080, "containerPort": 80}], prev=fake_prev())
+    ok(portmap(host, ctr, "ADD", c))
+    r = run_plugin("portmap", "DEL", c, host=host, containerid="ctr1", wrapper=["unshare", "--user"])
+    assert r.rc == 1 and r.json["code"] == 999, r
+    assert r.json["msg"] == ("error deleting nftables rules: nftables table ip cni_hostport: listing the chains: "
+                             "Operation not permitted"), r
+    assert traces(host, "nftables", "ctr1") != []
+    ok(portmap(host, ctr, "DEL", c))
+    assert traces(host, "nftables", "ctr1") == []
+
+
 def test_del_cleans_other_backend(host, ctr):
     """A network switched from one backend to the other: DEL removes both."""
     maps = [{"hostPort": 8080, "containerPort": 80}]

@@ -1,0 +1,93 @@
+// The nftables backend's rules without a kernel: the IR rendered into
+// nftnl expressions and read back as list() and the comparisons see them.
+#include <netinet/in.h>
+
+#include "helpers.h"
+#include "netfilter/nft_rule.h"
+
+namespace {
+
+using namespace nf;
+
+// The expression names of a rendered rule, in order.
+std::vector<std::string> names(const nft::RuleShape& s) {
+    std::vector<std::string> out;
+    for (const std::string& e : s.exprs) out.push_back(e.substr(0, e.find(' ')));
+    return out;
+}
+
+nft::Rendered rendered(const Rule& r, Family f = Family::kIPv4) {
+    nft::Rendered out;
+    Error e = nft::render(r, f, "t", "c", out);
+    INFO(e.msg);
+    REQUIRE_FALSE(e);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("nft render: a DNAT rule reads back as nft makes it") {
+    Rule r{.match = {.dst = util::IPNet::parse("10.0.0.0/8"), .proto = IPPROTO_TCP, .dports = {80}},
+           .action = {.verdict = Verdict::kDnat, .toAddr = *util::IP::parse("10.1.1.1"), .toPort = 8080},
+           .comment = "ctr1"};
+    nft::Rendered rd = rendered(r);
+    CHECK_FALSE(rd.set);
+    nft::RuleShape s = nft::shapeOf(rd.rule.get());
+    CHECK(names(s) == std::vector<std::string>{"payload", "cmp", "meta", "cmp", "payload", "cmp", "immediate",
+                                               "immediate", "nat"});
+    CHECK(s.comment == "ctr1");
+    CHECK(nft::ruleComment(rd.rule.get()) == "ctr1");
+    CHECK(nft::ruleTarget(rd.rule.get()) == "DNAT");
+    CHECK(nft::verdictText(r.action) == "dnat to 10.1.1.1:8080");
+}
+
+TEST_CASE("nft render: several ports are an anonymous set") {
+    Rule r{.match = {.proto = IPPROTO_UDP, .dports = {443, 80, 80}}, .action = {.verdict = Verdict::kAccept}};
+    nft::Rendered rd = rendered(r, Family::kInet);
+    REQUIRE(rd.set);
+    CHECK(nft::setKeys(rd.set.get()) == std::vector<std::string>{"0050", "01bb"});
+    nft::RuleShape s = nft::shapeOf(rd.rule.get());
+    CHECK(names(s) == std::vector<std::string>{"meta", "cmp", "payload", "lookup", "immediate"});
+    REQUIRE(s.sets.size() == 1);
+    CHECK(s.sets[0].first == 3);  // the lookup's index in the texts
+    CHECK(nft::ruleTarget(rd.rule.get()) == "ACCEPT");
+    CHECK(nft::ruleComment(rd.rule.get()).empty());
+}
+
+TEST_CASE("nft render: jumps, targets and the inet protocol dependency") {
+    Rule r{.match = {.src = util::IPNet::parse("fd00::1/128")}, .action = {.verdict = Verdict::kJump, .chain = "x"}};
+    nft::Rendered rd = rendered(r, Family::kInet);
+    CHECK(names(nft::shapeOf(rd.rule.get())) == std::vector<std::string>{"meta", "cmp", "payload", "cmp", "immediate"});
+    std::string to = "x", other = "y";
+    bool jumps = false;
+    CHECK(nft::ruleTarget(rd.rule.get(), &other, &jumps) == "x");
+    CHECK_FALSE(jumps);
+    CHECK(nft::ruleTarget(rd.rule.get(), &to, &jumps) == "x");
+    CHECK(jumps);
+
+    CHECK(nft::ruleTarget(rendered({.action = {.verdict = Verdict::kMasquerade}}).rule.get()) == "MASQUERADE");
+    CHECK(nft::ruleTarget(rendered({.action = {.verdict = Verdict::kSetMark, .mark = 0x2000, .mask = 0x2000}})
+                              .rule.get()) == "MARK");
+    CHECK(nft::verdictText({.verdict = Verdict::kDnat, .toAddr = *util::IP::parse("fd00::2"), .toPort = 80}) ==
+          "dnat to [fd00::2]:80");
+}
+
+TEST_CASE("nft render: what a table family cannot hold is code 999") {
+    auto fails = [](const Rule& r, Family f) {
+        nft::Rendered out;
+        return nft::render(r, f, "t", "c", out);
+    };
+    Error e = fails({.match = {.src = util::IPNet::parse("fd00::/8")}}, Family::kIPv4);
+    CHECK(e.code == cni::kInternal);
+    CHECK(e.msg == "nftables: address of the wrong family for table family ip");
+    e = fails({.match = {.dports = {80}}}, Family::kIPv4);
+    CHECK(e.msg == "nftables: destination ports need a protocol");
+    e = fails({.match = {.etherSrc = std::array<uint8_t, 6>{2, 0, 0, 0, 0, 1}}}, Family::kInet);
+    CHECK(e.msg == "nftables: ether saddr is only supported in the bridge family");
+    e = fails({.action = {.verdict = Verdict::kJump}}, Family::kIPv4);
+    CHECK(e.msg == "nftables: jump/goto without a chain");
+    e = fails({.action = {.verdict = Verdict::kDnat, .toAddr = *util::IP::parse("10.0.0.1")}}, Family::kIPv6);
+    CHECK(e.msg == "nftables: dnat address of the wrong family for table family ip6");
+    e = fails({.comment = std::string(255, 'x')}, Family::kIPv4);
+    CHECK(e.msg == "nftables: rule comment too long");
+}
