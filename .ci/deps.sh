@@ -56,6 +56,7 @@ declare -A TIER=(
     [unit]="build"
     [unit-asan]="build"
     [asan]="build"
+    [layout]="build pytest"
     [cli]="build pytest"
     [netns]="build pytest tools"
     [diff]="build pytest tools reference"
