@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>

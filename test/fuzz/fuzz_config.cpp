@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         cni::CmdArgs a;
         cni::Error e = cni::parseCmdArgs(plugin, cmd, env, in, a);
         if (e) {
-            (void)e.json();
+            (void)cni::errorJson(e);
             continue;
         }
         if (a.conf.prevResult) roundTrip(*a.conf.prevResult);
