@@ -1,20 +1,29 @@
 // bridge: a veth pair per container, its host end a port of a Linux bridge.
+#include "applets/bridge.h"
+
 #include <net/if.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <set>
 
+#include "attach/bridge.h"
+#include "attach/forward.h"
+#include "attach/iface.h"
+#include "attach/ipam.h"
+#include "attach/masq.h"
+#include "attach/sandbox.h"
+#include "attach/veth.h"
 #include "cni/applet.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
 #include "cni/mac.h"
-#include "attach/configure.h"
 #include "netfilter/ipmasq.h"
 #include "netfilter/spoofcheck.h"
 #include "netlink/netlink.h"
 #include "util/fs.h"
+#include "util/rollback.h"
 
+namespace applets::bridge {
 namespace {
 
 using cni::Error;
@@ -73,30 +82,6 @@ constexpr const char* kHelp =
     "       masquerading of this network's attachments not in\n"
     "       cni.dev/valid-attachments is removed from both backends.\n";
 
-struct Conf {
-    std::string bridge = "cni0";
-    bool isGateway = false;
-    bool isDefaultGateway = false;
-    bool forceAddress = false;
-    int mtu = 0;
-    bool promiscMode = false;
-    bool hairpinMode = false;
-    bool enableDad = false;
-    bool portIsolation = false;
-    bool disableContainerInterface = false;
-    int vlan = 0;
-    std::vector<int> trunk;   // tagged vids, sorted, unique
-    bool preserveDefaultVlan = false;
-    std::string mac;   // container end, normalised
-    bool layer3 = false;
-    bool ipMasq = false;       // only with layer3
-    std::optional<nf::Backend> masqBackend;
-    bool macspoofchk = false;
-
-    bool vlanFiltering() const { return vlan != 0 || !trunk.empty(); }
-    std::string vlanGateway() const { return bridge + "." + std::to_string(vlan); }
-};
-
 // vlanTrunk: a list of {"id"} and/or {"minID","maxID"} entries, vids 1..4094.
 Error parseTrunk(const cni::json::Value& d, std::vector<int>& out) {
     namespace json = cni::json;
@@ -135,7 +120,9 @@ Error parseTrunk(const cni::json::Value& d, std::vector<int>& out) {
     return {};
 }
 
-// `strict`: also refuse what ADD could not do (ADD, CHECK, STATUS).
+
+}  // namespace
+
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     namespace json = cni::json;
     const auto& d = a.config();
@@ -181,33 +168,17 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     return cni::containerMac(a, {}, c.mac);
 }
 
+namespace {
+
 // ---------------------------------------------------------------- ADD
 
-// `br` holds what a lookup found (`exists`); a missing bridge is made.
-Error ensureBridge(nl::Socket& host, const Conf& c, bool exists, nl::LinkInfo& br) {
-    auto fail = [&](const Error& e) { return Error(e.code, "failed to create bridge \"" + c.bridge + "\": " + e.text()); };
-    bool created = false;
-    if (!exists) {
-        bool found = false;
-        if (auto e = host.addBridge(c.bridge, c.mtu, created))
-            return fail(Error(e.code, "could not add \"" + c.bridge + "\": " + e.text()));
-        if (auto e = host.linkByName(c.bridge, br, found)) return fail(e);
-        if (!found) return fail(Error(cni::kInternal, "could not lookup \"" + c.bridge + "\": Link not found"));
-    }
-    if (br.kind != "bridge")
-        return fail(Error(cni::kInternal, "\"" + c.bridge + "\" already exists but is not a bridge"));
-    if (c.vlanFiltering())
-        if (auto e = host.setBridgeVlanFiltering(br.index, true)) {
-            if (created) (void)host.deleteLink(br.index);
-            return fail(Error(e.code, "could not enable VLAN filtering on \"" + c.bridge + "\": " + e.text()));
-        }
-    if (c.promiscMode && !br.promisc)
-        if (auto e = host.setPromisc(br.index, true))
-            return fail(Error(e.code, "could not set promiscuous mode on \"" + c.bridge + "\": " + e.text()));
-    (void)nl::ifSysctlSet(AF_INET6, c.bridge, "accept_ra", "0");
-    if (!br.up)
-        if (auto e = host.setUp(br.index)) return fail(e);
-    return {};
+attach::BridgeSpec bridgeSpec(const Conf& c) {
+    return {.name = c.bridge, .mtu = c.mtu, .vlanFiltering = c.vlanFiltering(), .promisc = c.promiscMode};
+}
+
+attach::PortSpec portSpec(const Conf& c) {
+    return {.hairpin = c.hairpinMode, .isolated = c.portIsolation, .vlan = c.vlan, .trunk = c.trunk,
+            .preserveDefaultVlan = c.preserveDefaultVlan};
 }
 
 // The gateways to put on the bridge, per family; fills in ips' interface
@@ -270,54 +241,6 @@ Error ensureAddr(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, int fa
     return {};
 }
 
-// Polls the host port until it is operationally up (about 2.5 s in all,
-// as upstream, but checking often at first); returns its fresh state.
-Error waitPortUp(nl::Socket& host, int index, nl::LinkInfo& out) {
-    static constexpr int kSleepsMs[] = {0, 1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 1000};
-    for (int ms : kSleepsMs) {
-        if (ms) {
-            timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
-            nanosleep(&ts, nullptr);
-        }
-        bool found = false;
-        if (auto e = host.linkByIndex(index, out, found)) return e;
-        if (!found) return Error(cni::kInternal, "bridge port vanished while waiting for it to come up");
-        if (out.operUp) return {};
-    }
-    return Error(cni::kInternal, "bridge port in error state: " + std::string(out.up ? "lowerlayerdown" : "down"));
-}
-
-// The host port's VLANs: without preserveDefaultVlan the bridge's default
-// vid 1 goes; `vlan` becomes pvid and untagged; trunk vids are tagged, and
-// a trunk without `vlan` keeps vid 1 as its native (pvid, untagged) vlan.
-Error setPortVlans(nl::Socket& host, const Conf& c, const nl::LinkInfo& port) {
-    if (!c.vlanFiltering()) return {};
-    auto fail = [&](int vid, const Error& e) {
-        return Error(e.code, "failed to setup vlan tag " + std::to_string(vid) + " on " + port.name + ": " + e.text());
-    };
-    // A port joins with the bridge's default pvid (1 unless changed); a
-    // missing vid 1 is not an error.
-    if (!c.preserveDefaultVlan) (void)host.bridgeVlanDel(port.index, 1);
-    int native = c.vlan ? c.vlan : 1;
-    if (auto e = host.bridgeVlanAdd(port.index, native, true, true)) return fail(native, e);
-    for (size_t i = 0; i < c.trunk.size();) {
-        size_t j = i;
-        while (j + 1 < c.trunk.size() && c.trunk[j + 1] == c.trunk[j] + 1) ++j;
-        int lo = c.trunk[i], hi = c.trunk[j];
-        // The native vid stays untagged: skip it inside the range.
-        if (native >= lo && native <= hi) {
-            if (lo < native)
-                if (auto e = host.bridgeVlanAdd(port.index, lo, false, false, native - 1 > lo ? native - 1 : 0))
-                    return fail(lo, e);
-            lo = native + 1;
-        }
-        if (lo <= hi)
-            if (auto e = host.bridgeVlanAdd(port.index, lo, false, false, hi > lo ? hi : 0)) return fail(lo, e);
-        i = j + 1;
-    }
-    return {};
-}
-
 // The vlan's gateway interface <bridge>.<vlan>: one end of a veth pair in
 // the host namespace whose other end (vethXXXXXXXX) is a port of the bridge
 // with the vlan as pvid, untagged. Made when missing, then shared by the
@@ -337,122 +260,81 @@ Error ensureVlanGateway(nl::Socket& host, const Conf& c, const nl::LinkInfo& br,
         if (!host.linkByName(name, out, found) && found) return {};
         return fail(e);
     }
-    Conf port;
-    port.vlan = c.vlan;
-    port.preserveDefaultVlan = c.preserveDefaultVlan;
-    Error e = host.setMaster(v.host.index, br.index);
-    if (e) e = Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
-    if (!e) e = setPortVlans(host, port, v.host);
-    if (!e) e = host.setUp(v.container.index);
-    if (e) {
-        (void)host.deleteLink(v.host.index);
-        return fail(e);
-    }
+    util::Rollback undo;
+    undo.defer([&host, index = v.host.index] { (void)host.deleteLink(index); });
+    attach::PortSpec port{.vlan = c.vlan, .preserveDefaultVlan = c.preserveDefaultVlan};
+    if (auto e = attach::joinBridge(host, br, v.host, port)) return fail(e);
+    if (auto e = host.setUp(v.container.index)) return fail(e);
+    undo.dismiss();
     out = v.container;
     return {};
 }
 
-// What a failed ADD has to undo besides the veth.
-struct Undo {
-    bool ipam = false, spoofcheck = false, ipMasq = false;
-};
-
-// Everything after the veth exists; the caller undoes the veth and what
-// `undo` says on failure. IPAM runs before a missing bridge is made, so a
-// failing IPAM leaves no bridge behind.
-Error attach(const cni::CmdArgs& a, const Conf& c, nl::Socket& host, nl::Socket& ctr, const nl::Netns& ns,
-             bool brExists, nl::LinkInfo& br, attach::Veth& v, cni::Result& out, Undo& undo) {
-    if (c.layer3)
-        if (auto e = attach::allocate(a, out, undo.ipam)) return e;
-    if (auto e = ensureBridge(host, c, brExists, br)) return e;
-    if (auto e = host.setMaster(v.host.index, br.index))
-        return Error(e.code, "failed to connect \"" + v.host.name + "\" to bridge " + c.bridge + ": " + e.text());
-    if (c.hairpinMode)
-        if (auto e = host.setHairpin(v.host.index, true))
-            return Error(e.code, "failed to setup hairpin mode for " + v.host.name + ": " + e.text());
-    if (c.portIsolation)
-        if (auto e = host.setPortIsolated(v.host.index, true))
-            return Error(e.code, "failed to set isolated on " + v.host.name + ": " + e.text());
-    if (auto e = setPortVlans(host, c, v.host)) return e;
-    if (c.macspoofchk) {
-        undo.spoofcheck = true;
-        if (auto e = nf::spoofcheck::setup(v.host.name, v.container.mac, a.containerID, a.ifname)) return e;
-    }
-
-    out.interfaces = {{.name = br.name, .mac = br.mac},
-                      {.name = v.host.name, .mac = v.host.mac},
-                      {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
-
-    if (c.disableContainerInterface) {
-        // The container end stays down, and so the host port: no wait.
-    } else if (!c.layer3) {
-        if (auto e = ctr.setUp(v.container.index))
-            return Error(e.code, "failed to set \"" + a.ifname + "\" up: " + e.text());
+// The container end's addresses and routes, DAD as configured.
+Error configureContainer(const cni::CmdArgs& a, const Conf& c, attach::VethSandbox& s, int index,
+                         const cni::Result& r) {
+    nl::NetnsGuard in(s.ns);
+    if (in.error()) return in.error();
+    if (c.enableDad) {
+        (void)nl::ifSysctlSet(AF_INET6, a.ifname, "enhanced_dad", "1");
+        (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "1");
     } else {
-        Gateways gws = calcGateways(c, out);
-        {
-            nl::NetnsGuard in(ns);
-            if (in.error()) return in.error();
-            if (c.enableDad) {
-                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "enhanced_dad", "1");
-                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "1");
-            } else {
-                (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "0");
-            }
-            (void)nl::ifSysctlSet(AF_INET, a.ifname, "arp_notify", "1");
-            if (auto e = attach::configureIface(ctr, a.ifname, v.container.index, out)) return e;
-        }
-        // The gateway addresses go on the bridge, or on the vlan's gateway.
-        nl::LinkInfo gwLink = br;
-        if (c.vlan && (!gws.v4.empty() || !gws.v6.empty())) {
-            if (auto e = ensureVlanGateway(host, c, br, gwLink))
-                return Error(e.code, "failed to create vlan interface: " + e.text());
-            out.interfaces.push_back({.name = gwLink.name, .mac = gwLink.mac});
-        }
-        std::string what = c.vlan ? "failed to set vlan interface for bridge with addr: " : "failed to set bridge addr: ";
-        for (int family : {AF_INET, AF_INET6}) {
-            const auto& list = family == AF_INET ? gws.v4 : gws.v6;
-            for (const util::IPNet& gw : list)
-                if (auto e = ensureAddr(host, c, gwLink, family, gw)) return Error(e.code, what + e.text());
-            if (list.empty()) continue;
-            Error e = family == AF_INET ? attach::enableIPv4Forward() : attach::enableIPv6Forward();
-            if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
-        }
-        if (c.ipMasq) {
-            std::vector<util::IPNet> ips;
-            for (const cni::IPConfig& ipc : out.ips) ips.push_back(ipc.address);
-            undo.ipMasq = true;
-            if (auto e = nf::ipmasq::setup(c.masqBackend, a.conf.name, a.containerID, a.ifname, ips)) return e;
-        }
+        (void)nl::ifSysctlSet(AF_INET6, a.ifname, "accept_dad", "0");
     }
+    (void)nl::ifSysctlSet(AF_INET, a.ifname, "arp_notify", "1");
+    return attach::configureIface(s.ctr, a.ifname, index, r);
+}
 
-    nl::LinkInfo port = v.host;
+// The gateway addresses on the bridge, or on the vlan's gateway (then one
+// more result interface), and forwarding for their families.
+Error setGateways(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, const Gateways& gws, cni::Result& out) {
+    nl::LinkInfo gwLink = br;
+    if (c.vlan && (!gws.v4.empty() || !gws.v6.empty())) {
+        if (auto e = ensureVlanGateway(host, c, br, gwLink))
+            return Error(e.code, "failed to create vlan interface: " + e.text());
+        out.interfaces.push_back({.name = gwLink.name, .mac = gwLink.mac});
+    }
+    std::string what = c.vlan ? "failed to set vlan interface for bridge with addr: " : "failed to set bridge addr: ";
+    for (int family : {AF_INET, AF_INET6}) {
+        const auto& list = family == AF_INET ? gws.v4 : gws.v6;
+        for (const util::IPNet& gw : list)
+            if (auto e = ensureAddr(host, c, gwLink, family, gw)) return Error(e.code, what + e.text());
+        if (list.empty()) continue;
+        Error e = family == AF_INET ? attach::enableIPv4Forward() : attach::enableIPv6Forward();
+        if (e) return Error(e.code, "failed to enable forwarding: " + e.text());
+    }
+    return {};
+}
+
+// The port up (unless the container end stays down, and so the port) and
+// the MACs the bridge and the port have now: the bridge's may change with
+// its first port or its address.
+Error settle(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, const nl::LinkInfo& port, cni::Result& out) {
+    nl::LinkInfo now = port;
     if (!c.disableContainerInterface)
-        if (auto e = waitPortUp(host, v.host.index, port)) return e;
+        if (auto e = attach::waitPortUp(host, port.index, now)) return e;
     nl::LinkInfo brNow;
     bool found = false;
     if (auto e = host.linkByIndex(br.index, brNow, found)) return e;
-    // The bridge MAC may change with its first port or its address.
     if (found) out.interfaces[0].mac = brNow.mac;
-    out.interfaces[1].mac = port.mac;
-    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    out.interfaces[1].mac = now.mac;
     return {};
 }
 
 // What can be refused before anything is made is refused first: the
 // bridge name taken by another kind of link, an IPAM plugin that is not
 // there, the interface name taken in the container (the veth comes first).
+// IPAM runs before a missing bridge is made, so a failing IPAM leaves no
+// bridge behind. A failure undoes what was made, last first (a bridge or a
+// vlan gateway stays, as on DEL).
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    nl::Socket host, ctr;
-    if (auto e = nl::Socket::open(host)) return e;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
+    attach::VethSandbox s;
+    if (auto e = s.open(a)) return e;
     nl::LinkInfo br;
     bool brExists = false;
-    if (auto e = host.linkByName(c.bridge, br, brExists)) return e;
+    if (auto e = s.host.linkByName(c.bridge, br, brExists)) return e;
     if (brExists && br.kind != "bridge")
         return Error(cni::kInternal, "failed to create bridge \"" + c.bridge + "\": \"" + c.bridge +
                                          "\" already exists but is not a bridge");
@@ -460,17 +342,35 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         if (auto e = attach::requireIpamPlugin(a)) return e;
     if (c.macspoofchk)
         if (auto e = nf::spoofcheck::requireUsable()) return e;
+
+    util::Rollback undo;
     attach::Veth v;
-    if (auto e = attach::setupVeth(host, ctr, ns, a.ifname, c.mtu, c.mac, v)) return e;
-    Undo undo;
-    Error e = attach(a, c, host, ctr, ns, brExists, br, v, out, undo);
-    if (e) {
-        if (undo.ipMasq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
-        if (undo.spoofcheck) (void)nf::spoofcheck::teardown(a.containerID, a.ifname);
-        if (undo.ipam) (void)cni::ipamDel(a);
-        (void)host.deleteLink(v.host.index);
+    if (auto e = attach::addVeth(s, a, c.mtu, c.mac, v, undo)) return e;
+    if (c.layer3)
+        if (auto e = attach::allocate(a, out, undo)) return e;
+    if (auto e = attach::ensureBridge(s.host, bridgeSpec(c), brExists, br)) return e;
+    if (auto e = attach::joinBridge(s.host, br, v.host, portSpec(c))) return e;
+    if (c.macspoofchk) {
+        undo.defer([&a] { (void)nf::spoofcheck::teardown(a.containerID, a.ifname); });
+        if (auto e = nf::spoofcheck::setup(v.host.name, v.container.mac, a.containerID, a.ifname)) return e;
     }
-    return e;
+    out.interfaces = {{.name = br.name, .mac = br.mac},
+                      {.name = v.host.name, .mac = v.host.mac},
+                      {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
+    if (c.layer3) {
+        Gateways gws = calcGateways(c, out);
+        if (auto e = configureContainer(a, c, s, v.container.index, out)) return e;
+        if (auto e = setGateways(s.host, c, br, gws, out)) return e;
+        if (c.ipMasq)
+            if (auto e = attach::masquerade(a, c.masqBackend, out, undo)) return e;
+    } else if (!c.disableContainerInterface) {
+        if (auto e = s.ctr.setUp(v.container.index))
+            return Error(e.code, "failed to set \"" + a.ifname + "\" up: " + e.text());
+    }
+    if (auto e = settle(s.host, c, br, v.host, out)) return e;
+    attach::applyConfDns(a, out);
+    undo.dismiss();
+    return {};
 }
 
 // ---------------------------------------------------------------- DEL
@@ -510,10 +410,7 @@ Error cmdCheck(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
     nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (c.layer3)
-        if (auto e = cni::ipamCheck(a)) return e;
-    if (!a.conf.prevResult) return Error(cni::kInternal, "Required prevResult missing");
+    if (auto e = attach::beginCheck(a, "", ns)) return e;
     const cni::Result& r = *a.conf.prevResult;
 
     cni::Interface brMap, ctrMap;
@@ -563,8 +460,7 @@ Error cmdCheck(const cni::CmdArgs& a) {
     }
     if (!portFound) return Error(cni::kInternal, "CNI veth created for bridge " + c.bridge + " was not found");
 
-    if (auto e = attach::checkIfaceIPs(ctr, a.ifname, cl.index, r.ips)) return e;
-    if (auto e = attach::checkRoutes(ctr, r.routes)) return e;
+    if (auto e = attach::checkIface(ctr, a.ifname, cl.index, r)) return e;
     if (c.macspoofchk) return nf::spoofcheck::check(port, cl.mac, a.containerID, a.ifname);
     return {};
 }
@@ -581,11 +477,13 @@ Error cmdStatus(const cni::CmdArgs& a) {
 constexpr cni::Plugin kPlugin = attach::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck, cmdStatus);
 
 }  // namespace
+}  // namespace applets::bridge
 
 extern const cni::Applet bridge_applet;
 const cni::Applet bridge_applet{
     .name = "bridge",
     .summary = "veth pair per container on a Linux bridge",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::bridge::kHelp,
+    .plugin = &applets::bridge::kPlugin,
 };
+

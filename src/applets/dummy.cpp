@@ -1,7 +1,10 @@
 // dummy: a dummy link in the container carrying the IPAM addresses.
+#include "applets/dummy.h"
+
 #include "attach/sublink.h"
 #include "cni/applet.h"
 
+namespace applets::dummy {
 namespace {
 
 using cni::Error;
@@ -18,28 +21,31 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {};
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool, Conf&) {
     if (a.conf.ipamType.empty()) return Error(cni::kInvalidNetConf, "dummy: the \"ipam\" key with a \"type\" is required");
     return {};
 }
 
+namespace {
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    return sublink::add(a, {.none = true}, {.kind = "dummy"}, false, out);
+    return attach::sublink::add(a, {.none = true}, {.kind = "dummy"}, false, out);
 }
 
 constexpr char kKind[] = "dummy";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
+}  // namespace applets::dummy
 
 extern const cni::Applet dummy_applet;
 const cni::Applet dummy_applet{
     .name = "dummy",
     .summary = "dummy link in the container",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::dummy::kHelp,
+    .plugin = &applets::dummy::kPlugin,
 };

@@ -1,11 +1,22 @@
 // host-device: moves an existing host interface into the container (and back
 // on DEL).
-#include <dirent.h>
+#include "applets/host_device.h"
 
+#include <dirent.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include "attach/sandbox.h"
 #include "attach/sublink.h"
 #include "cni/applet.h"
+#include "cni/delegate.h"
+#include "cni/json.h"
+#include "netlink/netlink.h"
+#include "util/fd.h"
 #include "util/mac.h"
+#include "util/rollback.h"
 
+namespace applets::host_device {
 namespace {
 
 using cni::Error;
@@ -27,9 +38,7 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {
-    std::string device, hwaddr, kernelpath, pciBusID;
-};
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
@@ -53,15 +62,15 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     return {};
 }
 
+namespace {
+
 // The only interface name under <dir>/net (sysfs); several are an error.
 Error netdevIn(const std::string& dir, std::string& out) {
-    std::string path = dir + "/net";
-    DIR* dp = opendir(path.c_str());
-    if (!dp) return Error(cni::kInternal, "failed to find a net device under " + dir);
+    util::Dir d;
+    if (util::Dir::open((dir + "/net").c_str(), d)) return Error(cni::kInternal, "failed to find a net device under " + dir);
     int n = 0;
-    while (dirent* de = readdir(dp))
+    while (dirent* de = d.next())
         if (de->d_name[0] != '.' && n++ == 0) out = de->d_name;
-    closedir(dp);
     if (n == 0) return Error(cni::kInternal, "no net device under " + dir);
     if (n > 1) return Error(cni::kInternal, "more than one net device under " + dir);
     return {};
@@ -108,6 +117,9 @@ Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int in
     return {};
 }
 
+// The device moves under a temporary name and is renamed in the container.
+// It is not ours to delete: a failure moves it back (after the allocation's
+// release).
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
@@ -122,7 +134,6 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (auto e = ctr.linkExists(a.ifname, exists)) return e;
     if (exists) return Error(cni::kInternal, "container interface name provided (" + a.ifname + ") already exists");
 
-    // Moved under a temporary name, renamed in the container.
     std::string tmp = "tmp" + nl::randomVethName().substr(4);
     if (auto e = host.setDown(dev.index)) return e;
     if (auto e = host.setName(dev.index, tmp)) return e;
@@ -130,19 +141,20 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         (void)host.setName(dev.index, dev.name);
         return Error(e.code, "failed to move " + dev.name + " to the container: " + e.text());
     }
+    util::Rollback undo;
     nl::LinkInfo link;
     bool found = false;
-    Error e = ctr.linkByName(tmp, link, found);
-    if (!e && !found) e = Error(cni::kInternal, "device " + dev.name + " did not arrive in the container");
-    if (!e) e = ctr.setName(link.index, a.ifname);
-    if (!e) e = ctr.setAlias(link.index, dev.name);
-    if (!e) {
-        // Not ours to delete: a failure moves it back.
-        link.name = a.ifname;
-        e = attach::addSandboxLink(a, ns, ctr, link, out);
-    }
-    if (e && found) (void)moveOut(ctr, host, hostNs, link.index, dev.name);
-    return e;
+    if (auto e = ctr.linkByName(tmp, link, found)) return e;
+    if (!found) return Error(cni::kInternal, "device " + dev.name + " did not arrive in the container");
+    undo.defer([&ctr, &host, &hostNs, index = link.index, name = dev.name] {
+        (void)moveOut(ctr, host, hostNs, index, name);
+    });
+    if (auto e = ctr.setName(link.index, a.ifname)) return e;
+    if (auto e = ctr.setAlias(link.index, dev.name)) return e;
+    link.name = a.ifname;
+    if (auto e = attach::addSandboxLink(a, ns, ctr, link, out, undo)) return e;
+    undo.dismiss();
+    return {};
 }
 
 Error cmdDel(const cni::CmdArgs& a) {
@@ -185,14 +197,15 @@ Error cmdCheck(const cni::CmdArgs& a) {
 
 // STATUS and GC as a sublink's.
 constexpr char kName[] = "host-device";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kName>::plugin(cmdAdd, cmdDel, cmdCheck);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kName>::plugin(cmdAdd, cmdDel, cmdCheck);
 
 }  // namespace
+}  // namespace applets::host_device
 
 extern const cni::Applet host_device_applet;
 const cni::Applet host_device_applet{
     .name = "host-device",
     .summary = "moves a host interface into the container",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::host_device::kHelp,
+    .plugin = &applets::host_device::kPlugin,
 };

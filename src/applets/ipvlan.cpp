@@ -1,9 +1,13 @@
 // ipvlan: an ipvlan link on a host interface, made directly in the container.
+#include "applets/ipvlan.h"
+
 #include <linux/if_link.h>
 
 #include "attach/sublink.h"
 #include "cni/applet.h"
+#include "cni/json.h"
 
+namespace applets::ipvlan {
 namespace {
 
 using cni::Error;
@@ -28,13 +32,7 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {
-    std::string master;
-    int mode = IPVLAN_MODE_L2;
-    int flags = 0;
-    int mtu = 0;
-    bool linkInContainer = false;
-};
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
@@ -60,6 +58,8 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     return {};
 }
 
+namespace {
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
@@ -68,19 +68,20 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         out = *a.conf.prevResult;
         out.interfaces.clear();
     }
-    return sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
-                        {.kind = "ipvlan", .mtu = c.mtu, .ipvlanMode = c.mode, .ipvlanFlags = c.flags}, false, out);
+    return attach::sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
+                                {.kind = "ipvlan", .mtu = c.mtu, .ipvlanMode = c.mode, .ipvlanFlags = c.flags}, false, out);
 }
 
 constexpr char kKind[] = "ipvlan";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
+}  // namespace applets::ipvlan
 
 extern const cni::Applet ipvlan_applet;
 const cni::Applet ipvlan_applet{
     .name = "ipvlan",
     .summary = "ipvlan link on a host interface",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::ipvlan::kHelp,
+    .plugin = &applets::ipvlan::kPlugin,
 };

@@ -1,9 +1,13 @@
 // macvlan: a macvlan link on a host interface, made directly in the container.
+#include "applets/macvlan.h"
+
 #include <linux/if_link.h>
 
 #include "attach/sublink.h"
 #include "cni/applet.h"
+#include "cni/json.h"
 
+namespace applets::macvlan {
 namespace {
 
 using cni::Error;
@@ -29,15 +33,6 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {
-    std::string master;
-    int mode = MACVLAN_MODE_BRIDGE;
-    int mtu = 0;
-    int bcqueuelen = 0;
-    std::string mac;
-    bool linkInContainer = false;
-};
-
 Error parseMode(const std::string& s, int& out) {
     if (s.empty() || s == "bridge") out = MACVLAN_MODE_BRIDGE;
     else if (s == "private") out = MACVLAN_MODE_PRIVATE;
@@ -47,6 +42,8 @@ Error parseMode(const std::string& s, int& out) {
     else return Error(cni::kInvalidNetConf, "unknown macvlan mode: \"" + s + "\"");
     return {};
 }
+
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
@@ -60,26 +57,29 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (auto e = parseMode(mode, c.mode)) return e;
     if (c.mtu < 0) return Error(cni::kInvalidNetConf, "invalid MTU " + std::to_string(c.mtu));
     if (c.bcqueuelen < 0) return Error(cni::kInvalidNetConf, "invalid bcqueuelen " + std::to_string(c.bcqueuelen));
-    return sublink::parseMac(a, c.mac);
+    return attach::sublink::parseMac(a, c.mac);
 }
+
+namespace {
 
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    return sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
-                        {.kind = "macvlan", .mtu = c.mtu, .mac = c.mac, .macvlanMode = c.mode, .bcQueueLen = c.bcqueuelen},
-                        true, out);
+    return attach::sublink::add(a, {.master = c.master, .inContainer = c.linkInContainer},
+                                {.kind = "macvlan", .mtu = c.mtu, .mac = c.mac, .macvlanMode = c.mode, .bcQueueLen = c.bcqueuelen},
+                                true, out);
 }
 
 constexpr char kKind[] = "macvlan";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
+}  // namespace applets::macvlan
 
 extern const cni::Applet macvlan_applet;
 const cni::Applet macvlan_applet{
     .name = "macvlan",
     .summary = "macvlan link on a host interface",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::macvlan::kHelp,
+    .plugin = &applets::macvlan::kPlugin,
 };

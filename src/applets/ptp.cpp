@@ -1,14 +1,23 @@
 // ptp: a veth pair per container, routed (not bridged) through the host end.
+#include "applets/ptp.h"
+
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include "attach/forward.h"
+#include "attach/iface.h"
+#include "attach/ipam.h"
+#include "attach/masq.h"
+#include "attach/sandbox.h"
+#include "attach/veth.h"
 #include "cni/applet.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
-#include "attach/configure.h"
 #include "netfilter/ipmasq.h"
 #include "netlink/netlink.h"
+#include "util/rollback.h"
 
+namespace applets::ptp {
 namespace {
 
 using cni::Error;
@@ -38,14 +47,8 @@ constexpr const char* kHelp =
     "GC     passed to the IPAM plugin; the masquerading of this network's attachments\n"
     "       not in cni.dev/valid-attachments is removed from both backends.\n";
 
-struct Conf {
-    bool ipMasq = false;
-    std::optional<nf::Backend> masqBackend;
-    int mtu = 0;
-};
+}  // namespace
 
-// `strict`: refuse what cannot be done (ADD, CHECK, STATUS); DEL and GC
-// only need what they clean up.
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
     std::string backend;
@@ -58,6 +61,8 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
         return Error(cni::kInvalidNetConf, "invalid mtu " + std::to_string(c.mtu) + " (must be 68..65535)");
     return nf::parseBackend("ipMasqBackend", backend, c.masqBackend);
 }
+
+namespace {
 
 util::IPNet hostPrefix(const util::IP& ip) { return {ip, ip.bits()}; }
 
@@ -95,10 +100,8 @@ Error configureHost(nl::Socket& host, const nl::LinkInfo& veth, const cni::Resul
     return {};
 }
 
-// With the veth made and the IPAM result in `r`: forwarding, both ends,
-// masquerading (`masq` set once it is tried).
-Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl::Socket& host, nl::Socket& ctr,
-                const attach::Veth& v, cni::Result& r, bool& masq) {
+// With the IPAM result in `r`: forwarding, then both ends.
+Error configure(const cni::CmdArgs& a, attach::VethSandbox& s, const attach::Veth& v, cni::Result& r) {
     for (const cni::IPConfig& c : r.ips)
         if (!c.gateway || c.gateway->family != c.address.ip.family)
             return Error(cni::kInternal, "IPAM result has no gateway for " + c.address.str() +
@@ -109,39 +112,30 @@ Error configure(const cni::CmdArgs& a, const Conf& conf, const nl::Netns& ns, nl
                     {.name = v.container.name, .mac = v.container.mac, .sandbox = a.netns}};
     for (cni::IPConfig& c : r.ips) c.interface = 1;
     {
-        nl::NetnsGuard in(ns);
+        nl::NetnsGuard in(s.ns);
         if (in.error()) return in.error();
-        if (auto e = configureContainer(ctr, a, v.container.index, r)) return e;
+        if (auto e = configureContainer(s.ctr, a, v.container.index, r)) return e;
     }
-    if (auto e = configureHost(host, v.host, r)) return e;
-    if (!conf.ipMasq) return {};
-    std::vector<util::IPNet> ips;
-    for (const cni::IPConfig& c : r.ips) ips.push_back(c.address);
-    masq = true;
-    return nf::ipmasq::setup(conf.masqBackend, a.conf.name, a.containerID, a.ifname, ips);
+    return configureHost(s.host, v.host, r);
 }
 
 // The veth comes before IPAM: a taken interface name is refused before an
-// address is allocated. Whatever fails later undoes both.
+// address is allocated. A failure undoes what was made, last first.
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf conf;
     if (auto e = parseConf(a, true, conf)) return e;
-    nl::Netns ns;
-    nl::Socket host, ctr;
-    if (auto e = attach::openSandbox(a, ns, ctr)) return e;
-    if (auto e = nl::Socket::open(host)) return e;
+    if (auto e = attach::requireIpamPlugin(a)) return e;
+    attach::VethSandbox s;
+    if (auto e = s.open(a)) return e;
+    util::Rollback undo;
     attach::Veth v;
-    if (auto e = attach::setupVeth(host, ctr, ns, a.ifname, conf.mtu, "", v)) return e;
-    bool allocated = false, masq = false;
-    Error e = attach::allocate(a, out, allocated);
-    if (!e) e = configure(a, conf, ns, host, ctr, v, out, masq);
-    if (e) {
-        if (masq) (void)nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
-        if (allocated) (void)cni::ipamDel(a);
-        (void)host.deleteLink(v.host.index);
-        return e;
-    }
-    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
+    if (auto e = attach::addVeth(s, a, conf.mtu, "", v, undo)) return e;
+    if (auto e = attach::allocate(a, out, undo)) return e;
+    if (auto e = configure(a, s, v, out)) return e;
+    if (conf.ipMasq)
+        if (auto e = attach::masquerade(a, conf.masqBackend, out, undo)) return e;
+    attach::applyConfDns(a, out);
+    undo.dismiss();
     return {};
 }
 
@@ -165,11 +159,12 @@ Error cmdCheck(const cni::CmdArgs& a) {
 constexpr cni::Plugin kPlugin = attach::MasqVerbs<Conf, parseConf>::plugin(cmdAdd, cmdDel, cmdCheck);
 
 }  // namespace
+}  // namespace applets::ptp
 
 extern const cni::Applet ptp_applet;
 const cni::Applet ptp_applet{
     .name = "ptp",
     .summary = "point-to-point veth pair routed through the host",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::ptp::kHelp,
+    .plugin = &applets::ptp::kPlugin,
 };

@@ -1,7 +1,14 @@
 // tap: a persistent tap device made inside the container.
+#include "applets/tap.h"
+
+#include "attach/sandbox.h"
 #include "attach/sublink.h"
 #include "cni/applet.h"
+#include "cni/json.h"
+#include "netlink/netlink.h"
+#include "util/rollback.h"
 
+namespace applets::tap {
 namespace {
 
 using cni::Error;
@@ -24,15 +31,6 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {
-    std::string mac;
-    int mtu = 0;
-    bool multiQueue = false;
-    long owner = -1, group = -1;
-    std::string bridge;
-    std::string selinuxContext;
-};
-
 Error parseId(const cni::CmdArgs& a, const char* key, long& out) {
     if (!cni::json::get(a.config(), key)) return {};
     uint32_t v = 0;
@@ -40,6 +38,8 @@ Error parseId(const cni::CmdArgs& a, const char* key, long& out) {
     out = long(v);
     return {};
 }
+
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
@@ -55,8 +55,10 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (!c.selinuxContext.empty())
         return Error(cni::kUnsupportedField, "selinuxContext is not supported by cnibox's tap",
                      "remove \"selinuxContext\" (the tap is created without an SELinux label)");
-    return sublink::parseMac(a, c.mac);
+    return attach::sublink::parseMac(a, c.mac);
 }
+
+namespace {
 
 Error setup(nl::Socket& ctr, const Conf& c, const nl::LinkInfo& link) {
     if (!c.mac.empty())
@@ -74,13 +76,13 @@ Error setup(nl::Socket& ctr, const Conf& c, const nl::LinkInfo& link) {
     return {};
 }
 
+// TUNSETIFF on an existing tap's name would attach to it: refused first.
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
     nl::Netns ns;
     nl::Socket ctr;
     if (auto e = attach::openSandbox(a, ns, ctr)) return e;
-    // TUNSETIFF on an existing tap's name would attach to it: refuse first.
     bool exists = false;
     if (auto e = ctr.linkExists(a.ifname, exists)) return e;
     if (exists) return Error(cni::kInternal, "container tap name provided (" + a.ifname + ") already exists");
@@ -90,27 +92,28 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         if (auto e = nl::addTap({.name = a.ifname, .multiQueue = c.multiQueue, .owner = c.owner, .group = c.group}))
             return e;
     }
+    util::Rollback undo;
     nl::LinkInfo link;
     bool found = false;
-    Error e = ctr.linkByName(a.ifname, link, found);
-    if (!e && !found) e = Error(cni::kInternal, "new tap " + a.ifname + " disappeared");
-    if (!e) e = setup(ctr, c, link);
-    if (e) {
-        if (found) (void)ctr.deleteLink(link.index);
-        return e;
-    }
-    return sublink::finishAdd(a, ns, ctr, link, false, out);
+    if (auto e = ctr.linkByName(a.ifname, link, found)) return e;
+    if (!found) return Error(cni::kInternal, "new tap " + a.ifname + " disappeared");
+    undo.defer([&ctr, index = link.index] { (void)ctr.deleteLink(index); });
+    if (auto e = setup(ctr, c, link)) return e;
+    if (auto e = attach::sublink::finishAdd(a, ns, ctr, link, false, out, undo)) return e;
+    undo.dismiss();
+    return {};
 }
 
 constexpr char kKind[] = "tun";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
+}  // namespace applets::tap
 
 extern const cni::Applet tap_applet;
 const cni::Applet tap_applet{
     .name = "tap",
     .summary = "persistent tap device in the container",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::tap::kHelp,
+    .plugin = &applets::tap::kPlugin,
 };

@@ -1,7 +1,11 @@
 // vlan: an 802.1q link on a host interface, made directly in the container.
+#include "applets/vlan.h"
+
 #include "attach/sublink.h"
 #include "cni/applet.h"
+#include "cni/json.h"
 
+namespace applets::vlan {
 namespace {
 
 using cni::Error;
@@ -22,12 +26,7 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-struct Conf {
-    std::string master;
-    int vlanId = -1;
-    int mtu = 0;
-    bool linkInContainer = false;
-};
+}  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const auto& d = a.config();
@@ -45,23 +44,26 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     return {};
 }
 
+namespace {
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
-    return sublink::add(a, {.master = c.master, .required = true, .inContainer = c.linkInContainer},
-                        {.kind = "vlan", .mtu = c.mtu, .vlanId = c.vlanId}, true, out);
+    return attach::sublink::add(a, {.master = c.master, .required = true, .inContainer = c.linkInContainer},
+                                {.kind = "vlan", .mtu = c.mtu, .vlanId = c.vlanId}, true, out);
 }
 
 // DEL needs no master: the link is found by name in the container.
 constexpr char kKind[] = "vlan";
-constexpr cni::Plugin kPlugin = sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
+constexpr cni::Plugin kPlugin = attach::sublink::Verbs<Conf, parseConf, kKind>::plugin(cmdAdd);
 
 }  // namespace
+}  // namespace applets::vlan
 
 extern const cni::Applet vlan_applet;
 const cni::Applet vlan_applet{
     .name = "vlan",
     .summary = "802.1q vlan link on a host interface",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::vlan::kHelp,
+    .plugin = &applets::vlan::kPlugin,
 };

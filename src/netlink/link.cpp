@@ -193,7 +193,7 @@ Error Socket::waitOperUp(int index, const std::vector<int>& sleepsMs, bool& up) 
         LinkInfo li;
         bool found;
         if (auto e = linkByIndex(index, li, found)) return e;
-        if (!found) return Error(util::kInternal, "link " + std::to_string(index) + " disappeared");
+        if (!found) return Error(util::kInternal, "link " + std::to_string(index) + " disappeared").withErrno(ENODEV);
         if (li.operUp) {
             up = true;
             return {};

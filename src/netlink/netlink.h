@@ -208,7 +208,8 @@ public:
     // Waits until the link's operstate is UP (bridge ports): checks, then
     // sleeps sleepsMs[i] and checks again, for each i. `up` false at the end
     // is not an error here: the caller words it ("bridge port in error
-    // state: ..."). Errors only for kernel failures or a vanished link.
+    // state: ..."). Errors only for kernel failures or a vanished link (its
+    // errnum ENODEV).
     Error waitOperUp(int index, const std::vector<int>& sleepsMs, bool& up);
 
     // Addresses.

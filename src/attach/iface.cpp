@@ -1,16 +1,14 @@
-#include "attach/configure.h"
+#include "attach/iface.h"
 
-#include "cni/delegate.h"
-#include "netfilter/ipmasq.h"
 #include "util/text.h"
 
 #include <linux/if_addr.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <cctype>
-#include <cerrno>
 #include <cstdio>
+#include <optional>
+#include <string>
 
 namespace attach {
 namespace {
@@ -142,58 +140,6 @@ Error settleAddresses(nl::Socket& sk, std::string_view ifname, int ifindex, int 
     }
 }
 
-Error enableIPv4Forward() { return nl::sysctlSet("net.ipv4.ip_forward", "1"); }
-Error enableIPv6Forward() { return nl::sysctlSet("net.ipv6.conf.all.forwarding", "1"); }
-
-Error enableForward(const std::vector<cni::IPConfig>& ips) {
-    bool v4 = false, v6 = false;
-    for (const cni::IPConfig& c : ips) {
-        if (c.address.ip.is4() && !v4) {
-            if (auto e = enableIPv4Forward()) return e;
-            v4 = true;
-        } else if (c.address.ip.is6() && !v6) {
-            if (auto e = enableIPv6Forward()) return e;
-            v6 = true;
-        }
-    }
-    return {};
-}
-
-Error setupVeth(nl::Socket& host, nl::Socket& ctr, const nl::Netns& ctrNs, std::string_view ifname, int mtu,
-                const std::string& mac, Veth& out) {
-    std::string hostName;
-    for (int attempt = 0;; attempt++) {
-        if (attempt == 10) return Error(cni::kInternal, "failed to find a unique veth name");
-        hostName = nl::randomVethName();
-        nl::VethSpec spec;
-        spec.name = hostName;
-        spec.peerName = std::string(ifname);
-        spec.peerNs = &ctrNs;
-        spec.mtu = mtu;
-        spec.peerMac = mac;
-        bool taken = false;   // the random host name was in use: try another
-        Error e = host.addVeth(spec, &taken);
-        if (!e) break;
-        if (taken) continue;
-        if (e.errnum == EEXIST)
-            return Error(cni::kInternal, "container veth name (" + util::quoted(ifname) + ") peer provided (" + util::quoted(hostName) +
-                                             ") already exists");
-        return Error(e.code, "failed to make veth pair: " + e.text());
-    }
-
-    bool found = false;
-    if (auto e = host.linkByName(hostName, out.host, found)) return e;
-    if (!found) return Error(cni::kInternal, "failed to lookup " + util::quoted(hostName) + ": link not found");
-    if (auto e = ctr.linkByName(ifname, out.container, found)) return e;
-    if (!found) return Error(cni::kInternal, "failed to lookup " + util::quoted(ifname) + ": link not found");
-    if (auto e = host.setUp(out.host.index))
-        return Error(e.code, "failed to set " + util::quoted(hostName) + " up: " + e.text());
-    out.host.up = true;
-    // We own the routes of this link (best effort, as upstream).
-    (void)nl::ifSysctlSet(AF_INET6, hostName, "accept_ra", "0");
-    return {};
-}
-
 Error checkIfaceIPs(nl::Socket& sk, std::string_view ifname, int ifindex, const std::vector<cni::IPConfig>& ips) {
     if (ips.empty()) return {};
     std::vector<nl::AddrInfo> addrs;
@@ -263,102 +209,9 @@ Error checkRoutes(nl::Socket& sk, const std::vector<cni::Route>& want) {
     return {};
 }
 
-Error requireIpamPlugin(const cni::CmdArgs& a) {
-    if (a.conf.ipamType.empty() || !cni::findInPath(a.conf.ipamType, a.path).empty()) return {};
-    std::string dirs = a.path;
-    for (char& ch : dirs)
-        if (ch == ':') ch = ' ';
-    return Error(cni::kInternal, "failed to find plugin " + util::quoted(a.conf.ipamType) + " in path [" + dirs + "]");
-}
-
-Error openSandbox(const cni::CmdArgs& a, nl::Netns& ns, nl::Socket& ctr) {
-    if (auto e = requireIpamPlugin(a)) return e;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    return nl::Socket::openIn(ns, ctr);
-}
-
-Error allocate(const cni::CmdArgs& a, cni::Result& out, bool& allocated) {
-    if (auto e = cni::ipamAdd(a, out)) return e;
-    allocated = true;
-    if (out.ips.empty()) return Error(cni::kInternal, "IPAM plugin returned missing IP config");
-    return {};
-}
-
-Error addSandboxLink(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr, const nl::LinkInfo& link,
-                     cni::Result& out) {
-    bool allocated = false;
-    Error e;
-    if (!a.conf.ipamType.empty()) e = allocate(a, out, allocated);
-    if (!e) {
-        out.interfaces = {{.name = link.name, .mac = link.mac, .sandbox = a.netns}};
-        for (cni::IPConfig& c : out.ips) c.interface = 0;
-        nl::NetnsGuard in(ns);
-        e = in.error();
-        if (!e) e = out.ips.empty() ? ctr.setUp(link.index) : configureIface(ctr, a.ifname, link.index, out);
-    }
-    if (e) {
-        if (allocated) (void)cni::ipamDel(a);
-        return e;
-    }
-    if (!a.conf.dns.empty()) out.dns = a.conf.dns;
-    return {};
-}
-
-Error deleteSandboxLink(const cni::CmdArgs& a) {
-    if (a.netns.empty()) return {};
-    nl::Netns ns;
-    bool gone = false;
-    if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    return ctr.deleteLinkByName(a.ifname);
-}
-
-Error checkSandboxLink(const cni::CmdArgs& a, const SandboxLinkCheck& s) {
-    std::string label(s.label);
-    nl::Netns ns;
-    if (auto e = nl::Netns::open(a.netns, ns)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamCheck(a)) return e;
-    if (!a.conf.prevResult) return Error(cni::kInternal, label + ": Required prevResult missing");
-    const cni::Result& r = *a.conf.prevResult;
-    const cni::Interface* ci = findSandboxIface(r, a.ifname, a.netns);
-    if (!ci) return Error(cni::kInternal, "Sandbox in prevResult  doesn't match configured netns: " + a.netns);
-    nl::Socket ctr;
-    if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo li;
-    bool found = false;
-    if (auto e = ctr.linkByName(ci->name, li, found)) return e;
-    if (!found)
-        return Error(cni::kInternal, label + ": Container Interface name in prevResult: " + ci->name + " not found");
-    if (!s.kind.empty() && li.kind != s.kind)
-        return Error(cni::kInternal, "Error: Container interface " + li.name + " not of type " +
-                                         std::string(s.kindText.empty() ? s.kind : s.kindText));
-    if (!ci->mac.empty() && ci->mac != li.mac)
-        return Error(cni::kInternal, (s.labelMac ? label + ": " : std::string()) + "Interface " + ci->name + " Mac " +
-                                         ci->mac + " doesn't match container Mac: " + li.mac);
-    if (auto e = checkIfaceIPs(ctr, a.ifname, li.index, r.ips)) return e;
-    return checkRoutes(ctr, r.routes);
-}
-
-Error masqStatus(const cni::CmdArgs& a, bool ipMasq, std::optional<nf::Backend> backend) {
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamStatus(a)) return e;
-    nf::Backend b;
-    return ipMasq ? nf::chooseBackend(backend, b) : Error();
-}
-
-Error masqGC(const cni::CmdArgs& a) {
-    if (a.conf.ipamType.empty()) return {};
-    if (auto e = cni::ipamGC(a)) return e;
-    if (!a.conf.hasValidAttachments) return {};
-    return nf::ipmasq::gc(a.conf.name, a.conf.validAttachments);
-}
-
-const cni::Interface* findSandboxIface(const cni::Result& r, std::string_view ifname, std::string_view sandbox) {
-    for (const cni::Interface& i : r.interfaces)
-        if (i.name == ifname && i.sandbox == sandbox) return &i;
-    return nullptr;
+Error checkIface(nl::Socket& sk, std::string_view ifname, int ifindex, const cni::Result& prev) {
+    if (auto e = checkIfaceIPs(sk, ifname, ifindex, prev.ips)) return e;
+    return checkRoutes(sk, prev.routes);
 }
 
 }  // namespace attach
