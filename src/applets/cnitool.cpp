@@ -1,14 +1,17 @@
 // cnitool: runs a network's plugin chain by hand, as upstream's cnitool does
-// (the work is libcni's: src/cni/libcni.h).
+// (the work is libcni's: src/cni/libcni.h). Its command line and
+// environment: applets/cnitool.h.
+#include "applets/cnitool.h"
+
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cni/applet.h"
@@ -19,8 +22,6 @@
 #include "util/fs.h"
 
 namespace {
-
-using namespace cni;
 
 constexpr const char* kHelp =
     "Usage: cnitool [-i IFNAME] COMMAND NETWORK NETNS\n"
@@ -64,21 +65,22 @@ constexpr const char* kHelp =
     "Cache: results live in /var/lib/cni/results/NETWORK-CONTAINERID-IFNAME (libcni's\n"
     "cniCacheV1 format: runtimes using libcni and cnitool read each other's files).\n";
 
-enum class Cmd { Add, Check, Del, GC, Status };
+}  // namespace
 
-int failWith(const std::string& text) {
-    std::fprintf(stderr, "Error: %s\n", text.c_str());
-    return 1;
-}
+// ---- command line and environment
 
-int help() {
-    std::printf("cnitool - runs a network's plugin chain by hand (add, check, del, gc, status)\n\n%s", kHelp);
-    return 0;
-}
+namespace applets::cnitool {
 
-std::string envOr(const char* k, const char* def) {
-    const char* v = std::getenv(k);
-    return v && *v ? v : def;
+using cni::Error;
+namespace json = cni::json;
+
+namespace {
+
+Error invalid(std::string msg) { return Error(cni::kInvalidEnv, std::move(msg)); }
+
+std::string envOr(const Env& env, const char* k, std::string def) {
+    std::string v = env(k);
+    return v.empty() ? def : v;
 }
 
 // Go's filepath.Abs.
@@ -94,105 +96,148 @@ bool absPath(const std::string& p, std::string& out) {
 }
 
 // upstream cnitool's CNI_ARGS parser: K=V pairs split on ';', none empty.
-bool parseCniArgs(std::string_view s, std::vector<libcni::KV>& out, std::string& err) {
+Error parseCniArgs(std::string_view s, std::vector<cni::libcni::KV>& out) {
     size_t start = 0;
     for (;;) {
         size_t semi = s.find(';', start);
         std::string_view pair = s.substr(start, semi == std::string_view::npos ? std::string_view::npos : semi - start);
         size_t eq = pair.find('=');
         if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size() ||
-            pair.find('=', eq + 1) != std::string_view::npos) {
-            err = "invalid CNI_ARGS pair " + gojson::quote(pair);
-            return false;
-        }
+            pair.find('=', eq + 1) != std::string_view::npos)
+            return invalid("invalid CNI_ARGS pair " + cni::gojson::quote(pair));
         out.emplace_back(std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)));
-        if (semi == std::string_view::npos) return true;
+        if (semi == std::string_view::npos) return {};
         start = semi + 1;
     }
 }
 
-int cnitoolMain(int argc, char** argv) {
+}  // namespace
+
+std::string processEnv(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
+
+Error parseConf(const std::vector<std::string_view>& args, const Env& env, Conf& c) {
     std::vector<std::string> pos;
     std::string ifname;
-    bool wantHelp = false;
-    for (int i = 1; i < argc; i++) {
-        std::string_view a = argv[i];
+    for (size_t i = 0; i < args.size(); i++) {
+        std::string_view a = args[i];
         if (a == "--") {
-            for (i++; i < argc; i++) pos.emplace_back(argv[i]);
+            for (i++; i < args.size(); i++) pos.emplace_back(args[i]);
             break;
         }
         if (a == "-h" || a == "--help") {
-            wantHelp = true;
+            c.help = true;
         } else if (a == "-i" || a == "--ifname") {
-            if (i + 1 >= argc)
-                return failWith(a == "-i" ? "flag needs an argument: 'i' in -i" : "flag needs an argument: --ifname");
-            ifname = argv[++i];
+            if (i + 1 >= args.size())
+                return invalid(a == "-i" ? "flag needs an argument: 'i' in -i" : "flag needs an argument: --ifname");
+            ifname = args[++i];
         } else if (a.substr(0, 9) == "--ifname=") {
             ifname = a.substr(9);
         } else if (a.substr(0, 2) == "-i") {
             ifname = a.substr(a.size() > 2 && a[2] == '=' ? 3 : 2);
         } else if (a.size() > 1 && a[0] == '-') {
-            if (a[1] == '-') return failWith("unknown flag: " + std::string(a));
-            return failWith("unknown shorthand flag: '" + std::string(1, a[1]) + "' in " + std::string(a));
+            if (a[1] == '-') return invalid("unknown flag: " + std::string(a));
+            return invalid("unknown shorthand flag: '" + std::string(1, a[1]) + "' in " + std::string(a));
         } else {
             pos.emplace_back(a);
         }
     }
-    if (wantHelp || pos.empty() || pos[0] == "help") return help();
-
-    Cmd cmd;
+    if (c.help || pos.empty() || pos[0] == "help") {
+        c.help = true;
+        return {};
+    }
     const std::string& verb = pos[0];
-    if (verb == "add") cmd = Cmd::Add;
-    else if (verb == "check") cmd = Cmd::Check;
-    else if (verb == "del") cmd = Cmd::Del;
-    else if (verb == "gc") cmd = Cmd::GC;
-    else if (verb == "status") cmd = Cmd::Status;
-    else return failWith("unknown command " + gojson::quote(verb) + " for \"cnitool\"");
-    if (pos.size() < 3)
-        return failWith("requires at least 2 arg(s), only received " + std::to_string(pos.size() - 1));
-    const std::string& netName = pos[1];
+    if (verb == "add") c.cmd = Cmd::Add;
+    else if (verb == "check") c.cmd = Cmd::Check;
+    else if (verb == "del") c.cmd = Cmd::Del;
+    else if (verb == "gc") c.cmd = Cmd::GC;
+    else if (verb == "status") c.cmd = Cmd::Status;
+    else return invalid("unknown command " + cni::gojson::quote(verb) + " for \"cnitool\"");
+    if (pos.size() < 3) return invalid("requires at least 2 arg(s), only received " + std::to_string(pos.size() - 1));
+    c.network = pos[1];
+    c.netns = pos[2];
+    c.ifname = !ifname.empty() ? ifname : envOr(env, "CNI_IFNAME", "eth0");
+    c.netconfPath = envOr(env, "NETCONFPATH", "/etc/cni/net.d");
+    c.cniPath = env("CNI_PATH");
+    c.cacheDir = envOr(env, "CNI_CACHE_DIR", cni::libcni::kDefaultCacheDir);
+    return {};
+}
 
-    libcni::NetworkConfigList list;
-    if (auto e = libcni::loadNetworkConf(envOr("NETCONFPATH", "/etc/cni/net.d"), netName, list))
-        return failWith(e.text());
-
-    libcni::RuntimeConf rt;
-    if (const char* caps = std::getenv("CAP_ARGS"); caps && *caps) {
+Error runtimeConf(const Conf& c, const Env& env, cni::libcni::RuntimeConf& rt) {
+    rt = {};
+    if (std::string caps = env("CAP_ARGS"); !caps.empty()) {
         auto doc = std::make_shared<rapidjson::Document>();
-        if (auto e = json::parseDocument(caps, *doc)) return failWith(e.text());
+        if (auto e = json::parseDocument(caps, *doc)) return e;
         if (!doc->IsObject() && !doc->IsNull())
-            return failWith(std::string("json: cannot unmarshal ") + json::typeName(*doc) +
-                            " into Go value of type map[string]interface {}");
+            return Error(cni::kDecodeFailure, std::string("json: cannot unmarshal ") + json::typeName(*doc) +
+                                                  " into Go value of type map[string]interface {}");
         if (doc->IsObject()) rt.capabilityArgs = doc;
     }
-    if (const char* args = std::getenv("CNI_ARGS"); args && *args) {
-        std::string err;
-        if (!parseCniArgs(args, rt.args, err)) return failWith(err);
+    if (std::string args = env("CNI_ARGS"); !args.empty())
+        if (auto e = parseCniArgs(args, rt.args)) return e;
+    rt.ifname = c.ifname;
+    if (!absPath(c.netns, rt.netns)) {
+        int err = errno;
+        return Error(cni::kInternal, "getwd: " + util::errnoText(err)).withErrno(err);
     }
-    rt.ifname = !ifname.empty() ? ifname : envOr("CNI_IFNAME", "eth0");
-    if (!absPath(pos[2], rt.netns)) return failWith("getwd: " + util::errnoText(errno));
-    rt.containerID = "cnitool-" + nf::sha512Hex(rt.netns).substr(0, 20);
+    rt.containerID = containerId(rt.netns);
+    return {};
+}
 
-    libcni::CNIConfig c;
-    c.path = envOr("CNI_PATH", "");
-    c.cacheDir = envOr("CNI_CACHE_DIR", libcni::kDefaultCacheDir);
+std::string containerId(std::string_view netns) { return "cnitool-" + nf::sha512Hex(netns).substr(0, 20); }
+
+}  // namespace applets::cnitool
+
+// ---- the run
+
+namespace {
+
+using cni::Error;
+using namespace applets::cnitool;
+namespace libcni = cni::libcni;
+
+int failWith(const std::string& text) {
+    std::fprintf(stderr, "Error: %s\n", text.c_str());
+    return 1;
+}
+
+int help() {
+    std::printf("cnitool - runs a network's plugin chain by hand (add, check, del, gc, status)\n\n%s", kHelp);
+    return 0;
+}
+
+int cnitoolMain(int argc, char** argv) {
+    Conf c;
+    if (auto e = parseConf(std::vector<std::string_view>(argv + 1, argv + argc), processEnv, c))
+        return failWith(e.text());
+    if (c.help) return help();
+
+    libcni::NetworkConfigList list;
+    if (auto e = libcni::loadNetworkConf(c.netconfPath, c.network, list)) return failWith(e.text());
+    libcni::RuntimeConf rt;
+    if (auto e = runtimeConf(c, processEnv, rt)) return failWith(e.text());
+    libcni::CNIConfig cfg;
+    cfg.path = c.cniPath;
+    cfg.cacheDir = c.cacheDir;
 
     Error e;
-    switch (cmd) {
+    switch (c.cmd) {
     case Cmd::Add: {
-        Result r;
-        e = c.addNetworkList(list, rt, r);
+        cni::Result r;
+        e = cfg.addNetworkList(list, rt, r);
         if (!e) {
             std::string text;
-            e = printResult(r, r.cniVersion, text);
+            e = cni::printResult(r, r.cniVersion, text);
             if (!e) (void)util::writeAll(1, text);  // no newline, as upstream
         }
         break;
     }
-    case Cmd::Check: e = c.checkNetworkList(list, rt); break;
-    case Cmd::Del: e = c.delNetworkList(list, rt); break;
-    case Cmd::GC: e = c.gcNetworkList(list, nullptr); break;
-    case Cmd::Status: e = c.getStatusNetworkList(list); break;
+    case Cmd::Check: e = cfg.checkNetworkList(list, rt); break;
+    case Cmd::Del: e = cfg.delNetworkList(list, rt); break;
+    case Cmd::GC: e = cfg.gcNetworkList(list, nullptr); break;
+    case Cmd::Status: e = cfg.getStatusNetworkList(list); break;
     }
     return e ? failWith(e.text()) : 0;
 }

@@ -1,12 +1,13 @@
-// loopback: sets the container's lo up (ADD) or down (DEL).
+// loopback: sets the container's lo up (ADD) or down (DEL). Its input and
+// result: applets/loopback.h.
+#include "applets/loopback.h"
+
 #include <sys/socket.h>
 
 #include "cni/applet.h"
 #include "netlink/netlink.h"
 
 namespace {
-
-using cni::Error;
 
 constexpr const char* kHelp =
     "Sets lo up in CNI_NETNS. CNI_IFNAME is ignored: the interface is always lo.\n"
@@ -20,7 +21,45 @@ constexpr const char* kHelp =
     "CHECK  lo is up.\n"
     "GC, STATUS: nothing to do.\n";
 
-constexpr const char* kLo = "lo";
+}  // namespace
+
+// ---- input and result
+
+namespace applets::loopback {
+
+cni::Error parseConf(const cni::CmdArgs& a, Conf& c) {
+    c.netns = a.netns;
+    c.prevResult = a.conf.prevResult;
+    return {};
+}
+
+cni::Error addResult(const Conf& c, const std::vector<util::IPNet>& addrs, cni::Result& out) {
+    std::optional<util::IPNet> v4, v6;
+    for (const util::IPNet& addr : addrs) {
+        if (!addr.ip.isLoopback())
+            return cni::Error(cni::kInternal,
+                              "loopback interface found with non-loopback address \"" + addr.ip.str() + "\"");
+        auto& slot = addr.ip.is4() ? v4 : v6;
+        if (!slot) slot = addr;
+    }
+    if (c.prevResult) {
+        out = *c.prevResult;
+        return {};
+    }
+    out.interfaces.push_back({.name = kLo, .mac = "00:00:00:00:00:00", .sandbox = c.netns});
+    for (const auto& ip : {v4, v6})
+        if (ip) out.ips.push_back({.interface = 0, .address = *ip});
+    return {};
+}
+
+}  // namespace applets::loopback
+
+// ---- ADD, DEL, CHECK
+
+namespace {
+
+using cni::Error;
+using namespace applets::loopback;
 
 // Opens the namespace and finds lo in it.
 Error openLo(const std::string& path, nl::Socket& sk, nl::LinkInfo& lo, bool* nsGone = nullptr) {
@@ -34,31 +73,18 @@ Error openLo(const std::string& path, nl::Socket& sk, nl::LinkInfo& lo, bool* ns
 }
 
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
+    Conf c;
+    if (auto e = parseConf(a, c)) return e;
     nl::Socket sk;
     nl::LinkInfo lo;
-    if (auto e = openLo(a.netns, sk, lo)) return e;
+    if (auto e = openLo(c.netns, sk, lo)) return e;
     if (!lo.up)
         if (auto e = sk.setUp(lo.index)) return e;
     std::vector<nl::AddrInfo> addrs;
     if (auto e = sk.addrs(lo.index, 0, addrs)) return e;
-
-    std::optional<util::IPNet> v4, v6;
-    for (const nl::AddrInfo& ad : addrs) {
-        if (!ad.addr.ip.isLoopback())
-            return Error(cni::kInternal,
-                         "loopback interface found with non-loopback address \"" + ad.addr.ip.str() + "\"");
-        auto& slot = ad.addr.ip.is4() ? v4 : v6;
-        if (!slot) slot = ad.addr;
-    }
-
-    if (a.conf.prevResult) {
-        out = *a.conf.prevResult;
-        return {};
-    }
-    out.interfaces.push_back({.name = kLo, .mac = "00:00:00:00:00:00", .sandbox = a.netns});
-    for (const auto& ip : {v4, v6})
-        if (ip) out.ips.push_back({.interface = 0, .address = *ip});
-    return {};
+    std::vector<util::IPNet> nets;
+    for (const nl::AddrInfo& ad : addrs) nets.push_back(ad.addr);
+    return addResult(c, nets, out);
 }
 
 Error cmdDel(const cni::CmdArgs& a) {

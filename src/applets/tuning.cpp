@@ -1,7 +1,8 @@
 // tuning: sysctls and link attributes (MAC, MTU, promisc, allmulti, TX queue
 // length) of the container interface, with the original attributes kept in a
-// backup file and restored on DEL.
-#include <dirent.h>
+// backup file and restored on DEL. Its configuration: applets/tuning.h.
+#include "applets/tuning.h"
+
 #include <fcntl.h>
 #include <regex.h>
 #include <sys/stat.h>
@@ -9,22 +10,21 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <optional>
 #include <set>
+#include <utility>
 
 #include "cni/applet.h"
 #include "cni/args.h"
 #include "cni/gojson.h"
 #include "cni/json.h"
 #include "netlink/netlink.h"
+#include "util/fd.h"
 #include "util/fs.h"
 #include "util/mac.h"
+#include "util/rollback.h"
 #include "util/text.h"
 
 namespace {
-
-using cni::Error;
-namespace json = cni::json;
 
 constexpr const char* kHelp =
     "Config keys (default):\n"
@@ -60,40 +60,19 @@ constexpr const char* kHelp =
     "       dataDir of attachments not in cni.dev/valid-attachments.\n"
     "STATUS always ready.\n";
 
-constexpr const char* kDefaultDataDir = "/run/cni/tuning";
-constexpr const char* kAllowlist = "/etc/cni/tuning/allowlist.conf";
+}  // namespace
 
-struct Sysctl {
-    std::string key;    // as configured
-    std::string path;   // below /proc/sys, e.g. "net/ipv4/conf/eth0/rp_filter"
-    std::string value;
-};
+// ---- configuration
 
-struct Conf {
-    std::vector<Sysctl> sysctls;
-    std::string dataDir = kDefaultDataDir;
-    std::string mac;    // normalised in strict mode; "" = unchanged
-    bool promisc = false;
-    int mtu = 0;
-    std::optional<bool> allmulti;
-    std::optional<int> txqlen;
+namespace applets::tuning {
 
-    bool linkAttrs() const { return !mac.empty() || mtu != 0 || promisc || allmulti || txqlen; }
-};
+using cni::Error;
+using cni::gojson::quote;
+namespace json = cni::json;
 
-// The attributes a backup file holds (upstream's configToRestore).
-struct Backup {
-    std::string mac;
-    std::optional<bool> promisc;
-    int mtu = 0;
-    std::optional<bool> allmulti;
-    std::optional<int> txqlen;
-};
+namespace {
 
 Error invalid(std::string msg) { return Error(cni::kInvalidNetConf, std::move(msg)); }
-
-// Go's %q.
-std::string quoted(std::string_view s) { return cni::gojson::quote(s); }
 
 // A "sysctl" object: string values, keys in order; `dupCheck` rejects a key
 // given twice.
@@ -104,72 +83,19 @@ Error readSysctlObject(const json::Value& v, std::string_view where, bool dupChe
         std::string key(m.name.GetString(), m.name.GetStringLength());
         if (!m.value.IsString()) {
             std::string msg(where);
-            msg.append(" value of ").append(quoted(key)).append(" must be a string");
+            msg.append(" value of ").append(quote(key)).append(" must be a string");
             return invalid(std::move(msg));
         }
         std::string val(m.value.GetString(), m.value.GetStringLength());
         bool merged = false;
         for (Sysctl& s : out)
             if (s.key == key) {
-                if (dupCheck) return invalid("duplicated sysctl keys are not allowed: " + quoted(key));
+                if (dupCheck) return invalid("duplicated sysctl keys are not allowed: " + quote(key));
                 s.value = val;
                 merged = true;
             }
         if (!merged) out.push_back({std::move(key), {}, std::move(val)});
     }
-    return {};
-}
-
-// Upstream's getSysctlFilename: every '.' becomes '/', then the first IFNAME
-// becomes the interface name; the cleaned path must be below /proc/sys/net/.
-Error sysctlPath(std::string_view key, std::string_view ifname, std::string& rel) {
-    std::string k(key);
-    for (char& c : k)
-        if (c == '.') c = '/';
-    if (size_t at = k.find("IFNAME"); at != std::string::npos) k.replace(at, 6, ifname);
-    std::string full = util::cleanPath("/proc/sys/" + k);
-    constexpr std::string_view prefix = "/proc/sys/net/";
-    if (full.compare(0, prefix.size(), prefix) != 0 || full.size() == prefix.size())
-        return invalid("invalid net sysctl key: " + quoted(k) + " (only keys below net. are allowed)");
-    rel = full.substr(std::string_view("/proc/sys/").size());
-    return {};
-}
-
-// /etc/cni/tuning/allowlist.conf: when present, every key must match (search,
-// not anchored) one of its non-empty lines.
-Error checkAllowlist(const std::vector<Sysctl>& sysctls) {
-    if (sysctls.empty()) return {};
-    std::string text;
-    if (int e = util::readFile(kAllowlist, text).errnum) {
-        if (e == ENOENT) return {};
-        return Error(cni::kInternal, std::string("failed to read ") + kAllowlist + ": " + util::errnoText(e));
-    }
-    std::vector<std::string> lines;
-    for (size_t i = 0; i < text.size();) {
-        size_t j = text.find('\n', i);
-        if (j == std::string::npos) j = text.size();
-        std::string_view line = util::trimSpace(std::string_view(text).substr(i, j - i));
-        if (!line.empty()) lines.emplace_back(line);
-        i = j + 1;
-    }
-    std::string listed = "[";
-    for (const auto& l : lines) listed += (listed.size() > 1 ? " " : "") + l;
-    listed += "]";
-    std::vector<bool> allowed(sysctls.size(), false);
-    for (const auto& l : lines) {
-        regex_t re;
-        if (int rc = regcomp(&re, l.c_str(), REG_EXTENDED | REG_NOSUB)) {
-            char buf[128];
-            regerror(rc, &re, buf, sizeof buf);
-            return invalid(std::string("invalid regexp ") + quoted(l) + " in " + kAllowlist + ": " + buf);
-        }
-        for (size_t i = 0; i < sysctls.size(); i++)
-            if (!allowed[i] && regexec(&re, sysctls[i].key.c_str(), 0, nullptr, 0) == 0) allowed[i] = true;
-        regfree(&re);
-    }
-    for (size_t i = 0; i < sysctls.size(); i++)
-        if (!allowed[i])
-            return invalid("Sysctl " + sysctls[i].key + " is not allowed. Only the following sysctls are allowed: " + listed);
     return {};
 }
 
@@ -194,14 +120,64 @@ Error readKeys(const json::Value& obj, bool fromArgs, bool dupCheck, Conf& c) {
     return {};
 }
 
-// Upstream's parseConf: config keys, then CNI_ARGS MAC, runtimeConfig.mac,
-// then args.cni.* over all of them. `strict` (ADD, CHECK) also validates the
-// values and resolves the sysctl paths.
+}  // namespace
+
+Error sysctlPath(std::string_view key, std::string_view ifname, std::string& rel) {
+    std::string k(key);
+    for (char& c : k)
+        if (c == '.') c = '/';
+    if (size_t at = k.find("IFNAME"); at != std::string::npos) k.replace(at, 6, ifname);
+    std::string full = util::cleanPath("/proc/sys/" + k);
+    constexpr std::string_view prefix = "/proc/sys/net/";
+    if (full.compare(0, prefix.size(), prefix) != 0 || full.size() == prefix.size())
+        return invalid("invalid net sysctl key: " + quote(k) + " (only keys below net. are allowed)");
+    rel = full.substr(std::string_view("/proc/sys/").size());
+    return {};
+}
+
+Error checkAllowlist(const std::vector<Sysctl>& sysctls, const std::string& file) {
+    if (sysctls.empty()) return {};
+    std::string text;
+    if (int e = util::readFile(file, text).errnum) {
+        if (e == ENOENT) return {};
+        return Error(cni::kInternal, "failed to read " + file + ": " + util::errnoText(e));
+    }
+    std::vector<std::string> lines;
+    for (size_t i = 0; i < text.size();) {
+        size_t j = text.find('\n', i);
+        if (j == std::string::npos) j = text.size();
+        std::string_view line = util::trimSpace(std::string_view(text).substr(i, j - i));
+        if (!line.empty()) lines.emplace_back(line);
+        i = j + 1;
+    }
+    std::string listed = "[";
+    for (const auto& l : lines) listed += (listed.size() > 1 ? " " : "") + l;
+    listed += "]";
+    std::vector<bool> allowed(sysctls.size(), false);
+    for (const auto& l : lines) {
+        regex_t re;
+        if (int rc = regcomp(&re, l.c_str(), REG_EXTENDED | REG_NOSUB)) {
+            char buf[128];
+            regerror(rc, &re, buf, sizeof buf);
+            return invalid("invalid regexp " + quote(l) + " in " + file + ": " + buf);
+        }
+        for (size_t i = 0; i < sysctls.size(); i++)
+            if (!allowed[i] && regexec(&re, sysctls[i].key.c_str(), 0, nullptr, 0) == 0) allowed[i] = true;
+        regfree(&re);
+    }
+    for (size_t i = 0; i < sysctls.size(); i++)
+        if (!allowed[i])
+            return invalid("Sysctl " + sysctls[i].key + " is not allowed. Only the following sysctls are allowed: " + listed);
+    return {};
+}
+
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const json::Value& d = a.config();
     if (auto e = readKeys(d, false, strict, c)) return e;
     if (auto e = json::getString(d, "dataDir", c.dataDir)) return e;
     if (c.dataDir.empty()) c.dataDir = kDefaultDataDir;
+    // The MAC in upstream tuning's order, not cni::containerMac's: config <
+    // CNI_ARGS MAC < runtimeConfig.mac < args.cni.mac, only the last one validated.
     if (auto e = json::getString(d, "mac", c.mac)) return e;
     if (!a.args.empty()) {
         cni::CniArgs env;
@@ -226,7 +202,7 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (!strict) return {};
     if (!c.mac.empty()) {
         auto norm = util::normalizeMac(c.mac);
-        if (!norm) return invalid("invalid MAC address " + quoted(c.mac));
+        if (!norm) return invalid("invalid MAC address " + quote(c.mac));
         c.mac = *norm;
     }
     if (c.mtu < 0) return invalid("invalid MTU " + std::to_string(c.mtu) + ": must be 0 (unchanged) or positive");
@@ -241,7 +217,6 @@ std::string backupName(std::string_view containerID, std::string_view ifname) {
     return std::string(containerID) + "_" + std::string(ifname) + ".json";
 }
 
-// Upstream's file: json.MarshalIndent(configToRestore, "", " ").
 std::string backupJson(const Backup& b) {
     std::vector<std::string> f;
     auto boolStr = [](bool v) { return v ? "true" : "false"; };
@@ -256,8 +231,6 @@ std::string backupJson(const Backup& b) {
     return out + "}";
 }
 
-// Parses a backup file; false when it is not one (not an object of the known
-// keys with their types).
 bool parseBackup(std::string_view text, Backup& b) {
     rapidjson::Document doc;
     if (json::parseDocument(text, doc) || !doc.IsObject()) return false;
@@ -284,23 +257,25 @@ bool parseBackup(std::string_view text, Backup& b) {
     return true;
 }
 
-// mkdir -p (0700 for the directories it makes).
-Error mkdirAll(const std::string& dir) {
-    for (size_t i = 1; i <= dir.size(); i++) {
-        if (i < dir.size() && dir[i] != '/') continue;
-        std::string p = dir.substr(0, i);
-        if (mkdir(p.c_str(), 0700) != 0 && errno != EEXIST)
-            return Error(cni::kInternal, "failed to create backup directory " + p + ": " + util::errnoText(errno));
-    }
-    return {};
-}
+}  // namespace applets::tuning
+
+// ---- ADD, DEL, CHECK, GC
+
+namespace {
+
+using cni::Error;
+using cni::gojson::quote;
+using namespace applets::tuning;
 
 Error writeBackup(const std::string& dir, const std::string& name, const Backup& b) {
-    if (auto e = mkdirAll(dir)) return e;
+    if (auto e = util::mkdirAll(dir, 0700)) {
+        // util's "mkdir <dir>: <reason>" as "failed to create backup directory <dir>: <reason>"
+        e.msg.replace(0, std::string_view("mkdir ").size(), "failed to create backup directory ");
+        return e;
+    }
     std::string tmp = name + ".tmp";
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int err = dfd < 0 ? errno : util::writeFileAtomicAt(dfd, name.c_str(), tmp.c_str(), backupJson(b), 0600).errnum;
-    if (dfd >= 0) ::close(dfd);
+    util::Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int err = !dfd ? errno : util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), backupJson(b), 0600).errnum;
     if (err) return Error(cni::kInternal, "failed to save backup " + dir + "/" + name + ": " + util::errnoText(err));
     return {};
 }
@@ -318,7 +293,7 @@ std::string restore(nl::Socket& sk, const nl::LinkInfo& li, const Backup& b) {
     if (b.mtu != 0 && b.mtu != li.mtu) note("MTU", sk.setMtu(li.index, b.mtu));
     if (!b.mac.empty()) {
         auto mac = util::normalizeMac(b.mac);
-        if (!mac) note("MAC address", invalid("invalid MAC address " + quoted(b.mac)));
+        if (!mac) note("MAC address", invalid("invalid MAC address " + quote(b.mac)));
         else if (*mac != li.mac) note("MAC address", sk.setMac(li.index, *mac));
     }
     if (b.promisc && *b.promisc != li.promisc) note("promiscuous mode", sk.setPromisc(li.index, *b.promisc));
@@ -328,10 +303,10 @@ std::string restore(nl::Socket& sk, const nl::LinkInfo& li, const Backup& b) {
 }
 
 // Writes the sysctls inside the namespace (entered by the caller). Every
-// file is read first, so a missing key fails before anything is written; on
-// a failed write the ones already written get their old values back.
-// `old` receives (path, previous value) of what was written (a write-only
-// file has no previous value and is not put back).
+// file is read first, so a missing key fails before anything is written.
+// `old` receives (path, previous value) of each one written, as it is
+// written, for the caller to put back (a write-only file has no previous
+// value and is not put back).
 Error applySysctls(const std::vector<Sysctl>& sysctls, std::vector<std::pair<std::string, std::string>>& old) {
     std::vector<std::optional<std::string>> prev(sysctls.size());
     for (size_t i = 0; i < sysctls.size(); i++) {
@@ -343,16 +318,14 @@ Error applySysctls(const std::vector<Sysctl>& sysctls, std::vector<std::pair<std
         prev[i] = std::move(v);
     }
     for (size_t i = 0; i < sysctls.size(); i++) {
-        if (auto e = nl::sysctlSet(sysctls[i].path, sysctls[i].value)) {
-            for (auto it = old.rbegin(); it != old.rend(); ++it) (void)nl::sysctlSet(it->first, it->second);
-            old.clear();
-            return e;
-        }
+        if (auto e = nl::sysctlSet(sysctls[i].path, sysctls[i].value)) return e;
         if (prev[i] && *prev[i] != sysctls[i].value) old.emplace_back(sysctls[i].path, *prev[i]);
     }
     return {};
 }
 
+// Sysctls, then the backup of the attributes to change, then the
+// attributes; a failure puts back what was done, last first.
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
@@ -366,46 +339,49 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         if (auto e = nl::Socket::openIn(ns, sk)) return e;
         bool found = false;
         if (auto e = sk.linkByName(a.ifname, li, found)) return e;
-        if (!found) return Error(cni::kInternal, "failed to get " + quoted(a.ifname) + ": Link not found");
+        if (!found) return Error(cni::kInternal, "failed to get " + quote(a.ifname) + ": Link not found");
     }
     std::vector<std::pair<std::string, std::string>> oldSysctls;
-    auto undoSysctls = [&]() {
-        nl::NetnsGuard in(ns);
-        if (in.error()) return;
-        for (auto it = oldSysctls.rbegin(); it != oldSysctls.rend(); ++it) (void)nl::sysctlSet(it->first, it->second);
-    };
+    Backup b;
+    std::string backupPath;
+    util::Rollback undo;
     if (!c.sysctls.empty()) {
         nl::NetnsGuard in(ns);
         if (in.error()) return in.error();
+        undo.defer([&] {
+            nl::NetnsGuard back(ns);
+            if (back.error()) return;
+            for (auto it = oldSysctls.rbegin(); it != oldSysctls.rend(); ++it) (void)nl::sysctlSet(it->first, it->second);
+        });
         if (auto e = applySysctls(c.sysctls, oldSysctls)) return e;
     }
     if (c.linkAttrs()) {
-        Backup b;
         if (!c.mac.empty()) b.mac = li.mac;
         if (c.promisc) b.promisc = li.promisc;
         if (c.mtu != 0) b.mtu = li.mtu;
         if (c.allmulti) b.allmulti = li.allmulti;
         if (c.txqlen) b.txqlen = li.txqlen;
         std::string name = backupName(a.containerID, a.ifname);
-        if (auto e = writeBackup(c.dataDir, name, b)) {
-            undoSysctls();
-            return e;
-        }
-        Error e;
-        if (!c.mac.empty() && c.mac != li.mac) e = sk.setMac(li.index, c.mac);
-        if (!e && c.promisc && !li.promisc) e = sk.setPromisc(li.index, true);
-        if (!e && c.mtu != 0 && c.mtu != li.mtu) e = sk.setMtu(li.index, c.mtu);
-        if (!e && c.allmulti && *c.allmulti != li.allmulti) e = sk.setAllmulti(li.index, *c.allmulti);
-        if (!e && c.txqlen && *c.txqlen != li.txqlen) e = sk.setTxQLen(li.index, *c.txqlen);
-        if (e) {
+        if (auto e = writeBackup(c.dataDir, name, b)) return e;
+        backupPath = c.dataDir + "/" + name;
+        undo.defer([&] { removeFile(backupPath); });
+        undo.defer([&] {
             nl::LinkInfo now;
             bool found = false;
             if (!sk.linkByIndex(li.index, now, found) && found) (void)restore(sk, now, b);
-            removeFile(c.dataDir + "/" + name);
-            undoSysctls();
-            return e;
-        }
+        });
+        if (!c.mac.empty() && c.mac != li.mac)
+            if (auto e = sk.setMac(li.index, c.mac)) return e;
+        if (c.promisc && !li.promisc)
+            if (auto e = sk.setPromisc(li.index, true)) return e;
+        if (c.mtu != 0 && c.mtu != li.mtu)
+            if (auto e = sk.setMtu(li.index, c.mtu)) return e;
+        if (c.allmulti && *c.allmulti != li.allmulti)
+            if (auto e = sk.setAllmulti(li.index, *c.allmulti)) return e;
+        if (c.txqlen && *c.txqlen != li.txqlen)
+            if (auto e = sk.setTxQLen(li.index, *c.txqlen)) return e;
     }
+    undo.dismiss();
     out = *a.conf.prevResult;
     if (!c.mac.empty())
         for (cni::Interface& i : out.interfaces)
@@ -423,7 +399,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     std::string text;
     if (int err = util::readFile(path, text).errnum) {
         if (err == ENOENT || err == ENOTDIR) return {};
-        return Error(cni::kInternal, "failed to open file " + quoted(path) + ": " + util::errnoText(err));
+        return Error(cni::kInternal, "failed to open file " + quote(path) + ": " + util::errnoText(err));
     }
     Backup b;
     if (!parseBackup(text, b) || a.netns.empty()) {
@@ -499,14 +475,14 @@ Error cmdGC(const cni::CmdArgs& a) {
     if (!a.conf.hasValidAttachments) return {};
     std::set<std::string> valid;
     for (const auto& at : a.conf.validAttachments) valid.insert(backupName(at.containerID, at.ifname));
-    DIR* dir = opendir(c.dataDir.c_str());
-    if (!dir) {
-        if (errno == ENOENT || errno == ENOTDIR) return {};
-        return Error(cni::kInternal, "failed to open " + c.dataDir + ": " + util::errnoText(errno));
+    util::Dir dir;
+    if (auto e = util::Dir::open(c.dataDir.c_str(), dir)) {
+        if (e.errnum == ENOENT || e.errnum == ENOTDIR) return {};
+        return Error(cni::kInternal, "failed to open " + c.dataDir + ": " + util::errnoText(e.errnum));
     }
-    int dfd = dirfd(dir);
+    int dfd = dirfd(dir.get());
     std::vector<std::string> stale;
-    while (dirent* de = readdir(dir)) {
+    while (dirent* de = dir.next()) {
         std::string n = de->d_name;
         std::string base = n;
         if (base.size() > 4 && base.ends_with(".tmp")) base.resize(base.size() - 4);
@@ -517,11 +493,10 @@ Error cmdGC(const cni::CmdArgs& a) {
         Backup b;
         if (!util::readFileAt(dfd, n.c_str(), text) && parseBackup(text, b)) stale.push_back(n);
     }
-    Error err;
+    Error err;  // the first failure; the others are still removed
     for (const auto& n : stale)
         if (unlinkat(dfd, n.c_str(), 0) != 0 && errno != ENOENT && !err)
             err = Error(cni::kInternal, "failed to remove " + c.dataDir + "/" + n + ": " + util::errnoText(errno));
-    closedir(dir);
     return err;
 }
 

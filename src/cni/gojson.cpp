@@ -1,10 +1,19 @@
 #include "cni/gojson.h"
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
 namespace cni::gojson {
 
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string_view sv(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
 }  // namespace
 
@@ -85,6 +94,165 @@ void appendString(std::string& out, std::string_view s) {
     }
     out.append(s.substr(start));
     out += '"';
+}
+
+void appendFloat(std::string& out, double f) {
+    char buf[64];
+    int len = 0;
+    for (int prec = 0; prec < 17; prec++) {  // the fewest digits that read back as f
+        len = std::snprintf(buf, sizeof buf, "%.*e", prec, f);
+        if (std::strtod(buf, nullptr) == f) break;
+    }
+    std::string_view sci(buf, static_cast<size_t>(len));  // [-]d[.ddd]e(+|-)dd
+    double a = std::fabs(f);
+    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+        std::string s(sci);
+        size_t n = s.size();
+        // Go writes e-07 as e-7.
+        if (n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') s.erase(n - 2, 1);
+        out += s;
+        return;
+    }
+    if (sci[0] == '-') {
+        out += '-';
+        sci.remove_prefix(1);
+    }
+    size_t e = sci.find('e');
+    std::string digits;
+    for (char c : sci.substr(0, e))
+        if (c != '.') digits += c;
+    int exp = static_cast<int>(std::strtol(std::string(sci.substr(e + 1)).c_str(), nullptr, 10));
+    if (digits == "0") {
+        out += '0';
+    } else if (exp < 0) {
+        out += "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+    } else {
+        size_t ip = static_cast<size_t>(exp) + 1;
+        if (digits.size() <= ip) {
+            out += digits + std::string(ip - digits.size(), '0');
+        } else {
+            out += digits.substr(0, ip) + "." + digits.substr(ip);
+        }
+    }
+}
+
+namespace {
+
+bool marshalTo(std::string& out, const rapidjson::Value& v, bool sortKeys, int depth) {
+    if (depth > kMaxDepth) return false;
+    switch (v.GetType()) {
+    case rapidjson::kNullType: out += "null"; return true;
+    case rapidjson::kFalseType: out += "false"; return true;
+    case rapidjson::kTrueType: out += "true"; return true;
+    case rapidjson::kStringType: appendString(out, sv(v)); return true;
+    case rapidjson::kNumberType: appendFloat(out, v.GetDouble()); return true;
+    case rapidjson::kArrayType: {
+        out += '[';
+        bool first = true;
+        for (const auto& e : v.GetArray()) {
+            if (!first) out += ',';
+            first = false;
+            if (!marshalTo(out, e, sortKeys, depth + 1)) return false;
+        }
+        out += ']';
+        return true;
+    }
+    case rapidjson::kObjectType: {
+        out += '{';
+        bool first = true;
+        auto member = [&](std::string_view k, const rapidjson::Value& val) {
+            if (!first) out += ',';
+            first = false;
+            appendString(out, k);
+            out += ':';
+            return marshalTo(out, val, sortKeys, depth + 1);
+        };
+        if (sortKeys) {
+            std::map<std::string_view, const rapidjson::Value*> m;
+            for (const auto& kv : v.GetObject()) m[sv(kv.name)] = &kv.value;
+            for (const auto& [k, val] : m)
+                if (!member(k, *val)) return false;
+        } else {
+            for (const auto& kv : v.GetObject())
+                if (!member(sv(kv.name), kv.value)) return false;
+        }
+        out += '}';
+        return true;
+    }
+    }
+    return true;
+}
+
+}  // namespace
+
+Error marshal(const rapidjson::Value& v, std::string& out, bool sortKeys) {
+    out.clear();
+    if (!marshalTo(out, v, sortKeys, 0)) return Error(kDecodeFailure, "exceeded max depth");
+    return {};
+}
+
+std::string base64Encode(std::string_view in) {
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    size_t i = 0;
+    auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(in[k])); };
+    for (; i + 3 <= in.size(); i += 3) {
+        uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
+        for (int s = 18; s >= 0; s -= 6) out += kB64[(v >> s) & 63];
+    }
+    if (size_t rest = in.size() - i) {
+        uint32_t v = b(i) << 16 | (rest == 2 ? b(i + 1) << 8 : 0);
+        out += kB64[(v >> 18) & 63];
+        out += kB64[(v >> 12) & 63];
+        out += rest == 2 ? kB64[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+bool base64Decode(std::string_view in, std::string& out, size_t& badAt) {
+    out.clear();
+    auto bad = [&](size_t at) {
+        badAt = at;
+        return false;
+    };
+    auto newline = [](char c) { return c == '\r' || c == '\n'; };
+    uint32_t acc = 0;
+    int n = 0;  // sextets of the current quantum
+    for (size_t i = 0; i < in.size(); i++) {
+        char c = in[i];
+        if (newline(c)) continue;
+        if (c != '=') {
+            const char* p = c ? std::strchr(kB64, c) : nullptr;
+            if (!p) return bad(i);
+            acc = acc << 6 | static_cast<uint32_t>(p - kB64);
+            if (++n == 4) {
+                out += static_cast<char>(acc >> 16);
+                out += static_cast<char>((acc >> 8) & 0xff);
+                out += static_cast<char>(acc & 0xff);
+                acc = 0;
+                n = 0;
+            }
+            continue;
+        }
+        // Padding ends the data: "xx==" or "xxx=", then only newlines.
+        if (n < 2) return bad(i);
+        size_t j = i + 1;
+        if (n == 2) {
+            while (j < in.size() && newline(in[j])) j++;
+            if (j == in.size()) return bad(in.size());
+            if (in[j] != '=') return bad(j - 1);
+            j++;
+        }
+        while (j < in.size() && newline(in[j])) j++;
+        if (j < in.size()) return bad(j);
+        acc <<= 6 * (4 - n);
+        out += static_cast<char>(acc >> 16);
+        if (n == 3) out += static_cast<char>((acc >> 8) & 0xff);
+        return true;
+    }
+    if (n != 0) return bad(in.size() - static_cast<size_t>(n));  // an unpadded last quantum
+    return true;
 }
 
 std::string quote(std::string_view s) {

@@ -1,8 +1,10 @@
-// The runtime side of CNI, as upstream's libcni: network config loading
-// (conflists, single configs upgraded to lists, cniVersions negotiation,
-// non-inlined plugin configs), running a list's plugins for ADD, CHECK,
-// DEL, GC and STATUS, and the result cache in libcni's cniCacheV1 format.
-// cnitool is its user; the plugins are exec'd (never run in-process).
+// The runtime side of CNI, as upstream's libcni, in three parts: network
+// config loading (libcni_conf.cpp: conflists, single configs upgraded to
+// lists, cniVersions negotiation, non-inlined plugin configs), the result
+// cache in libcni's cniCacheV1 format (libcni_cache.cpp), and running a
+// list's plugins for ADD, CHECK, DEL, GC and STATUS (libcni_runner.cpp).
+// cnitool is its user; the plugins are exec'd (never run in-process). The
+// JSON a plugin or the cache gets is Go's (cni/gojson.h).
 #pragma once
 
 #include <rapidjson/document.h>
@@ -25,11 +27,7 @@ inline constexpr const char* kDefaultCacheDir = "/var/lib/cni";  // results in <
 inline constexpr const char* kCacheKind = "cniCacheV1";
 inline constexpr const char* kImplementedVersion = "1.1.0";  // the highest cniVersions entry picked
 
-// Go's json.Marshal of a value decoded into interface{}: compact, numbers
-// as float64 ("1500", "1.5", "1e+21", "1e-7"), Go's string escaping, and
-// object keys sorted (a repeated key: the last one wins) unless !sortKeys.
-// Fails (code 6) past Go's nesting limit of 10000.
-Error goMarshal(const rapidjson::Value& v, std::string& out, bool sortKeys = true);
+// ---- config loading (libcni_conf.cpp)
 
 struct PluginConfig {
     std::string bytes;       // the plugin's config as given to the runtime
@@ -62,6 +60,8 @@ Error confFiles(const std::string& dir, const std::vector<std::string_view>& ext
 // The first *.conflist (sorted) named `name`, else the first *.conf/*.json.
 Error loadNetworkConf(const std::string& dir, const std::string& name, NetworkConfigList& out);
 
+// ---- what a runtime gives for one attachment
+
 using KV = std::pair<std::string, std::string>;
 using JsonDoc = std::shared_ptr<const rapidjson::Document>;
 
@@ -83,6 +83,8 @@ struct NetworkAttachment {
     JsonDoc capabilityArgs;
 };
 
+// ---- running a list (libcni_runner.cpp) and its result cache (libcni_cache.cpp)
+
 // Runs a plugin file: environment ("K=V"), stdin, stdout. The default is
 // cni::execFile; tests substitute their own.
 using ExecFn = std::function<Error(const std::string& file, const std::vector<std::string>& env,
@@ -94,7 +96,7 @@ using ExecFn = std::function<Error(const std::string& file, const std::vector<st
 Error buildOneConfig(const std::string& name, const std::string& cniVersion, const PluginConfig& plugin,
                      const Result* prevResult, const RuntimeConf* rt, std::string& out);
 
-// One cache file (cniCacheV1) as JSON text, and its parse.
+// One cache file (cniCacheV1) as JSON text.
 Error cacheText(const Result& result, std::string_view config, const std::string& netName, const RuntimeConf& rt,
                 std::string& out);
 
@@ -112,6 +114,7 @@ public:
     Error gcNetworkList(const NetworkConfigList& list, const std::vector<Attachment>* valid) const;
     Error getStatusNetworkList(const NetworkConfigList& list) const;
 
+    // The result cache.
     // <cacheDir>/results/<net>-<containerID>-<ifname>
     Error cacheFilePath(const std::string& netName, const RuntimeConf& rt, std::string& out) const;
     Error cacheAdd(const Result& result, std::string_view config, const std::string& netName,

@@ -5,6 +5,8 @@
 #include <cerrno>
 
 #include "netlink/internal.h"
+#include "util/fd.h"
+#include "util/fs.h"
 
 namespace nl {
 
@@ -19,26 +21,6 @@ std::string sysctlPath(std::string_view key) {
     return p;
 }
 
-bool readFile(const std::string& path, std::string& out, int& err) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err = errno;
-        return false;
-    }
-    out.clear();
-    char buf[256];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) err = errno;
-        if (n <= 0) {
-            ::close(fd);
-            return n == 0;
-        }
-        out.append(buf, size_t(n));
-    }
-}
-
 std::string_view trimmed(std::string_view s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
@@ -47,9 +29,8 @@ std::string_view trimmed(std::string_view s) {
 }  // namespace
 
 Error sysctlGet(std::string_view key, std::string& out) {
-    int err = 0;
-    if (!readFile(sysctlPath(key), out, err))
-        return detail::sysFail(err, "read sysctl " + std::string(key));
+    if (auto e = util::readFile(sysctlPath(key), out))
+        return detail::sysFail(e.errnum, "read sysctl " + std::string(key));
     out.resize(trimmed(out).size());
     return {};
 }
@@ -58,26 +39,22 @@ Error sysctlGet(std::string_view key, std::string& out) {
 // read-only /proc/sys is fine when the value is already right).
 Error sysctlSet(std::string_view key, std::string_view value) {
     std::string path = sysctlPath(key);
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    int openErr = fd < 0 ? errno : 0;
-    if (fd < 0 && (openErr == EACCES || openErr == EROFS || openErr == EPERM))
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return detail::sysFail(errno, "set sysctl " + std::string(key) + " to " + std::string(value));
+    util::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    int openErr = fd ? 0 : errno;
+    if (!fd && (openErr == EACCES || openErr == EROFS || openErr == EPERM))
+        fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return detail::sysFail(errno, "set sysctl " + std::string(key) + " to " + std::string(value));
     char buf[256];
     ssize_t n;
-    do n = ::read(fd, buf, sizeof buf);
+    do n = ::read(fd.get(), buf, sizeof buf);
     while (n < 0 && errno == EINTR);
-    if (n >= 0 && size_t(n) < sizeof buf && trimmed(std::string_view(buf, size_t(n))) == trimmed(value)) {
-        ::close(fd);
-        return {};
-    }
+    if (n >= 0 && size_t(n) < sizeof buf && trimmed(std::string_view(buf, size_t(n))) == trimmed(value)) return {};
     int err = openErr;
     if (!err) {
-        do n = ::pwrite(fd, value.data(), value.size(), 0);
+        do n = ::pwrite(fd.get(), value.data(), value.size(), 0);
         while (n < 0 && errno == EINTR);
         err = n < 0 ? errno : 0;
     }
-    ::close(fd);
     if (!err) return {};
     return detail::sysFail(err, "set sysctl " + std::string(key) + " to " + std::string(value));
 }

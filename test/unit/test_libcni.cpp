@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 
@@ -33,13 +34,6 @@ std::string readFile(const std::string& path) {
     std::stringstream ss;
     ss << f.rdbuf();
     return ss.str();
-}
-
-std::string marshal(std::string_view text, bool sorted = true) {
-    auto d = testutil::parse(text);
-    std::string out;
-    REQUIRE_FALSE(goMarshal(d, out, sorted));
-    return out;
 }
 
 NetworkConfigList list(const std::string& text) {
@@ -114,14 +108,6 @@ RuntimeConf rtConf() {
 }
 
 }  // namespace
-
-TEST_CASE("goMarshal writes what Go's json.Marshal of an interface{} writes", "[libcni]") {
-    CHECK(marshal(R"({"b":1,"a":{"y":true,"x":null},"a":[1,2]})") == R"({"a":[1,2],"b":1})");
-    CHECK(marshal(R"({"b":1,"a":2})", false) == R"({"b":1,"a":2})");
-    CHECK(marshal(R"([1500, 1.50, 1e21, 1e20, 1e-7, 0.000001, -0.0, 12345678901234567890, 1E3])") ==
-          "[1500,1.5,1e+21,100000000000000000000,1e-7,0.000001,-0,12345678901234567000,1000]");
-    CHECK(marshal(R"("<a&b>\u2028é")") == R"("\u003ca\u0026b\u003e\u2028é")");
-}
 
 TEST_CASE("cleanPath is Go's filepath.Clean", "[libcni]") {
     CHECK(util::cleanPath("") == ".");
@@ -216,6 +202,48 @@ TEST_CASE("loadNetworkConf: conflists, single configs, non-inlined plugins", "[l
     // a list with no plugins anywhere is an error (even when another file would match)
     d.write("10.conflist", R"({"cniVersion":"1.0.0","name":"q"})");
     CHECK(loadNetworkConf(d.path, "n", l).text() == "no plugin configs found");
+}
+
+TEST_CASE("file and directory errors keep libcni's texts, with the errno", "[libcni]") {
+    TmpDir d;
+    NetworkConfigList l;
+    Error e = networkConfFromFile(d / "none.conflist", l);
+    CHECK(e.code == kIOFailure);
+    CHECK(e.errnum == ENOENT);
+    CHECK(e.text() == "error reading " + d / "none.conflist" + ": open " + d / "none.conflist" +
+                          ": no such file or directory");
+    e = networkConfFromFile(d.path, l);  // a directory: open works, read fails
+    CHECK(e.code == kIOFailure);
+    CHECK(e.errnum == EISDIR);
+    CHECK(e.text() == "error reading " + d.path + ": read " + d.path + ": is a directory");
+
+    d.write("file", "x");
+    std::vector<std::string> files = {"stale"};
+    e = confFiles(d / "file", {".conf"}, files);
+    CHECK(e.code == kInternal);
+    CHECK(e.errnum == ENOTDIR);
+    CHECK(e.text() == "readdirent " + d / "file" + ": not a directory");
+    CHECK(files.empty());
+    CHECK(loadNetworkConf(d / "file", "n", l).text() == "readdirent " + d / "file" + ": not a directory");
+
+    // the cache directory cannot be made
+    CNIConfig c;
+    c.cacheDir = d / "file/sub";
+    Result r = result(R"({"cniVersion":"1.0.0"})");
+    e = c.cacheAdd(r, "{}", "n", rtConf());
+    CHECK(e.code == kInternal);
+    CHECK(e.errnum == ENOTDIR);
+    CHECK(e.text() == "mkdir " + d / "file/sub" + ": not a directory");
+    // nor its file
+    mkdir((d / "c").c_str(), 0700);
+    mkdir((d / "c/results").c_str(), 0700);
+    mkdir((d / "c/results/n-cnitool-0123456789abcdef0123-eth0").c_str(), 0700);
+    c.cacheDir = d / "c";
+    e = c.cacheAdd(r, "{}", "n", rtConf());
+    CHECK(e.errnum == EISDIR);
+    CHECK(e.text() == "write " + d / "c/results/n-cnitool-0123456789abcdef0123-eth0" + ": is a directory");
+    struct stat st;
+    CHECK(stat((d / "c/results/.n-cnitool-0123456789abcdef0123-eth0.tmp").c_str(), &st) != 0);  // removed
 }
 
 TEST_CASE("buildOneConfig: name, cniVersion, prevResult, runtimeConfig by capability", "[libcni]") {
