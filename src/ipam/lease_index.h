@@ -11,8 +11,11 @@
 // The index is trusted only while the network dir is exactly as `state`
 // recorded: anyone else creating or removing a lease (upstream's plugin, an
 // administrator) changes the dir's mtime, and the store rebuilds the index
-// with one full scan. Whatever the index says is checked against the lease
-// file before it is acted on. Index files never hold "<id>\r\n<ifname>" or a
+// with one full scan. The state file is written only when a later change
+// of the dir is sure to get another mtime (multigrain time stamps, else
+// once the coarse clock has ticked past it; a probe dir .cnibox-tick tells
+// them apart), else removed. Whatever the index says is checked against
+// the lease file before it is acted on. Index files never hold "<id>\r\n<ifname>" or a
 // bare id, so upstream's scans (which read every file below the network dir)
 // never mistake them for leases.
 //

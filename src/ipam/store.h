@@ -7,8 +7,9 @@
 //   .cnibox/              our index (lease_index.h), unless switched off
 //
 // Use: open() (locks), the operations, commit() (writes the index), and
-// close() or the destructor (unlocks). A store closed without commit()
-// leaves the index untrusted, so the next open() rebuilds it.
+// close() or the destructor (unlocks). Closed without commit(), the store
+// writes no index change; when the leases changed meanwhile, the next
+// open() finds the index untrusted and rebuilds it.
 #pragma once
 
 #include <optional>
