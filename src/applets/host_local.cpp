@@ -1,7 +1,10 @@
 // host-local: IPAM from address ranges, leases kept on local disk.
 // The work is in src/ipam (hostlocal, range, store).
+#include "applets/host_local.h"
+
 #include "cni/applet.h"
-#include "ipam/hostlocal.h"
+
+namespace applets::host_local {
 
 namespace {
 
@@ -45,43 +48,52 @@ constexpr const char* kHelp =
     "named by the address (mode 0600, \"<id>\\r\\n<ifname>\"), last_reserved_ip.<set>,\n"
     "and lock (flock). cnibox adds an index in .cnibox/ so DEL and CHECK read one\n"
     "small file instead of every lease; it is rebuilt by one scan whenever the\n"
-    "directory was changed by someone else.\n"
+    "directory was changed by someone else. CNIBOX_HOSTLOCAL_INDEX=0 turns it off:\n"
+    "every call then scans the lease files, as the reference plugin does.\n"
     "\n"
     "Errors: 7 config, 4 CNI_ARGS, 5 store I/O, 100 no address could be allocated\n"
     "or (CHECK) no lease found.\n";
 
-Error load(const cni::CmdArgs& a, ipam::HostLocalConfig& c) {
-    return ipam::loadHostLocalConfig(a.config(), a.conf.name, a.conf.cniVersion, a.args, c);
+}  // namespace
+
+Error parseConf(const cni::CmdArgs& a, ipam::HostLocalConfig& out) {
+    ipam::HostLocalConfig c;
+    if (auto e = ipam::loadHostLocalConfig(a.config(), a.conf.name, a.conf.cniVersion, a.args, c)) return e;
+    c.index = ipam::LeaseIndex::fromEnvironment();
+    out = std::move(c);
+    return {};
 }
+
+namespace {
 
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     ipam::HostLocalConfig c;
-    if (auto e = load(a, c)) return e;
+    if (auto e = parseConf(a, c)) return e;
     return ipam::hostLocalAdd(c, a.containerID, a.ifname, out);
 }
 
 Error cmdDel(const cni::CmdArgs& a) {
     ipam::HostLocalConfig c;
-    if (auto e = load(a, c)) return e;
+    if (auto e = parseConf(a, c)) return e;
     return ipam::hostLocalDel(c, a.containerID, a.ifname);
 }
 
 Error cmdCheck(const cni::CmdArgs& a) {
     ipam::HostLocalConfig c;
-    if (auto e = load(a, c)) return e;
+    if (auto e = parseConf(a, c)) return e;
     return ipam::hostLocalCheck(c, a.containerID, a.ifname);
 }
 
 Error cmdGC(const cni::CmdArgs& a) {
     ipam::HostLocalConfig c;
-    if (auto e = load(a, c)) return e;
+    if (auto e = parseConf(a, c)) return e;
     if (!a.conf.hasValidAttachments) return {};
     return ipam::hostLocalGC(c, a.conf.validAttachments);
 }
 
 Error cmdStatus(const cni::CmdArgs& a) {
     ipam::HostLocalConfig c;
-    if (auto e = load(a, c)) return e;
+    if (auto e = parseConf(a, c)) return e;
     return ipam::hostLocalStatus(c);
 }
 
@@ -96,10 +108,12 @@ const cni::Plugin kPlugin{
 
 }  // namespace
 
+}  // namespace applets::host_local
+
 extern const cni::Applet host_local_applet;
 const cni::Applet host_local_applet{
     .name = "host-local",
     .summary = "IPAM: addresses from ranges, leases on local disk",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::host_local::kHelp,
+    .plugin = &applets::host_local::kPlugin,
 };

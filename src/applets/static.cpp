@@ -1,14 +1,17 @@
 // static: IPAM that returns the addresses it is given.
-#include <optional>
+#include "applets/static.h"
+
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "cni/applet.h"
 #include "cni/args.h"
 #include "cni/json.h"
 #include "cni/version.h"
-#include "util/fs.h"
+#include "ipam/config.h"
 #include "util/text.h"
+
+namespace applets::static_ {
 
 namespace {
 
@@ -38,16 +41,12 @@ constexpr const char* kHelp =
     "\n"
     "Errors: 7 config, 4 CNI_ARGS, 100 CHECK mismatch.\n";
 
-struct Address {
-    std::string text;             // as configured, parsed late (as upstream)
+// An address as configured: `ipam.addresses` are parsed once all sources
+// are in (as upstream), so a bad one replaced by args or runtimeConfig is no error.
+struct Pending {
+    std::string text;
     std::optional<IPNet> address;
     std::optional<IP> gateway;
-};
-
-struct Config {
-    std::vector<Address> addresses;
-    std::vector<cni::Route> routes;
-    cni::DNS dns;
 };
 
 std::vector<std::string_view> splitComma(std::string_view s) {
@@ -60,12 +59,12 @@ std::vector<std::string_view> splitComma(std::string_view s) {
     }
 }
 
-Error replaceFrom(const rapidjson::Value* holder, std::vector<Address>& out) {
+Error replaceFrom(const rapidjson::Value* holder, std::vector<Pending>& out) {
     if (!holder) return {};
     std::vector<std::string> ips;
     if (auto e = cni::json::getStringList(*holder, "ips", ips)) return e;
     if (ips.empty()) return {};
-    std::vector<Address> repl;
+    std::vector<Pending> repl;
     for (const auto& s : ips) {
         auto n = IPNet::parse(s);
         if (!n)
@@ -76,18 +75,21 @@ Error replaceFrom(const rapidjson::Value* holder, std::vector<Address>& out) {
     return {};
 }
 
-Error load(const cni::CmdArgs& a, Config& c) {
-    const rapidjson::Value* ipam = a.ipam();
-    if (!ipam) return {cni::kInvalidNetConf, "IPAM config missing 'ipam' key"};
-    if (!ipam->IsObject()) return {cni::kInvalidNetConf, "ipam must be an object"};
+}  // namespace
+
+Error parseConf(const cni::CmdArgs& a, Conf& out) {
+    const rapidjson::Value* ipam = nullptr;
+    if (auto e = ipam::ipamObject(a.config(), ipam)) return e;
+    Conf c;
+    std::vector<Pending> addrs;
     if (const rapidjson::Value* list = cni::json::get(*ipam, "addresses")) {
         if (!list->IsArray()) return {cni::kInvalidNetConf, "invalid value for \"addresses\": expected a list"};
         for (const auto& v : list->GetArray()) {
             if (!v.IsObject()) return {cni::kInvalidNetConf, "invalid value for \"addresses\": expected objects"};
-            Address ad;
+            Pending ad;
             if (auto e = cni::json::getString(v, "address", ad.text)) return e;
             if (auto e = cni::json::getIP(v, "gateway", ad.gateway)) return e;
-            c.addresses.push_back(std::move(ad));
+            addrs.push_back(std::move(ad));
         }
     }
     if (auto e = cni::json::getRoutes(*ipam, "routes", c.routes)) return e;
@@ -102,23 +104,23 @@ Error load(const cni::CmdArgs& a, Config& c) {
                 auto n = IPNet::parse(s);
                 if (!n)
                     return {cni::kInvalidEnv, "the 'ip' field is expected to be in CIDR notation, got: '" + s + "'"};
-                c.addresses.push_back({s, *n, std::nullopt});
+                addrs.push_back({s, *n, std::nullopt});
             }
         if (const std::string* gw = ca.get("GATEWAY"); gw && !gw->empty())
             for (std::string_view item : splitComma(*gw)) {
                 auto g = IP::parse(util::trimSpace(item));
                 if (!g) return {cni::kInvalidEnv, "invalid gateway address: " + std::string(item)};
                 // As upstream: only addresses parsed so far (those from IP=) take it.
-                for (Address& ad : c.addresses)
+                for (Pending& ad : addrs)
                     if (ad.address && ad.address->contains(*g)) ad.gateway = *g;
             }
     }
     if (const rapidjson::Value* args = cni::json::get(a.config(), "args"))
-        if (auto e = replaceFrom(cni::json::get(*args, "cni"), c.addresses)) return e;
-    if (auto e = replaceFrom(cni::json::get(a.config(), "runtimeConfig"), c.addresses)) return e;
+        if (auto e = replaceFrom(cni::json::get(*args, "cni"), addrs)) return e;
+    if (auto e = replaceFrom(cni::json::get(a.config(), "runtimeConfig"), addrs)) return e;
 
     int v4 = 0, v6 = 0;
-    for (Address& ad : c.addresses) {
+    for (Pending& ad : addrs) {
         if (!ad.address) {
             auto n = IPNet::parse(ad.text);
             if (!n)
@@ -127,19 +129,21 @@ Error load(const cni::CmdArgs& a, Config& c) {
             ad.address = *n;
         }
         (ad.address->ip.is4() ? v4 : v6)++;
+        c.addresses.push_back({*ad.address, ad.gateway});
     }
-    if ((v4 > 1 || v6 > 1) && !cni::versionAtLeast(a.conf.cniVersion, "0.3.0"))
-        return {cni::kInvalidNetConf,
-                "CNI version " + a.conf.cniVersion + " does not support more than 1 address per family"};
+    if (auto e = ipam::checkAddressesPerFamily(a.conf.cniVersion, v4, v6)) return e;
+    out = std::move(c);
     return {};
 }
 
+namespace {
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
-    Config c;
-    if (auto e = load(a, c)) return e;
+    Conf c;
+    if (auto e = parseConf(a, c)) return e;
     out = cni::Result{};
     out.cniVersion = std::string(cni::str(cni::kCurrent));
-    for (const Address& ad : c.addresses) out.ips.push_back({std::nullopt, *ad.address, ad.gateway});
+    for (const Address& ad : c.addresses) out.ips.push_back({std::nullopt, ad.address, ad.gateway});
     out.routes = std::move(c.routes);
     out.dns = std::move(c.dns);
     return {};
@@ -148,23 +152,23 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 Error cmdDel(const cni::CmdArgs&) { return {}; }
 
 Error cmdCheck(const cni::CmdArgs& a) {
-    Config c;
-    if (auto e = load(a, c)) return e;
+    Conf c;
+    if (auto e = parseConf(a, c)) return e;
     if (!a.conf.prevResult) return {cni::kInvalidNetConf, "Required prevResult missing"};
     const auto& ips = a.conf.prevResult->ips;
     for (const Address& ad : c.addresses) {
         const cni::IPConfig* hit = nullptr;
         for (const auto& ip : ips)
-            if (ip.address.ip == ad.address->ip) {
+            if (ip.address.ip == ad.address.ip) {
                 hit = &ip;
                 break;
             }
         if (!hit)
             return {cni::kPluginSpecific,
-                    "static: Failed to find addr " + ad.address->ip.str() + " on interface " + a.ifname};
+                    "static: Failed to find addr " + ad.address.ip.str() + " on interface " + a.ifname};
         if (ad.gateway && hit->gateway != ad.gateway)
             return {cni::kPluginSpecific,
-                    "static: Failed to match addr " + ad.address->ip.str() + " on interface " + a.ifname};
+                    "static: Failed to match addr " + ad.address.ip.str() + " on interface " + a.ifname};
     }
     return {};
 }
@@ -178,10 +182,12 @@ const cni::Plugin kPlugin{
 
 }  // namespace
 
+}  // namespace applets::static_
+
 extern const cni::Applet static_applet;
 const cni::Applet static_applet{
     .name = "static",
     .summary = "IPAM: the addresses given in the config",
-    .help = kHelp,
-    .plugin = &kPlugin,
+    .help = applets::static_::kHelp,
+    .plugin = &applets::static_::kPlugin,
 };

@@ -6,14 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "cni/args.h"
 #include "cni/json.h"
-#include "cni/version.h"
-#include "util/fs.h"
-#include "util/text.h"
-#include "util/fs.h"
+#include "ipam/config.h"
 #include "ipam/resolvconf.h"
+#include "util/fs.h"
+#include "util/rollback.h"
 
 namespace ipam {
 
@@ -37,13 +37,18 @@ const rapidjson::Value* object(const rapidjson::Value& v, std::string_view key) 
     return m && m->IsObject() ? m : nullptr;
 }
 
+// Writes the store's index. An index that cannot be written is left
+// untrusted and the verb's answer stands (see hostlocal.h).
+void saveIndex(LeaseStore& store) {
+    if (auto e = store.commit()) std::fprintf(stderr, "host-local: index not saved: %s\n", e.msg.c_str());
+}
+
 }  // namespace
 
 cni::Error loadHostLocalConfig(const rapidjson::Value& root, std::string_view name, std::string_view cniVersion,
                                std::string_view cniArgs, HostLocalConfig& out) {
-    const rapidjson::Value* ipam = cni::json::get(root, "ipam");
-    if (!ipam) return {cni::kInvalidNetConf, "IPAM config missing 'ipam' key"};
-    if (!ipam->IsObject()) return {cni::kInvalidNetConf, "ipam must be an object"};
+    const rapidjson::Value* ipam = nullptr;
+    if (auto e = ipamObject(root, ipam)) return e;
     HostLocalConfig c;
     c.name = std::string(name);
     c.cniVersion = std::string(cniVersion);
@@ -98,9 +103,7 @@ cni::Error loadHostLocalConfig(const rapidjson::Value& root, std::string_view na
             return {cni::kInvalidNetConf, "invalid range set " + std::to_string(i) + ": " + err};
         (c.ranges[i][0].rangeStart.is4() ? v4 : v6)++;
     }
-    if ((v4 > 1 || v6 > 1) && !cni::versionAtLeast(c.cniVersion, "0.3.0"))
-        return {cni::kInvalidNetConf,
-                "CNI version " + c.cniVersion + " does not support more than 1 address per family"};
+    if (auto e = checkAddressesPerFamily(c.cniVersion, v4, v6)) return e;
     for (size_t i = 0; i + 1 < c.ranges.size(); i++)
         for (size_t j = i + 1; j < c.ranges.size(); j++)
             if (setsOverlap(c.ranges[i], c.ranges[j]))
@@ -188,19 +191,21 @@ cni::Error hostLocalAdd(const HostLocalConfig& c, const std::string& id, const s
     }
 
     LeaseStore store;
-    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Create)) return e;
+    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Create, c.index)) return e;
     Owner owner{id, ifname};
-    std::vector<IP> reserved;
+    util::Rollback undo;
+    undo.defer([&] {  // last: the network dir goes again if this ADD made it
+        if (store.madeDir()) store.abandon();
+        else saveIndex(store);
+    });
     for (size_t i = 0; i < c.ranges.size(); i++) {
         cni::IPConfig ipc;
-        if (auto e = allocate(store, c.ranges[i], static_cast<int>(i), owner, want[i], ipc)) {
-            for (const IP& ip : reserved) (void)store.releaseOne(owner, ip);
-            store.abandon();
-            return wrap(i, e);
-        }
-        reserved.push_back(ipc.address.ip);
+        if (auto e = allocate(store, c.ranges[i], static_cast<int>(i), owner, want[i], ipc)) return wrap(i, e);
+        undo.defer([&store, &owner, ip = ipc.address.ip] { (void)store.releaseOne(owner, ip); });
         res.ips.push_back(ipc);
     }
+    undo.dismiss();
+    saveIndex(store);
     res.routes = c.routes;
     out = std::move(res);
     return {};
@@ -208,26 +213,33 @@ cni::Error hostLocalAdd(const HostLocalConfig& c, const std::string& id, const s
 
 cni::Error hostLocalDel(const HostLocalConfig& c, const std::string& id, const std::string& ifname) {
     LeaseStore store;
-    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing)) return e;
+    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing, c.index)) return e;
     if (store.missing()) return {};
-    return store.release(Owner{id, ifname});
+    cni::Error e = store.release(Owner{id, ifname});
+    saveIndex(store);
+    return e;
 }
 
 cni::Error hostLocalCheck(const HostLocalConfig& c, const std::string& id, const std::string& ifname) {
     LeaseStore store;
-    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing)) return e;
+    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing, c.index)) return e;
     bool found = false;
-    if (!store.missing())
-        if (auto e = store.holds(Owner{id, ifname}, found)) return e;
+    if (!store.missing()) {
+        cni::Error e = store.holds(Owner{id, ifname}, found);
+        saveIndex(store);
+        if (e) return e;
+    }
     if (!found) return {kAllocFailed, "host-local: Failed to find address added by container " + id};
     return {};
 }
 
 cni::Error hostLocalGC(const HostLocalConfig& c, const std::vector<cni::Attachment>& valid) {
     LeaseStore store;
-    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing)) return e;
+    if (auto e = store.open(c.dataDir, c.name, LeaseStore::Mode::Existing, c.index)) return e;
     if (store.missing()) return {};
-    return store.releaseAllExcept(valid);
+    cni::Error e = store.releaseAllExcept(valid);
+    saveIndex(store);
+    return e;
 }
 
 cni::Error hostLocalStatus(const HostLocalConfig& c) {

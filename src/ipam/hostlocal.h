@@ -26,6 +26,9 @@ struct HostLocalConfig {
     // Requested addresses: CNI_ARGS IP, then args.cni.ips, then
     // runtimeConfig.ips (duplicates dropped). Each must land in a range set.
     std::vector<util::IP> requested;
+    // Whether the store keeps its index (lease_index.h); the applet sets it
+    // from CNIBOX_HOSTLOCAL_INDEX.
+    LeaseIndex::Use index = LeaseIndex::Use::On;
 
     std::string dir() const { return networkDir(dataDir, name); }
 };
@@ -37,6 +40,10 @@ cni::Error loadHostLocalConfig(const rapidjson::Value& root, std::string_view na
                                std::string_view cniArgs, HostLocalConfig& out);
 
 // The verbs. `id` and `ifname` must be validated already (the skel does).
+// The leases are what counts: when the store's index cannot be written
+// (LeaseStore::commit) the verb's answer stands, the index is left
+// untrusted (the next call rescans the leases) and the failure is said on
+// stderr.
 cni::Error hostLocalAdd(const HostLocalConfig& c, const std::string& id, const std::string& ifname,
                         cni::Result& out);
 cni::Error hostLocalDel(const HostLocalConfig& c, const std::string& id, const std::string& ifname);

@@ -1,73 +1,37 @@
 // host-local's on-disk lease store, in upstream's format, plus an index.
 //
 // Layout of <dataDir>/<network>/ (dir 0755), shared with upstream's plugin:
-//   <ip>                  one file per lease, named by the address ("10.1.2.3",
-//                         "fd00::5"), mode 0600, created O_EXCL, content
-//                         "<containerID>\r\n<ifname>" (very old leases: "<containerID>")
+//   <ip>                  one file per lease (leases.h), mode 0600, created O_EXCL
 //   last_reserved_ip.<n>  the address last handed out from range set n
 //   lock                  flock(2)ed around every operation
-//   .cnibox/              our index (dir 0700, files 0600):
-//     <id>@<ifname>       "cnibox-index 1 <id> <ifname>\n" then that attachment's
-//                         addresses, one a line ("<id>@" and no ifname field for
-//                         old id-only leases; "~<hash>" when the name would be too long)
-//     state               "cnibox-index-state 1 <dev> <ino> <mtime s> <mtime ns>\n"
-//                         (fixed-width, zero-padded numbers):
-//                         the network dir as it was after our last change
+//   .cnibox/              our index (lease_index.h), unless switched off
 //
-// The index lets DEL, CHECK and ADD's duplicate check look at one small file
-// instead of reading every lease. It is trusted only while the network dir
-// is exactly as `state` recorded: anyone else creating or removing a lease
-// (upstream's plugin, an administrator) changes the dir's mtime, and the next
-// operation rebuilds the index with one full scan. Index files never hold
-// "<id>\r\n<ifname>" or a bare id, so upstream's scans (which read every
-// file below the network dir) never mistake them for leases.
+// Use: open() (locks), the operations, commit() (writes the index), and
+// close() or the destructor (unlocks). Closed without commit(), the store
+// writes no index change; when the leases changed meanwhile, the next
+// open() finds the index untrusted and rebuilds it.
 #pragma once
 
-#include <compare>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cni/error.h"
 #include "cni/skel.h"
+#include "ipam/lease_index.h"
+#include "ipam/leases.h"
+#include "util/fd.h"
 #include "util/ipaddr.h"
-
-struct stat;
 
 namespace ipam {
 
 inline constexpr const char* kDefaultDataDir = "/var/lib/cni/networks";
-
-// Who holds a lease. `ifname` is empty for an old lease holding only the id.
-struct Owner {
-    std::string id;
-    std::string ifname;
-    auto operator<=>(const Owner&) const = default;
-    bool legacy() const { return ifname.empty(); }
-    // What the lease file holds: "<id>\r\n<ifname>" ("<id>" when legacy).
-    std::string content() const;
-    // Parses lease file content (surrounding white space ignored); nullopt if empty.
-    static std::optional<Owner> fromContent(std::string_view data);
-};
-
-struct Lease {
-    util::IP ip;
-    Owner owner;
-    bool operator==(const Lease&) const = default;
-};
 
 // "<dataDir>/<network>" with upstream's default data dir. Does not validate.
 std::string networkDir(const std::string& dataDir, const std::string& network);
 // A data dir must not have ".." components; the network name must be one
 // path component (not empty, no '/', not "." or ".."). Code 7.
 cni::Error validateStorePath(const std::string& dataDir, const std::string& network);
-
-// Every lease file in the network dir (names that are addresses), unlocked
-// and without the index: for STATUS and tests. A missing dir is empty.
-cni::Error listLeases(const std::string& dir, std::vector<Lease>& out, bool readOwners = true);
 
 class LeaseStore {
 public:
@@ -87,8 +51,10 @@ public:
     ~LeaseStore() { close(); }
 
     // Opens and locks the store; checks the index (rebuilding it if it is
-    // not trustworthy). Errors: 7 for a bad path, 5 for I/O.
-    cni::Error open(const std::string& dataDir, const std::string& network, Mode mode);
+    // not trustworthy), or with the index off scans the lease files.
+    // Errors: 7 for a bad path, 5 for I/O.
+    cni::Error open(const std::string& dataDir, const std::string& network, Mode mode,
+                    LeaseIndex::Use index = LeaseIndex::Use::On);
     bool missing() const { return missing_; }
     const std::string& dir() const { return dir_; }
 
@@ -109,47 +75,52 @@ public:
     cni::Error releaseOne(const Owner& o, const util::IP& ip);
     // Releases every lease whose owner is not in `keep` (an old id-only
     // lease is kept when some attachment has its id), and empty lease files
-    // (a reservation cut short by a crash). Always rescans.
+    // (a reservation cut short by a crash). Scans unless this open() did.
     cni::Error releaseAllExcept(const std::vector<cni::Attachment>& keep, std::vector<Lease>* released = nullptr);
 
-    // A failed ADD: if open() created the network dir, removes it and its
-    // bookkeeping (and the parents it created) so nothing is left behind.
+    // Writes the index files that changed and the state file (see
+    // LeaseIndex::commit). An error leaves the leases as the operations
+    // left them and the index untrusted: the next open() rescans.
+    cni::Error commit();
+    // A failed ADD, after releasing what it reserved: if open() made the
+    // network dir, removes it, its bookkeeping and the parents open() made,
+    // so nothing is left behind; closes. Best effort: the ADD's own error
+    // is what counts.
     void abandon();
-    // Writes the index changes and the state marker, unlocks. Idempotent.
+    // Unlocks without writing the index. Idempotent.
     void close();
+    // Whether open() made the network dir (abandon() removes it).
+    bool madeDir() const { return !created_.empty(); }
 
-    const Stats& stats() const { return stats_; }
-    bool indexTrusted() const { return trusted_; }
+    Stats stats() const { return {rebuilds_, index_.reads()}; }
+    bool indexTrusted() const { return index_.trusted(); }
 
 private:
     cni::Error openOnce(Mode mode, bool& retry);
-    cni::Error mkdirs();
-    bool checkState(const struct stat& st);
-    void rebuild();
-    std::vector<util::IP>& entry(const Owner& o);
-    bool loadEntry(const Owner& o, std::vector<util::IP>& out);
-    // Releases the listed leases of `o` after checking each file's owner;
-    // returns false when the index disagreed with a lease file.
-    bool releaseEntry(const Owner& o, std::vector<util::IP>* released, int* unlinkErr = nullptr);
-    int leaseOwnedBy(const util::IP& ip, const Owner& o) const;  // 1 yes, 0 no, -1 missing
-    void writeEntry(const Owner& o);
-    void writeState();
-    void unlinkState();
+    void removeCreated();
+    cni::Error rescan();
+    // `o`'s addresses as recorded: all owners' after a scan, else those
+    // `o`'s index file lists (read once); an index that cannot answer makes
+    // it scan.
+    cni::Error recorded(const Owner& o, std::vector<util::IP>*& out);
+    // Removes the lease files of `o`'s recorded addresses that name `o`,
+    // appending them to `released`; what cannot be removed stays recorded
+    // (`unlinkErr`: the first errno). `stale` is set when a recorded
+    // address's file named someone else or was gone.
+    cni::Error releaseRecorded(const Owner& o, std::vector<util::IP>& released, int& unlinkErr, bool& stale);
 
     std::string dir_;
     std::vector<std::string> created_;  // dirs made by open(), outermost first
-    int dirfd_ = -1;
-    int lockfd_ = -1;
-    int idxfd_ = -1;
+    util::Fd dirfd_;
+    util::Fd lockfd_;
+    bool useIndex_ = true;
+    LeaseIndex index_;
     bool missing_ = false;
-    bool trusted_ = false;   // the index matches the lease files
-    bool full_ = false;      // entries_ holds every owner (after a rebuild)
-    bool changed_ = false;   // the state marker must be rewritten
-    std::map<Owner, std::vector<util::IP>> entries_;
-    std::set<Owner> dirty_;
-    std::set<Owner> onDisk_;  // owners whose index file exists
-    std::vector<util::IP> orphans_;  // empty lease files seen by the last rebuild
-    Stats stats_;
+    bool full_ = false;           // held_ holds every owner (after a scan)
+    bool leasesChanged_ = false;  // lease files were made or removed
+    Holdings held_;
+    std::vector<util::IP> orphans_;  // empty lease files seen by the last scan
+    int rebuilds_ = 0;
 };
 
 }  // namespace ipam

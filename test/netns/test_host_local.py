@@ -479,3 +479,59 @@ def test_interop_old_id_only_lease(scratch, ctr):
     assert_cni_error(hl("ADD", c, ctr, cid="oldctr"), 100, "10.71.0.50 has been allocated to oldctr")
     assert hl("DEL", c, ctr, cid="oldctr", ifname="eth7").ok
     assert leases(scratch) == {}
+
+
+# -------------------------------------------------------------- the index
+
+OFF = {"CNIBOX_HOSTLOCAL_INDEX": "0"}
+
+
+def test_index_switched_off(scratch, ctr):
+    """CNIBOX_HOSTLOCAL_INDEX=0: every call scans the lease files and .cnibox/
+    is neither made nor touched; with the index on again, the changes made
+    meanwhile are noticed."""
+    c = conf(scratch, "1.1.0", ranges=[[{"subnet": V4}]])
+    pr = dict(c, prevResult={"cniVersion": "1.1.0", "ips": []})
+    for cid in ("a", "b", "c"):
+        r = hl("ADD", c, ctr, cid=cid, env=OFF)
+        assert r.ok and r.stderr == "", r
+    assert sorted(leases(scratch).values()) == [b"a\r\neth0", b"b\r\neth0", b"c\r\neth0"]
+    assert not os.path.exists(os.path.join(scratch.path, NET, ".cnibox"))
+    assert hl("CHECK", pr, ctr, cid="b", env=OFF).ok
+    assert hl("DEL", c, ctr, cid="b", env=OFF).ok
+    assert_cni_error(hl("CHECK", pr, ctr, cid="b", env=OFF), 100, "Failed to find address", "b")
+    assert_cni_error(hl("ADD", c, ctr, cid="a", env=OFF), 100, "duplicate allocation is not allowed")
+
+    # On: the index is built from the leases.
+    assert hl("CHECK", pr, ctr, cid="a").ok
+    assert index_files(scratch) == ["a@eth0", "c@eth0", "state"]
+    before = open(os.path.join(scratch.path, NET, ".cnibox", "a@eth0"), "rb").read()
+    # Off again: DEL and GC leave the index files as they are ...
+    assert hl("DEL", c, ctr, cid="a", env=OFF).ok
+    g = dict(c, **{"cni.dev/valid-attachments": []})
+    assert hl("GC", g, ctr, env=OFF).ok
+    assert leases(scratch) == {}
+    assert index_files(scratch) == ["a@eth0", "c@eth0", "state"]
+    assert open(os.path.join(scratch.path, NET, ".cnibox", "a@eth0"), "rb").read() == before
+    # ... and the index, on again, does not believe them.
+    assert_cni_error(hl("CHECK", pr, ctr, cid="a"), 100, "Failed to find address", "a")
+    assert index_files(scratch) == ["state"]
+
+
+def test_index_that_cannot_be_written(scratch, ctr):
+    """An index that cannot be written (here .cnibox is a file) does not
+    change any answer; each call says so on stderr and scans the leases."""
+    c = conf(scratch, "1.0.0", ranges=[[{"subnet": V4}]])
+    d = os.path.join(scratch.path, NET)
+    os.makedirs(d)
+    with open(os.path.join(d, ".cnibox"), "w") as f:
+        f.write("not a directory")
+    warning = f"host-local: index not saved: open {d}/.cnibox: not a directory\n"
+    r = hl("ADD", c, ctr, cid="a")
+    assert r.ok and addrs(r) == ["10.71.0.2/24"], r
+    assert r.stderr == warning
+    r = hl("CHECK", dict(c, prevResult=r.json), ctr, cid="a")
+    assert r.ok and r.stderr == warning, r
+    r = hl("DEL", c, ctr, cid="a")
+    assert r.ok and r.stderr == warning, r
+    assert leases(scratch) == {}

@@ -1,16 +1,22 @@
 // host-local config parsing and the verbs against a temporary data dir.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "helpers.h"
+#include "ipam/config.h"
 #include "ipam/hostlocal.h"
 #include "ipam/resolvconf.h"
+#include "util/fs.h"
 
 namespace fs = std::filesystem;
 using ipam::HostLocalConfig;
@@ -53,6 +59,30 @@ HostLocalConfig conf(const std::string& dir, const std::string& ranges, const ch
     REQUIRE_FALSE(e);
     return c;
 }
+
+// Sends this process's stderr to `path` for one scope.
+struct StderrTo {
+    int saved;
+    std::string path;
+    explicit StderrTo(std::string p) : saved(dup(2)), path(std::move(p)) {
+        std::fflush(stderr);
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        REQUIRE(fd >= 0);
+        dup2(fd, 2);
+        close(fd);
+    }
+    ~StderrTo() {
+        std::fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+    }
+    std::string text() {
+        std::fflush(stderr);
+        std::string s;
+        REQUIRE_FALSE(util::readFile(path, s));
+        return s;
+    }
+};
 
 std::string add(const HostLocalConfig& c, const char* id, const char* ifname = "eth0") {
     cni::Result r;
@@ -104,6 +134,26 @@ TEST_CASE("host-local config: validation texts", "[ipam]") {
     HostLocalConfig c;
     CHECK(load(R"({"name":"net1"})", c).msg == "IPAM config missing 'ipam' key");
     CHECK(load(R"({"ipam":{"subnet":"10.1.2.0/24"}})", c, "1.0.0", "K8S_POD_NAME=x").code == cni::kInvalidEnv);
+}
+
+TEST_CASE("ipam config: the ipam object, addresses per family", "[ipam]") {
+    const rapidjson::Value* ipam = nullptr;
+    auto d = testutil::parse(R"({"ipam":{"type":"x"}})");
+    REQUIRE_FALSE(ipam::ipamObject(d, ipam));
+    CHECK(ipam == &d["ipam"]);
+    auto e = ipam::ipamObject(testutil::parse(R"({"IPAM":7})"), ipam);
+    CHECK(e.code == cni::kInvalidNetConf);
+    CHECK(e.msg == "ipam must be an object");
+    e = ipam::ipamObject(testutil::parse(R"({"ipam":null})"), ipam);
+    CHECK(e.code == cni::kInvalidNetConf);
+    CHECK(e.msg == "IPAM config missing 'ipam' key");
+
+    CHECK(ipam::checkAddressesPerFamily("0.2.0", 1, 1).ok());
+    CHECK(ipam::checkAddressesPerFamily("0.3.0", 2, 3).ok());
+    CHECK(ipam::checkAddressesPerFamily("1.1.0", 2, 0).ok());
+    e = ipam::checkAddressesPerFamily("0.1.0", 0, 2);
+    CHECK(e.code == cni::kInvalidNetConf);
+    CHECK(e.msg == "CNI version 0.1.0 does not support more than 1 address per family");
 }
 
 TEST_CASE("host-local config: defaults, precedence of range sources and requested addresses", "[ipam]") {
@@ -239,4 +289,97 @@ TEST_CASE("resolv.conf parsing", "[ipam]") {
     CHECK(f.search == std::vector<std::string>{"x"});
     auto e = ipam::parseResolvConf(t.path + "/missing", f);
     CHECK(e.code == cni::kIOFailure);
+}
+
+TEST_CASE("host-local verbs: the same answers with the index off (every call scans)", "[ipam][index]") {
+    // One sequence of ADD/CHECK/DEL/GC, with upstream's plugin writing and
+    // releasing leases in between; every answer is recorded.
+    auto run = [](ipam::LeaseIndex::Use use) {
+        TempDir t;
+        auto c = conf(t.path, R"([[{"subnet":"10.1.2.0/29"}],[{"subnet":"fd00::/125"}]])");
+        c.index = use;
+        std::vector<std::string> log;
+        auto note = [&](const cni::Error& e) { log.push_back(e ? std::to_string(e.code) + " " + e.msg : "ok"); };
+        log.push_back(add(c, "a"));
+        log.push_back(add(c, "b"));
+        log.push_back(add(c, "a"));  // duplicate
+        log.push_back(add(c, "b", "eth1"));
+        std::ofstream(c.dir() + "/10.1.2.6") << "up\r\neth0";  // upstream's plugin, same store
+        std::ofstream(c.dir() + "/10.1.2.5") << "old";          // an id-only lease of a very old version
+        note(ipam::hostLocalCheck(c, "up", "eth0"));
+        note(ipam::hostLocalCheck(c, "old", "eth7"));
+        note(ipam::hostLocalDel(c, "b", "eth0"));
+        note(ipam::hostLocalCheck(c, "b", "eth0"));
+        note(ipam::hostLocalDel(c, "b", "eth0"));
+        note(ipam::hostLocalDel(c, "old", "eth7"));
+        fs::remove(c.dir() + "/10.1.2.4");  // b@eth1's v4 lease, released by hand
+        note(ipam::hostLocalCheck(c, "b", "eth1"));  // the v6 lease still counts
+        log.push_back(add(c, "c"));
+        note(ipam::hostLocalGC(c, {{"a", "eth0"}, {"c", "eth0"}}));
+        note(ipam::hostLocalCheck(c, "up", "eth0"));
+        note(ipam::hostLocalCheck(c, "b", "eth1"));
+        note(ipam::hostLocalCheck(c, "a", "eth0"));
+        std::vector<ipam::Lease> leases;
+        REQUIRE_FALSE(ipam::listLeases(c.dir(), leases));
+        for (const auto& l : leases) log.push_back(l.ip.str() + " " + l.owner.id + "@" + l.owner.ifname);
+        std::sort(log.end() - static_cast<long>(leases.size()), log.end());
+        log.push_back(fs::exists(c.dir() + "/.cnibox") ? "indexed" : "no index");
+        return log;
+    };
+    auto on = run(ipam::LeaseIndex::Use::On);
+    auto off = run(ipam::LeaseIndex::Use::Off);
+    const std::vector<std::string> want{
+        "10.1.2.2/29 gw 10.1.2.1,fd00::2/125 gw fd00::1",
+        "10.1.2.3/29 gw 10.1.2.1,fd00::3/125 gw fd00::1",
+        "error 100 failed to allocate for range 0: 10.1.2.2 has been allocated to a, duplicate allocation is not "
+        "allowed",
+        "10.1.2.4/29 gw 10.1.2.1,fd00::4/125 gw fd00::1",
+        "ok",
+        "ok",
+        "ok",
+        "100 host-local: Failed to find address added by container b",
+        "ok",
+        "ok",
+        "ok",
+        "10.1.2.5/29 gw 10.1.2.1,fd00::5/125 gw fd00::1",
+        "ok",
+        "100 host-local: Failed to find address added by container up",
+        "100 host-local: Failed to find address added by container b",
+        "ok",
+        "10.1.2.2 a@eth0",
+        "10.1.2.5 c@eth0",
+        "fd00::2 a@eth0",
+        "fd00::5 c@eth0",
+    };
+    std::vector<std::string> wantOn = want, wantOff = want;
+    wantOn.push_back("indexed");
+    wantOff.push_back("no index");
+    CHECK(on == wantOn);
+    CHECK(off == wantOff);
+}
+
+TEST_CASE("host-local verbs: an index that cannot be written does not change the answer", "[ipam][index]") {
+    TempDir t;
+    auto c = conf(t.path, R"([[{"subnet":"10.1.2.0/24"}]])");
+    CHECK(add(c, "a") == "10.1.2.2/24 gw 10.1.2.1");
+    fs::remove_all(c.dir() + "/.cnibox");
+    std::ofstream(c.dir() + "/.cnibox") << "not a directory";
+    // Each verb says on stderr that the index was not saved.
+    std::string said;
+    {
+        StderrTo f(t.path + "/stderr");
+        CHECK(add(c, "b") == "10.1.2.3/24 gw 10.1.2.1");
+        REQUIRE_FALSE(ipam::hostLocalCheck(c, "a", "eth0"));
+        REQUIRE_FALSE(ipam::hostLocalDel(c, "a", "eth0"));
+        CHECK(ipam::hostLocalCheck(c, "a", "eth0").code == 100);
+        REQUIRE_FALSE(ipam::hostLocalGC(c, {}));
+        said = f.text();
+    }
+    std::string line = "host-local: index not saved: open " + c.dir() + "/.cnibox: not a directory\n";
+    std::string want;
+    for (int i = 0; i < 5; i++) want += line;
+    CHECK(said == want);
+    std::vector<ipam::Lease> leases;
+    REQUIRE_FALSE(ipam::listLeases(c.dir(), leases));
+    CHECK(leases.empty());
 }

@@ -110,6 +110,7 @@ TEST_CASE("ipam store: reserve writes upstream's files", "[ipam]") {
         CHECK(s.lastReserved(0) == ip("10.1.2.2"));
         CHECK(s.lastReserved(1) == ip("fd00::2"));
         CHECK_FALSE(s.lastReserved(2));
+        REQUIRE_FALSE(s.commit());
     }
     CHECK(slurp(dir + "/10.1.2.2") == "ctr1\r\neth0");
     CHECK(slurp(dir + "/fd00::2") == "ctr1\r\neth0");
@@ -142,6 +143,7 @@ TEST_CASE("ipam store: DEL through a trusted index reads one file", "[ipam]") {
             std::string a = numbered("10.1.0.", i);
             CHECK(reserve(s, Owner{numbered("c", i), "eth0"}, a.c_str()));
         }
+        REQUIRE_FALSE(s.commit());
     }
     LeaseStore s;
     REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Existing));
@@ -156,6 +158,7 @@ TEST_CASE("ipam store: DEL through a trusted index reads one file", "[ipam]") {
     REQUIRE_FALSE(s.release(Owner{"nobody", "eth0"}, &rel));
     CHECK(s.stats().indexReads == 3);
     CHECK(s.stats().rebuilds == 0);
+    REQUIRE_FALSE(s.commit());
     s.close();
     CHECK_FALSE(exists(t.path + "/n/10.1.0.7"));
     CHECK_FALSE(exists(t.path + "/n/.cnibox/c7@eth0"));
@@ -175,6 +178,7 @@ TEST_CASE("ipam store: an upstream write makes the next open rebuild", "[ipam]")
         LeaseStore s;
         REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Create));
         CHECK(reserve(s, Owner{"a", "eth0"}, "10.1.0.2"));
+        REQUIRE_FALSE(s.commit());
     }
     upstreamLease(dir, "10.1.0.3", "b\r\neth0");
     upstreamLease(dir, "10.1.0.4", "old");  // id-only lease of a very old version
@@ -192,6 +196,7 @@ TEST_CASE("ipam store: an upstream write makes the next open rebuild", "[ipam]")
         // The old id-only lease is found for any ifname of that id.
         REQUIRE_FALSE(s.holds(Owner{"old", "eth0"}, found));
         CHECK(found);
+        REQUIRE_FALSE(s.commit());
     }
     CHECK(exists(dir + "/.cnibox/b@eth0"));
     CHECK(exists(dir + "/.cnibox/old@"));
@@ -204,6 +209,7 @@ TEST_CASE("ipam store: an upstream write makes the next open rebuild", "[ipam]")
         CHECK(rel == std::vector<IP>{ip("10.1.0.4")});
         REQUIRE_FALSE(s.release(Owner{"b", "eth0"}, &rel));
         CHECK(s.stats().rebuilds == 0);
+        REQUIRE_FALSE(s.commit());
     }
     CHECK(names(dir) == std::vector<std::string>{".cnibox", "10.1.0.2", "10.1.0.5", "last_reserved_ip.0", "lock"});
 
@@ -215,6 +221,7 @@ TEST_CASE("ipam store: an upstream write makes the next open rebuild", "[ipam]")
     bool found = true;
     REQUIRE_FALSE(s.holds(Owner{"b", "eth1"}, found));
     CHECK_FALSE(found);
+    REQUIRE_FALSE(s.commit());
     s.close();
     CHECK_FALSE(exists(dir + "/.cnibox/b@eth1"));
 }
@@ -231,6 +238,7 @@ TEST_CASE("ipam store: a store with no index at all is indexed on first use", "[
         std::vector<IP> rel;
         REQUIRE_FALSE(s.release(Owner{"c9", "eth0"}, &rel));
         CHECK(rel == std::vector<IP>{ip("10.2.0.9")});
+        REQUIRE_FALSE(s.commit());
     }
     CHECK(names(dir + "/.cnibox").size() == 47 + 1);  // 47 attachments + state
     LeaseStore s;
@@ -245,6 +253,7 @@ TEST_CASE("ipam store: a stale index entry is caught by the lease content", "[ip
         LeaseStore s;
         REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Create));
         CHECK(reserve(s, Owner{"a", "eth0"}, "10.1.0.2"));
+        REQUIRE_FALSE(s.commit());
     }
     // Someone rewrites the lease in place (dir mtime unchanged): the index
     // still says "a", the file says "z".
@@ -274,6 +283,7 @@ TEST_CASE("ipam store: releaseOne and GC", "[ipam]") {
         CHECK(reserve(s, Owner{"c", "eth0"}, "10.1.0.5"));
         REQUIRE_FALSE(s.releaseOne(Owner{"c", "eth0"}, ip("10.1.0.5")));
         REQUIRE_FALSE(s.releaseOne(Owner{"c", "eth0"}, ip("10.1.0.4")));  // not c's: kept
+        REQUIRE_FALSE(s.commit());
     }
     CHECK_FALSE(exists(dir + "/10.1.0.5"));
     CHECK(exists(dir + "/10.1.0.4"));
@@ -292,6 +302,7 @@ TEST_CASE("ipam store: releaseOne and GC", "[ipam]") {
         CHECK(rel[1] == ipam::Lease{ip("10.1.0.4"), Owner{"b", "eth0"}});
         CHECK(rel[2] == ipam::Lease{ip("10.1.0.10"), Owner{"gone", ""}});
         CHECK(rel[3] == ipam::Lease{ip("10.1.0.11"), Owner{}});
+        REQUIRE_FALSE(s.commit());
     }
     CHECK(names(dir + "/.cnibox") == std::vector<std::string>{"a@eth0", "legacy@", "state"});
     LeaseStore s;
@@ -336,6 +347,7 @@ TEST_CASE("ipam store: long ids use a hashed index name", "[ipam]") {
         LeaseStore s;
         REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Create));
         CHECK(reserve(s, Owner{id, "eth0"}, "10.1.0.2"));
+        REQUIRE_FALSE(s.commit());
     }
     auto idx = names(t.path + "/n/.cnibox");
     REQUIRE(idx.size() == 2);
