@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
 
 namespace cni::gojson {
 
@@ -136,59 +137,66 @@ void appendFloat(std::string& out, double f) {
     }
 }
 
-namespace {
-
-bool marshalTo(std::string& out, const rapidjson::Value& v, bool sortKeys, int depth) {
-    if (depth > kMaxDepth) return false;
-    switch (v.GetType()) {
-    case rapidjson::kNullType: out += "null"; return true;
-    case rapidjson::kFalseType: out += "false"; return true;
-    case rapidjson::kTrueType: out += "true"; return true;
-    case rapidjson::kStringType: appendString(out, sv(v)); return true;
-    case rapidjson::kNumberType: appendFloat(out, v.GetDouble()); return true;
-    case rapidjson::kArrayType: {
-        out += '[';
-        bool first = true;
-        for (const auto& e : v.GetArray()) {
-            if (!first) out += ',';
-            first = false;
-            if (!marshalTo(out, e, sortKeys, depth + 1)) return false;
-        }
-        out += ']';
-        return true;
-    }
-    case rapidjson::kObjectType: {
-        out += '{';
-        bool first = true;
-        auto member = [&](std::string_view k, const rapidjson::Value& val) {
-            if (!first) out += ',';
-            first = false;
-            appendString(out, k);
-            out += ':';
-            return marshalTo(out, val, sortKeys, depth + 1);
-        };
-        if (sortKeys) {
-            std::map<std::string_view, const rapidjson::Value*> m;
-            for (const auto& kv : v.GetObject()) m[sv(kv.name)] = &kv.value;
-            for (const auto& [k, val] : m)
-                if (!member(k, *val)) return false;
-        } else {
-            for (const auto& kv : v.GetObject())
-                if (!member(sv(kv.name), kv.value)) return false;
-        }
-        out += '}';
-        return true;
-    }
-    }
-    return true;
-}
-
-}  // namespace
-
+// Without recursion: a document nested kMaxDepth levels deep must not
+// need kMaxDepth stack frames (ASan's frames would overflow 8 MiB).
 Error marshal(const rapidjson::Value& v, std::string& out, bool sortKeys) {
     out.clear();
-    if (!marshalTo(out, v, sortKeys, 0)) return Error(kDecodeFailure, "exceeded max depth");
-    return {};
+    struct Level {
+        std::vector<std::pair<std::string_view, const rapidjson::Value*>> items;
+        size_t next = 0;
+        bool object = false;
+    };
+    std::vector<Level> open;  // the containers around the value being written
+    const rapidjson::Value* cur = &v;
+    for (;;) {
+        if (cur) {
+            if (open.size() > static_cast<size_t>(kMaxDepth)) return Error(kDecodeFailure, "exceeded max depth");
+            switch (cur->GetType()) {
+            case rapidjson::kNullType: out += "null"; break;
+            case rapidjson::kFalseType: out += "false"; break;
+            case rapidjson::kTrueType: out += "true"; break;
+            case rapidjson::kStringType: appendString(out, sv(*cur)); break;
+            case rapidjson::kNumberType: appendFloat(out, cur->GetDouble()); break;
+            case rapidjson::kArrayType: {
+                Level l;
+                for (const auto& e : cur->GetArray()) l.items.emplace_back(std::string_view{}, &e);
+                out += '[';
+                open.push_back(std::move(l));
+                break;
+            }
+            case rapidjson::kObjectType: {
+                Level l;
+                l.object = true;
+                if (sortKeys) {
+                    // sorted by bytes; a repeated key: the last one wins
+                    std::map<std::string_view, const rapidjson::Value*> m;
+                    for (const auto& kv : cur->GetObject()) m[sv(kv.name)] = &kv.value;
+                    l.items.assign(m.begin(), m.end());
+                } else {
+                    for (const auto& kv : cur->GetObject()) l.items.emplace_back(sv(kv.name), &kv.value);
+                }
+                out += '{';
+                open.push_back(std::move(l));
+                break;
+            }
+            }
+            cur = nullptr;
+        }
+        if (open.empty()) return {};
+        Level& l = open.back();
+        if (l.next == l.items.size()) {
+            out += l.object ? '}' : ']';
+            open.pop_back();
+            continue;
+        }
+        if (l.next > 0) out += ',';
+        const auto& [key, val] = l.items[l.next++];
+        if (l.object) {
+            appendString(out, key);
+            out += ':';
+        }
+        cur = val;
+    }
 }
 
 std::string base64Encode(std::string_view in) {
