@@ -1,5 +1,6 @@
 """Helpers of the differential tier (see conftest.py): twin sides, state
 snapshots and the comparisons, with the documented differences."""
+import concurrent.futures
 import copy
 import difflib
 import fnmatch
@@ -78,19 +79,13 @@ def _subst(obj, data):
     return obj
 
 
-def settle(namespaces, timeout=4.0):
-    """Waits until no IPv6 address is tentative (DAD) so both sides are
-    compared in the same steady state. Link-local ones are left out: they are
-    not compared, and on a bridge without carrier they stay tentative."""
-    end = time.time() + timeout
-    for ns in namespaces:
-        while time.time() < end:
-            out = ns.sh("ip -j -6 addr show tentative", check=False).stdout
-            tentative = [a for l in json.loads(out or "[]") for a in l.get("addr_info", [])
-                         if not a.get("local", "").startswith("fe80:")]
-            if not tentative:
-                break
-            time.sleep(0.05)
+def _tentative(addr_json):
+    """The IPv6 addresses in `ip -j addr show` output that are still tentative
+    (DAD). Link-local ones are left out: they are not compared, and on a
+    bridge without carrier they stay tentative."""
+    return [a["local"] for l in json.loads(addr_json or "[]") for a in l.get("addr_info", [])
+            if a.get("tentative") and a.get("family") == "inet6"
+            and not a.get("local", "").startswith("fe80:")]
 
 
 def _strip_ll(state):
@@ -142,26 +137,31 @@ class Side:
         return cnitest.run_plugin(plugin, cmd, self.conf(conf), host=self.host, netns=ns,
                                   containerid=cid, ref=self.ref, **kw)
 
-    def renames(self):
+    def renames(self, raw=None):
         """Random host veth names -> stable ones: the host end of container
-        i's link L is called "veth-ctr<i>-<L>" (found by the peer's ifindex)."""
-        byidx = {l["ifindex"]: l["ifname"]
-                 for l in json.loads(self.host.sh("ip -j link show").stdout or "[]")}
+        i's link L is called "veth-ctr<i>-<L>" (found by the peer's ifindex).
+        raw: each namespace's `ip -j link show` output, host first (read
+        when not given)."""
+        if raw is None:
+            raw = [ns.sh("ip -j link show").stdout for ns in [self.host] + self.ctrs]
+        byidx = {l["ifindex"]: l["ifname"] for l in json.loads(raw[0] or "[]")}
         m = {}
-        for i, c in enumerate(self.ctrs):
-            for l in json.loads(c.sh("ip -j link show").stdout or "[]"):
+        for i, out in enumerate(raw[1:]):
+            for l in json.loads(out or "[]"):
                 peer = l.get("link_index")
                 if peer in byidx and l.get("link_netnsid") is not None:
                     m[byidx[peer]] = f"veth-ctr{i}-{l['ifname']}"
         return m
 
     def state(self):
-        settle([self.host] + self.ctrs)
-        ren = self.renames()
-        st = {"host": _strip_ll(cnitest.kernel_state(self.host, ren, txqlen=True)),
-              "ctrs": [_strip_ll(cnitest.kernel_state(c, txqlen=True)) for c in self.ctrs],
-              "sysctl": self.sysctls(ren),
-              "vlans": self.vlans(ren)}
+        """Links, addresses, routes, sysctls and bridge VLANs of every
+        namespace of this side, read with two commands per namespace."""
+        raw = self._read_settled()
+        ren = self.renames([r[0] for r in raw])
+        st = {"host": _strip_ll(cnitest.parse_kernel_state(raw[0], ren, txqlen=True)),
+              "ctrs": [_strip_ll(cnitest.parse_kernel_state(r, txqlen=True)) for r in raw[1:]],
+              "sysctl": self.sysctls(ren, [[l["ifname"] for l in json.loads(r[0] or "[]")] for r in raw]),
+              "vlans": self.vlans(ren, raw[0][4])}
         # DIFFERENCES["txqlen"]: the reference's veths and macvlans have queue length 0,
         # cnibox's the kernel default (1000). Each side must show its own.
         mine = 0 if self.ref else 1000
@@ -171,11 +171,24 @@ class Side:
                     link["txqlen"] = "veth-default"
         return st
 
-    def vlans(self, ren):
+    def _read_settled(self, timeout=4.0):
+        """read_kernel_state of every namespace (the host's with its bridge
+        VLANs) once no IPv6 address is tentative, so both sides are compared in the
+        same steady state."""
+        end = time.time() + timeout
+        while True:
+            raw = [cnitest.read_kernel_state(self.host, ["bridge -j vlan show"])] + \
+                  [cnitest.read_kernel_state(c) for c in self.ctrs]
+            if time.time() >= end or not any(_tentative(r[1]) for r in raw):
+                return raw
+            time.sleep(0.05)
+
+    def vlans(self, ren, out=None):
         """Bridge VLAN membership in the host namespace (`bridge vlan`)."""
-        r = self.host.sh("bridge -j vlan show", check=False)
+        if out is None:
+            out = self.host.sh("bridge -j vlan show", check=False).stdout
         try:
-            raw = json.loads(r.stdout or "[]")
+            raw = json.loads(out or "[]")
         except ValueError:
             return None
         return sorted((ren.get(p["ifname"], p["ifname"]),
@@ -183,19 +196,25 @@ class Side:
                               for v in p.get("vlans", [])))
                       for p in raw)
 
-    def sysctls(self, ren):
-        out = {k: self.host.sysctl(k) for k in SYSCTLS_HOST}
-        for name in self.host.links():
-            if name == "lo":
-                continue
-            for k in SYSCTLS_LINK_HOST:
-                out["host:" + k.format(ren.get(name, name))] = self.host.sysctl(k.format(name))
-        for n, c in enumerate(self.ctrs):
-            for name in c.links():
+    def sysctls(self, ren, names=None):
+        """The compared sysctls, one read per namespace. names: each
+        namespace's link names, host first (listed when not given)."""
+        nss = [self.host] + self.ctrs
+        if names is None:
+            names = [list(ns.links()) for ns in nss]
+        out = {}
+        for n, (ns, links) in enumerate(zip(nss, names)):
+            keys = {}  # reported key -> sysctl path
+            if n == 0:
+                keys.update({k: k for k in SYSCTLS_HOST})
+            for name in links:
                 if name == "lo":
                     continue
-                for k in SYSCTLS_LINK_CTR:
-                    out[f"ctr{n}:" + k.format(name)] = c.sysctl(k.format(name))
+                for k in (SYSCTLS_LINK_HOST if n == 0 else SYSCTLS_LINK_CTR):
+                    shown = k.format(ren.get(name, name)) if n == 0 else k.format(name)
+                    keys[("host:" if n == 0 else f"ctr{n - 1}:") + shown] = k.format(name)
+            values = ns.sysctls(list(keys.values()))
+            out.update({shown: values[path] for shown, path in keys.items()})
         return out
 
     def leases(self, ignore=()):
@@ -293,7 +312,10 @@ def _apply_sysctl_diffs(a, b):
 
 
 def compare_states(twin):
-    a, b = twin.ref.state(), twin.box.state()
+    # The two sides are independent namespaces: read them at the same time.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        fa, fb = pool.submit(twin.ref.state), pool.submit(twin.box.state)
+        a, b = fa.result(), fb.result()
     b["sysctl"] = _apply_sysctl_diffs(a["sysctl"], b["sysctl"])
     for part in ("host", "ctrs", "sysctl", "vlans"):
         assert b[part] == a[part], f"kernel state ({part}) differs:\n" + show_diff(a[part], b[part])

@@ -161,6 +161,37 @@ class Netns:
         r = self.sh(f"cat {path} 2>/dev/null", check=False)
         return r.stdout.strip() if r.returncode == 0 else None
 
+    def sysctls(self, keys):
+        """{key: value or None} of many sysctls, read by one command."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        paths = ["/proc/sys/" + (k.replace(".", "/") if "/" not in k else k) for k in keys]
+        # grep prints "path:line" for every line of each readable file.
+        r = sh(["ip", "netns", "exec", self.name, "grep", "-s", "-H", ""] + sorted(set(paths)),
+               check=False)
+        lines = {}
+        for line in r.stdout.splitlines():
+            path, _, value = line.partition(":")
+            lines.setdefault(path, []).append(value)
+        return {k: ("\n".join(lines[p]).strip() if p in lines else None) for k, p in zip(keys, paths)}
+
+    def multi(self, cmds, check=True):
+        """Runs several commands in one shell inside the namespace and returns
+        each one's stdout. check: a command that fails raises (as sh does);
+        otherwise its output is returned as it is."""
+        mark = "@@cbt-" + secrets.token_hex(8)
+        script = "".join(f"{c}\nrc=$?; echo; echo {mark}:$rc\n" for c in cmds)
+        r = self.sh(script, check=False)
+        outs, rest = [], r.stdout
+        for c in cmds:
+            body, sep, rest = rest.partition("\n" + mark + ":")
+            rc, _, rest = rest.partition("\n")
+            if not sep or (check and rc != "0"):
+                raise subprocess.CalledProcessError(int(rc) if rc.isdigit() else -1, c, body, r.stderr)
+            outs.append(body)
+        return outs
+
     def state(self):
         """A comparable picture of the namespace: links, addresses and routes
         (see kernel_state)."""
@@ -181,8 +212,24 @@ def kernel_state(ns, rename=None, txqlen=False):
     for two namespaces configured alike: no ifindexes, MACs, lifetimes or
     link-local host parts; `rename` maps link names (e.g. random veth names)
     to stable ones. txqlen=True adds each link's TX queue length."""
+    return parse_kernel_state(read_kernel_state(ns), rename, txqlen)
+
+
+KERNEL_STATE_CMDS = ["ip -d -j link show", "ip -j addr show",
+                     "ip -j -4 route show table all", "ip -j -6 route show table all"]
+
+
+def read_kernel_state(ns, extra=()):
+    """The raw `ip` output kernel_state reads (one command in the namespace),
+    plus the output of each `extra` command."""
+    return ns.multi(KERNEL_STATE_CMDS + list(extra))
+
+
+def parse_kernel_state(outs, rename=None, txqlen=False):
+    """kernel_state from read_kernel_state's output."""
     rename = dict(rename or {})
-    raw = json.loads(ns.sh("ip -d -j link show").stdout or "[]")
+    out_links, out_addrs, out_r4, out_r6 = outs[:4]
+    raw = json.loads(out_links or "[]")
     nm = lambda n: rename.get(n, n)  # noqa: E731
     links = {}
     for l in raw:
@@ -199,13 +246,13 @@ def kernel_state(ns, rename=None, txqlen=False):
         if txqlen:
             links[nm(l["ifname"])]["txqlen"] = l.get("txqlen", 0)
     addrs = {}
-    for l in json.loads(ns.sh("ip -j addr show").stdout or "[]"):
+    for l in json.loads(out_addrs or "[]"):
         addrs[nm(l["ifname"])] = sorted(
             (a["family"], _mask_ll(a["local"]), a["prefixlen"], a.get("scope"))
             for a in l.get("addr_info", []))
     routes = []
-    for fam in ("-4", "-6"):
-        for r in json.loads(ns.sh(f"ip -j {fam} route show table all").stdout or "[]"):
+    for fam, out in (("-4", out_r4), ("-6", out_r6)):
+        for r in json.loads(out or "[]"):
             dst = _mask_ll(r.get("dst"))
             routes.append((fam, r.get("type", "unicast"), dst, r.get("gateway"),
                            nm(r.get("dev", "")), r.get("protocol", ""), r.get("scope", ""),
