@@ -24,6 +24,15 @@ std::string quoted(std::string_view s) {
     return r;
 }
 
+uint64_t fnv1a64(std::string_view s) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 void sleepMs(int ms) {
     timespec ts{ms / 1000, long(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
