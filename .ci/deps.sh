@@ -29,8 +29,8 @@ declare -A GROUP=(
              libip4tc-dev libip6tc-dev libnftnl-dev libmnl-dev nettle-dev catch2"
     # the demo and the root test tiers: namespaces, traffic (ping, curl, a
     # python http.server), the netfilter tables as oracles (iptables-legacy-save,
-    # nft), strace's count of execs
-    [tools]="python3 iproute2 iputils-ping procps iptables nftables strace curl"
+    # nft), strace's count of execs, a DHCP server for the dhcp tests (dnsmasq)
+    [tools]="python3 iproute2 iputils-ping procps iptables nftables strace curl dnsmasq-base"
     # the pytest tiers
     [pytest]="python3 python3-pytest"
     # the fuzz tier: clang's libFuzzer and sanitizer runtimes

@@ -14,7 +14,6 @@
 #include "attach/sandbox.h"
 #include "attach/veth.h"
 #include "cni/applet.h"
-#include "cni/delegate.h"
 #include "cni/json.h"
 #include "cni/mac.h"
 #include "netfilter/ipmasq.h"
@@ -325,7 +324,7 @@ Error settle(nl::Socket& host, const Conf& c, const nl::LinkInfo& br, const nl::
 // bridge name taken by another kind of link, an IPAM plugin that is not
 // there, the interface name taken in the container (the veth comes first).
 // IPAM runs before a missing bridge is made, so a failing IPAM leaves no
-// bridge behind. A failure undoes what was made, last first (a bridge or a
+// bridge behind (dhcp excepted: its exchange needs the port on the bridge). A failure undoes what was made, last first (a bridge or a
 // vlan gateway stays, as on DEL).
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
@@ -346,10 +345,14 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     util::Rollback undo;
     attach::Veth v;
     if (auto e = attach::addVeth(s, a, c.mtu, c.mac, v, undo)) return e;
-    if (c.layer3)
+    // An IPAM that talks on the link (dhcp) runs once the port is on the bridge.
+    bool ipamOnLink = c.layer3 && attach::ipamUsesLink(a.conf.ipamType);
+    if (c.layer3 && !ipamOnLink)
         if (auto e = attach::allocate(a, out, undo)) return e;
     if (auto e = attach::ensureBridge(s.host, bridgeSpec(c), brExists, br)) return e;
     if (auto e = attach::joinBridge(s.host, br, v.host, portSpec(c))) return e;
+    if (ipamOnLink)
+        if (auto e = attach::allocate(a, out, undo)) return e;
     if (c.macspoofchk) {
         undo.defer([&a] { (void)nf::spoofcheck::teardown(a.containerID, a.ifname); });
         if (auto e = nf::spoofcheck::setup(v.host.name, v.container.mac, a.containerID, a.ifname)) return e;
@@ -375,16 +378,17 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 
 // ---------------------------------------------------------------- DEL
 
-// The container link (when CNI_NETNS still names a namespace), IPAM DEL,
-// the macspoofchk rules (errors only logged, as upstream), the masquerading.
+// The container link (when CNI_NETNS still names a namespace), IPAM DEL
+// (before the link for dhcp, whose release goes out on it), the macspoofchk
+// rules (errors only logged, as upstream), the masquerading.
 // Unlike upstream, the netfilter objects go also when the link or the
 // namespace is gone: they are found without the link's addresses.
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    if (auto e = attach::deleteSandboxLink(a)) return e;
-    if (c.layer3)
-        if (auto e = cni::ipamDel(a)) return e;
+    if (auto e = attach::deleteLinkAndIpam(a, c.layer3, attach::DelOrder::kLinkFirst,
+                                           [&a] { return attach::deleteSandboxLink(a); }))
+        return e;
     if (c.macspoofchk)
         if (auto e = nf::spoofcheck::teardown(a.containerID, a.ifname))
             (void)util::writeAll(2, e.text() + "\n");

@@ -6,10 +6,10 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include "attach/ipam.h"
 #include "attach/sandbox.h"
 #include "attach/sublink.h"
 #include "cni/applet.h"
-#include "cni/delegate.h"
 #include "cni/json.h"
 #include "netlink/netlink.h"
 #include "util/fd.h"
@@ -157,11 +157,10 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     return {};
 }
 
-Error cmdDel(const cni::CmdArgs& a) {
-    Conf c;
-    if (auto e = parseConf(a, false, c)) return e;
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamDel(a)) return e;
+// The link CNI_IFNAME back to the host under its original name, without the
+// addresses set in the container; an empty or vanished netns or a missing
+// link is success.
+Error moveBack(const cni::CmdArgs& a, const Conf& c) {
     if (a.netns.empty()) return {};
     nl::Netns ns, hostNs;
     bool gone = false;
@@ -187,6 +186,13 @@ Error cmdDel(const cni::CmdArgs& a) {
     if (auto e = moveOut(ctr, host, hostNs, link.index, name))
         return Error(e.code, "failed to move " + a.ifname + " back to the host: " + e.text());
     return {};
+}
+
+Error cmdDel(const cni::CmdArgs& a) {
+    Conf c;
+    if (auto e = parseConf(a, false, c)) return e;
+    return attach::deleteLinkAndIpam(a, !a.conf.ipamType.empty(), attach::DelOrder::kIpamFirst,
+                                     [&] { return moveBack(a, c); });
 }
 
 Error cmdCheck(const cni::CmdArgs& a) {

@@ -11,7 +11,6 @@
 #include "attach/sandbox.h"
 #include "attach/veth.h"
 #include "cni/applet.h"
-#include "cni/delegate.h"
 #include "cni/json.h"
 #include "netfilter/ipmasq.h"
 #include "netlink/netlink.h"
@@ -144,8 +143,9 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 Error cmdDel(const cni::CmdArgs& a) {
     Conf conf;
     if (auto e = parseConf(a, false, conf)) return e;
-    if (auto e = cni::ipamDel(a)) return e;
-    if (auto e = attach::deleteSandboxLink(a)) return e;
+    if (auto e = attach::deleteLinkAndIpam(a, true, attach::DelOrder::kIpamFirst,
+                                           [&a] { return attach::deleteSandboxLink(a); }))
+        return e;
     if (conf.ipMasq) return nf::ipmasq::teardown(a.conf.name, a.containerID, a.ifname);
     return {};
 }

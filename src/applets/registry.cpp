@@ -44,7 +44,9 @@ const cni::Applet* find(std::string_view name) {
 
 const cni::Plugin* inProcessPlugin(std::string_view type) {
     const cni::Applet* a = find(type);
-    if (!a || !a->plugin || a->main || !a->finished) return nullptr;
+    // An applet with a main of its own as well (dhcp: `dhcp daemon`) is
+    // still this plugin when delegated to.
+    if (!a || !a->plugin || !a->finished) return nullptr;
     return a->plugin;
 }
 

@@ -12,9 +12,9 @@ namespace registry {
 
 std::span<const cni::Applet* const> applets();
 const cni::Applet* find(std::string_view name);
-// The plugin of a finished plugin applet named `type` (what may run
-// in-process when delegated to: main installs this as
-// cni::setInProcessLookup), or nullptr.
+// The plugin of a finished plugin applet named `type`, also of one that
+// has a main of its own (what may run in-process when delegated to: main
+// installs this as cni::setInProcessLookup), or nullptr.
 const cni::Plugin* inProcessPlugin(std::string_view type);
 
 }  // namespace registry

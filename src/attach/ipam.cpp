@@ -24,4 +24,16 @@ void applyConfDns(const cni::CmdArgs& a, cni::Result& out) {
     if (!a.conf.dns.empty()) out.dns = a.conf.dns;
 }
 
+bool ipamUsesLink(std::string_view ipamType) { return ipamType == "dhcp"; }
+
+Error deleteLinkAndIpam(const cni::CmdArgs& a, bool withIpam, DelOrder order,
+                        const std::function<Error()>& deleteLink) {
+    bool ipamFirst = withIpam && (order == DelOrder::kIpamFirst || ipamUsesLink(a.conf.ipamType));
+    if (ipamFirst)
+        if (auto e = cni::ipamDel(a)) return e;
+    if (auto e = deleteLink()) return e;
+    if (withIpam && !ipamFirst) return cni::ipamDel(a);
+    return {};
+}
+
 }  // namespace attach

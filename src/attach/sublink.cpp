@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "attach/ipam.h"
 #include "cni/delegate.h"
 #include "cni/json.h"
 #include "cni/mac.h"
@@ -104,9 +105,8 @@ Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, bool not
 }
 
 Error del(const cni::CmdArgs& a) {
-    if (!a.conf.ipamType.empty())
-        if (auto e = cni::ipamDel(a)) return e;
-    return deleteSandboxLink(a);
+    return deleteLinkAndIpam(a, !a.conf.ipamType.empty(), DelOrder::kIpamFirst,
+                             [&a] { return deleteSandboxLink(a); });
 }
 
 Error check(const cni::CmdArgs& a, std::string_view kind) {

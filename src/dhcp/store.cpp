@@ -20,6 +20,33 @@ namespace {
 
 constexpr char kHead[] = "LEASE";
 
+template <class T>
+bool parseNumber(std::string_view s, T& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+Error bad(std::string_view key, std::string_view what) {
+    return Error(util::kDecodeFailure, "lease record: " + std::string(key) + ": " + std::string(what));
+}
+
+// "<code> <hex>" fields into a map.
+Error parseOptions(const Block& b, std::string_view key, std::map<uint8_t, std::string>& out) {
+    for (const std::string& v : b.all(key)) {
+        uint8_t code = 0;
+        std::string bytes;
+        if (!parseCodeHex(v, code, bytes)) return bad(key, "not \"<code> <hex>\": \"" + v + "\"");
+        out[code] = std::move(bytes);
+    }
+    return {};
+}
+
+void addOptions(Block& b, const char* key, const std::map<uint8_t, std::string>& opts) {
+    for (const auto& [code, bytes] : opts) b.add(key, std::to_string(code) + " " + toHex(bytes));
+}
+
+}  // namespace
+
 std::string toHex(std::string_view bytes) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string s;
@@ -47,35 +74,22 @@ bool fromHex(std::string_view hex, std::string& out) {
     return true;
 }
 
-template <class T>
-bool parseNumber(std::string_view s, T& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+bool parseCodeHex(std::string_view s, uint8_t& code, std::string& bytes) {
+    size_t sp = s.find(' ');
+    return sp != std::string_view::npos && parseNumber(s.substr(0, sp), code) && fromHex(s.substr(sp + 1), bytes);
 }
 
-Error bad(std::string_view key, std::string_view what) {
-    return Error(util::kDecodeFailure, "lease record: " + std::string(key) + ": " + std::string(what));
-}
-
-// "<code> <hex>" fields into a map.
-Error parseOptions(const Block& b, std::string_view key, std::map<uint8_t, std::string>& out) {
-    for (const std::string& v : b.all(key)) {
-        std::string_view sv = v;
-        size_t sp = sv.find(' ');
+bool parseCodeList(std::string_view s, std::vector<uint8_t>& out) {
+    out.clear();
+    while (!s.empty()) {
+        size_t sp = s.find(' ');
         uint8_t code = 0;
-        std::string bytes;
-        if (sp == std::string_view::npos || !parseNumber(sv.substr(0, sp), code) || !fromHex(sv.substr(sp + 1), bytes))
-            return bad(key, "not \"<code> <hex>\": \"" + v + "\"");
-        out[code] = std::move(bytes);
+        if (!parseNumber(s.substr(0, sp), code)) return false;
+        out.push_back(code);
+        s.remove_prefix(sp == std::string_view::npos ? s.size() : sp + 1);
     }
-    return {};
+    return true;
 }
-
-void addOptions(Block& b, const char* key, const std::map<uint8_t, std::string>& opts) {
-    for (const auto& [code, bytes] : opts) b.add(key, std::to_string(code) + " " + toHex(bytes));
-}
-
-}  // namespace
 
 Block recordBlock(const LeaseRecord& r) {
     Block b;
@@ -89,6 +103,7 @@ Block recordBlock(const LeaseRecord& r) {
     b.add("netns-ino", std::to_string(r.netnsIno));
     b.add("server-id", r.serverID);
     b.add("server-mac", r.serverMac);
+    if (!r.clientMac.empty()) b.add("client-mac", r.clientMac);
     b.add("address", r.address);
     b.add("lease-seconds", std::to_string(r.leaseSeconds));
     b.add("t1", std::to_string(r.t1Seconds));
@@ -127,6 +142,7 @@ Error parseRecord(const Block& b, LeaseRecord& out) {
     if (auto e = text("netns", out.netns, false)) return e;
     if (auto e = text("server-id", out.serverID, false)) return e;
     if (auto e = text("server-mac", out.serverMac, false)) return e;
+    if (auto e = text("client-mac", out.clientMac, false)) return e;
     if (const std::string* v = b.get("client-id"); v && !fromHex(*v, out.clientID))
         return bad("client-id", "not lower-case hex");
     if (auto e = number("netns-dev", out.netnsDev)) return e;
@@ -137,16 +153,8 @@ Error parseRecord(const Block& b, LeaseRecord& out) {
     if (auto e = number("acquired-at", out.acquiredAt)) return e;
     if (auto e = parseOptions(b, "reply-option", out.replyOptions)) return e;
     if (auto e = parseOptions(b, "provide", out.providedOptions)) return e;
-    if (const std::string* v = b.get("requested")) {
-        std::string_view rest = *v;
-        while (!rest.empty()) {
-            size_t sp = rest.find(' ');
-            uint8_t code = 0;
-            if (!parseNumber(rest.substr(0, sp), code)) return bad("requested", "not option codes: \"" + *v + "\"");
-            out.requestedOptions.push_back(code);
-            rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
-        }
-    }
+    if (const std::string* v = b.get("requested"); v && !parseCodeList(*v, out.requestedOptions))
+        return bad("requested", "not option codes: \"" + *v + "\"");
     if (const std::string* v = b.get("broadcast")) {
         if (*v != "true" && *v != "false") return bad("broadcast", "not true or false: \"" + *v + "\"");
         out.broadcast = *v == "true";

@@ -31,6 +31,7 @@ struct LeaseRecord {
     std::string containerID;
     std::string ifname;
     std::string clientID;                      // option 61's bytes
+    std::string clientMac;                     // the interface's MAC (chaddr); empty in older records
     std::string netns;                         // the netns path the plugin gave
     uint64_t netnsDev = 0, netnsIno = 0;       // which namespace that was
     // The lease.
@@ -47,6 +48,14 @@ struct LeaseRecord {
 
     bool operator==(const LeaseRecord&) const = default;
 };
+
+// The forms byte strings and option lists take in records and in the
+// daemon's requests: lower-case hex; "<code> <hex>"; decimal codes separated
+// by single spaces ("1 3 121"). The parsers return false on anything else.
+std::string toHex(std::string_view bytes);
+bool fromHex(std::string_view hex, std::string& out);
+bool parseCodeHex(std::string_view s, uint8_t& code, std::string& bytes);
+bool parseCodeList(std::string_view s, std::vector<uint8_t>& out);
 
 // The record as a "LEASE" block, and back. parseRecord fails (code 6, what
 // is wrong) on a missing network, container-id, ifname or address, and on

@@ -13,7 +13,7 @@ import cnitest
 
 ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 # Applets finished in this release; the binary may hold more (planned ones).
-FINISHED = {"bridge", "cnitool", "dummy", "firewall", "host-device", "host-local", "ipvlan", "loopback",
+FINISHED = {"bridge", "cnitool", "dhcp", "dummy", "firewall", "host-device", "host-local", "ipvlan", "loopback",
             "macvlan", "portmap", "ptp", "static", "tap", "tuning", "vlan"}
 # Applets that are tools with their own command line, not CNI plugins.
 NOT_PLUGINS = {"cnitool"}

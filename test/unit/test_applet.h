@@ -38,6 +38,27 @@ struct ConfParser {
     }
 };
 
+// An IPAM applet's parser (no `strict` flag) on a whole config as the skel
+// passes it for ADD, with CNI_ARGS `cniArgs`: "ok" or "<code> <message>";
+// `c` gets the config. outcome() when only the verdict matters, ok() when
+// the config must parse.
+template <class Conf, cni::Error (*Parse)(const cni::CmdArgs&, Conf&)>
+struct IpamConfParser {
+    std::string operator()(const std::string& json, Conf& c, const std::string& cniArgs = "") const {
+        cni::Error e = Parse(cmdArgs(json, cni::Command::Add, {{"CNI_ARGS", cniArgs}}), c);
+        return e ? std::to_string(e.code) + " " + e.msg : "ok";
+    }
+    std::string outcome(const std::string& json, const std::string& cniArgs = "") const {
+        Conf c;
+        return (*this)(json, c, cniArgs);
+    }
+    Conf ok(const std::string& json, const std::string& cniArgs = "") const {
+        Conf c;
+        REQUIRE((*this)(json, c, cniArgs) == "ok");
+        return c;
+    }
+};
+
 // The ipMasqBackend key of an applet that masquerades: "iptables",
 // "nftables", "" (the choice left to the host); another name is refused
 // under `strict` only, and so is a non-string.

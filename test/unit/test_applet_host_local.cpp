@@ -10,6 +10,7 @@
 
 #include "applets/host_local.h"
 #include "helpers.h"
+#include "test_applet.h"
 
 using ipam::HostLocalConfig;
 
@@ -23,23 +24,7 @@ std::string config(const std::string& ipam, const std::string& top = "", const c
            "}" + top + "}";
 }
 
-// What the parser says about `json` (CNI_ARGS `cniArgs`) as the skel passes
-// it for ADD: "ok" or "<code> <message>"; `c` gets the config.
-std::string parse(const std::string& json, HostLocalConfig& c, const std::string& cniArgs = "") {
-    auto e = applets::host_local::parseConf(testutil::cmdArgs(json, cni::Command::Add, {{"CNI_ARGS", cniArgs}}), c);
-    return e ? std::to_string(e.code) + " " + e.msg : "ok";
-}
-
-std::string outcome(const std::string& json, const std::string& cniArgs = "") {
-    HostLocalConfig c;
-    return parse(json, c, cniArgs);
-}
-
-HostLocalConfig ok(const std::string& json, const std::string& cniArgs = "") {
-    HostLocalConfig c;
-    REQUIRE(parse(json, c, cniArgs) == "ok");
-    return c;
-}
+constexpr testutil::IpamConfParser<HostLocalConfig, applets::host_local::parseConf> parse;
 
 std::vector<std::string> ranges(const HostLocalConfig& c) {
     std::vector<std::string> out;
@@ -65,7 +50,7 @@ struct ScopedEnv {
 
 TEST_CASE("host-local applet config: defaults", "[applet][host-local]") {
     ScopedEnv env(ipam::LeaseIndex::kEnv, nullptr);
-    HostLocalConfig c = ok(config(kRange));
+    HostLocalConfig c = parse.ok(config(kRange));
     CHECK(c.name == "net1");
     CHECK(c.cniVersion == "1.0.0");
     CHECK(ranges(c) == std::vector<std::string>{"10.1.2.0/24 10.1.2.1-10.1.2.254 gw 10.1.2.1"});
@@ -76,12 +61,12 @@ TEST_CASE("host-local applet config: defaults", "[applet][host-local]") {
     CHECK(c.requested.empty());
     CHECK(c.index == ipam::LeaseIndex::Use::On);
     // IPv6: the last address of the subnet is handed out too.
-    c = ok(config(R"("ranges":[[{"subnet":"fd00::/120"}]])"));
+    c = parse.ok(config(R"("ranges":[[{"subnet":"fd00::/120"}]])"));
     CHECK(ranges(c) == std::vector<std::string>{"fd00::/120 fd00::1-fd00::ff gw fd00::1"});
 }
 
 TEST_CASE("host-local applet config: ranges", "[applet][host-local]") {
-    HostLocalConfig c = ok(config(R"("ranges":[
+    HostLocalConfig c = parse.ok(config(R"("ranges":[
         [{"subnet":"10.1.2.0/24","rangeStart":"10.1.2.10","rangeEnd":"10.1.2.20","gateway":"10.1.2.254"},
          {"subnet":"10.1.3.0/29"}],
         [{"subnet":"fd00::/64","rangeStart":"fd00::100"}]])"));
@@ -121,39 +106,39 @@ TEST_CASE("host-local applet config: ranges", "[applet][host-local]") {
     };
     for (const auto& r : rows) {
         INFO(r.ipam);
-        CHECK(outcome(config(r.ipam)) == r.want);
+        CHECK(parse.outcome(config(r.ipam)) == r.want);
     }
 }
 
 TEST_CASE("host-local applet config: more than one address per family needs 0.3.0", "[applet][host-local]") {
     const char* two = R"("ranges":[[{"subnet":"10.1.2.0/24"}],[{"subnet":"10.1.3.0/24"}]])";
-    CHECK(outcome(config(two, "", "0.2.0")) == "7 CNI version 0.2.0 does not support more than 1 address per family");
-    CHECK(outcome(config(two, "", "0.3.0")) == "ok");
-    CHECK(outcome(config(R"("ranges":[[{"subnet":"10.1.2.0/24"}],[{"subnet":"fd00::/64"}]])", "", "0.2.0")) == "ok");
+    CHECK(parse.outcome(config(two, "", "0.2.0")) == "7 CNI version 0.2.0 does not support more than 1 address per family");
+    CHECK(parse.outcome(config(two, "", "0.3.0")) == "ok");
+    CHECK(parse.outcome(config(R"("ranges":[[{"subnet":"10.1.2.0/24"}],[{"subnet":"fd00::/64"}]])", "", "0.2.0")) == "ok");
 }
 
 TEST_CASE("host-local applet config: the top-level range (subnet, rangeStart, rangeEnd, gateway)",
           "[applet][host-local]") {
     HostLocalConfig c =
-        ok(config(R"("subnet":"10.1.1.0/24","rangeStart":"10.1.1.50","rangeEnd":"10.1.1.60","gateway":"10.1.1.1")"));
+        parse.ok(config(R"("subnet":"10.1.1.0/24","rangeStart":"10.1.1.50","rangeEnd":"10.1.1.60","gateway":"10.1.1.1")"));
     CHECK(ranges(c) == std::vector<std::string>{"10.1.1.0/24 10.1.1.50-10.1.1.60 gw 10.1.1.1"});
     // It comes after runtimeConfig.ipRanges and before `ranges`.
-    c = ok(config(R"("subnet":"10.1.1.0/24",)" + std::string(kRange),
+    c = parse.ok(config(R"("subnet":"10.1.1.0/24",)" + std::string(kRange),
                   R"(,"runtimeConfig":{"ipRanges":[[{"subnet":"10.1.9.0/24"}]]})"));
     CHECK(ranges(c) == std::vector<std::string>{"10.1.9.0/24 10.1.9.1-10.1.9.254 gw 10.1.9.1",
                                                 "10.1.1.0/24 10.1.1.1-10.1.1.254 gw 10.1.1.1",
                                                 "10.1.2.0/24 10.1.2.1-10.1.2.254 gw 10.1.2.1"});
     // Without a subnet the other three are ignored.
-    CHECK(outcome(config(R"("rangeStart":"10.1.1.50")")) == "7 no IP ranges specified");
-    CHECK(outcome(config(R"("subnet":"nope")")) == "7 invalid CIDR address \"nope\" in \"subnet\"");
-    CHECK(outcome(config(R"("subnet":"10.1.1.0/24","rangeStart":"10.1.2.5")")) == "7 invalid range set 0: RangeStart 10.1.2.5 not in network 10.1.1.0/24");
-    CHECK(outcome(config(R"("subnet":"10.1.1.0/24","gateway":"x")")) == "7 invalid IP address \"x\" in \"gateway\"");
-    CHECK(outcome(config(R"("subnet":"10.1.1.0/24","ranges":[[{"subnet":"10.1.1.0/25"}]])")) ==
+    CHECK(parse.outcome(config(R"("rangeStart":"10.1.1.50")")) == "7 no IP ranges specified");
+    CHECK(parse.outcome(config(R"("subnet":"nope")")) == "7 invalid CIDR address \"nope\" in \"subnet\"");
+    CHECK(parse.outcome(config(R"("subnet":"10.1.1.0/24","rangeStart":"10.1.2.5")")) == "7 invalid range set 0: RangeStart 10.1.2.5 not in network 10.1.1.0/24");
+    CHECK(parse.outcome(config(R"("subnet":"10.1.1.0/24","gateway":"x")")) == "7 invalid IP address \"x\" in \"gateway\"");
+    CHECK(parse.outcome(config(R"("subnet":"10.1.1.0/24","ranges":[[{"subnet":"10.1.1.0/25"}]])")) ==
           "7 range set 0 overlaps with 1");
 }
 
 TEST_CASE("host-local applet config: routes", "[applet][host-local]") {
-    HostLocalConfig c = ok(config(std::string(kRange) +
+    HostLocalConfig c = parse.ok(config(std::string(kRange) +
                                   R"(,"routes":[{"dst":"0.0.0.0/0"},{"dst":"192.168.0.0/16","gw":"10.1.2.9"},)"
                                   R"({"dst":"fd99::/64","gw":"fd00::9","mtu":1400,"priority":5}])"));
     REQUIRE(c.routes.size() == 3);
@@ -163,63 +148,63 @@ TEST_CASE("host-local applet config: routes", "[applet][host-local]") {
     CHECK(c.routes[2].dst.str() == "fd99::/64");
     CHECK(c.routes[2].mtu == 1400);
     CHECK(c.routes[2].priority == 5);
-    CHECK(outcome(config(std::string(kRange) + R"(,"routes":[{"dst":"notanet"}])")) == "7 invalid CIDR address \"notanet\" in \"dst\"");
-    CHECK(outcome(config(std::string(kRange) + R"(,"routes":[{"dst":"0.0.0.0/0","gw":"xx"}])")) == "7 invalid IP address \"xx\" in \"gw\"");
-    CHECK(outcome(config(std::string(kRange) + R"(,"routes":["0.0.0.0/0"])")) == "7 invalid value for \"routes\": expected a list of route objects, got array");
-    CHECK(outcome(config(std::string(kRange) + R"(,"routes":{"dst":"0.0.0.0/0"})")) == "7 invalid value for \"routes\": expected a list of routes, got object");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"routes":[{"dst":"notanet"}])")) == "7 invalid CIDR address \"notanet\" in \"dst\"");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"routes":[{"dst":"0.0.0.0/0","gw":"xx"}])")) == "7 invalid IP address \"xx\" in \"gw\"");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"routes":["0.0.0.0/0"])")) == "7 invalid value for \"routes\": expected a list of route objects, got array");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"routes":{"dst":"0.0.0.0/0"})")) == "7 invalid value for \"routes\": expected a list of routes, got object");
 }
 
 TEST_CASE("host-local applet config: dataDir", "[applet][host-local]") {
-    HostLocalConfig c = ok(config(std::string(kRange) + R"(,"dataDir":"/run/x/")"));
+    HostLocalConfig c = parse.ok(config(std::string(kRange) + R"(,"dataDir":"/run/x/")"));
     CHECK(c.dataDir == "/run/x/");
     CHECK(c.dir() == "/run/x/net1");
-    c = ok(config(std::string(kRange) + R"(,"dataDir":"")"));
+    c = parse.ok(config(std::string(kRange) + R"(,"dataDir":"")"));
     CHECK(c.dataDir == "/var/lib/cni/networks");
-    c = ok(config(std::string(kRange) + R"(,"dataDir":"rel/dir")"));
+    c = parse.ok(config(std::string(kRange) + R"(,"dataDir":"rel/dir")"));
     CHECK(c.dir() == "rel/dir/net1");
-    CHECK(outcome(config(std::string(kRange) + R"(,"dataDir":7)")) == "7 invalid value for \"dataDir\": expected a string, got number");
-    CHECK(outcome(config(std::string(kRange) + R"(,"dataDir":"/x/../etc")")) ==
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"dataDir":7)")) == "7 invalid value for \"dataDir\": expected a string, got number");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"dataDir":"/x/../etc")")) ==
           "7 invalid dataDir \"/x/../etc\": \"..\" components are not allowed");
-    CHECK(outcome(config(std::string(kRange) + R"(,"dataDir":"..")")) ==
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"dataDir":"..")")) ==
           "7 invalid dataDir \"..\": \"..\" components are not allowed");
 }
 
 TEST_CASE("host-local applet config: resolvConf", "[applet][host-local]") {
-    HostLocalConfig c = ok(config(std::string(kRange) + R"(,"resolvConf":"/etc/resolv.conf")"));
+    HostLocalConfig c = parse.ok(config(std::string(kRange) + R"(,"resolvConf":"/etc/resolv.conf")"));
     CHECK(c.resolvConf == "/etc/resolv.conf");
-    CHECK(outcome(config(std::string(kRange) + R"(,"resolvConf":["x"])")) == "7 invalid value for \"resolvConf\": expected a string, got array");
+    CHECK(parse.outcome(config(std::string(kRange) + R"(,"resolvConf":["x"])")) == "7 invalid value for \"resolvConf\": expected a string, got array");
 }
 
 TEST_CASE("host-local applet config: requested addresses", "[applet][host-local]") {
-    HostLocalConfig c = ok(config(kRange, R"(,"args":{"cni":{"ips":["10.1.2.8/24","10.1.2.9"]}},)"
+    HostLocalConfig c = parse.ok(config(kRange, R"(,"args":{"cni":{"ips":["10.1.2.8/24","10.1.2.9"]}},)"
                                           R"("runtimeConfig":{"ips":["10.1.2.10","10.1.2.8"]})"),
                            "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.1.2.7/24");
     std::vector<std::string> req;
     for (const auto& ip : c.requested) req.push_back(ip.str());
     // CNI_ARGS, args.cni.ips, runtimeConfig.ips; duplicates once.
     CHECK(req == std::vector<std::string>{"10.1.2.7", "10.1.2.8", "10.1.2.9", "10.1.2.10"});
-    CHECK(ok(config(kRange), "IP=").requested.empty());
+    CHECK(parse.ok(config(kRange), "IP=").requested.empty());
 
-    CHECK(outcome(config(kRange), "IP=10.1.2.300") == "4 ARGS: error parsing value of pair \"IP=10.1.2.300\": invalid IP address 10.1.2.300");
-    CHECK(outcome(config(kRange), "IP=10.1.2.9,10.1.2.10") ==
+    CHECK(parse.outcome(config(kRange), "IP=10.1.2.300") == "4 ARGS: error parsing value of pair \"IP=10.1.2.300\": invalid IP address 10.1.2.300");
+    CHECK(parse.outcome(config(kRange), "IP=10.1.2.9,10.1.2.10") ==
           "4 ARGS: error parsing value of pair \"IP=10.1.2.9,10.1.2.10\": invalid IP address 10.1.2.9,10.1.2.10");
-    CHECK(outcome(config(kRange), "K8S_POD_NAME=x") == "4 ARGS: unknown args [\"K8S_POD_NAME=x\"]");
-    CHECK(outcome(config(kRange), "IP") == "4 ARGS: invalid pair \"IP\"");
-    CHECK(outcome(config(kRange, R"(,"args":{"cni":{"ips":["notip"]}})")) == "7 invalid IP address notip");
-    CHECK(outcome(config(kRange, R"(,"args":{"cni":{"ips":"10.1.2.9"}})")) == "7 invalid value for \"ips\": expected a list of strings, got string");
-    CHECK(outcome(config(kRange, R"(,"runtimeConfig":{"ips":["10.1.2.9/33"]})")) == "7 invalid IP address 10.1.2.9/33");
-    CHECK(outcome(config(kRange, R"(,"runtimeConfig":{"ips":[7]})")) == "7 invalid value for \"ips\": expected a list of strings, got array");
-    CHECK(outcome(config(kRange, R"(,"runtimeConfig":{"ipRanges":[[{"subnet":"10.1.2.0/25"}]]})")) ==
+    CHECK(parse.outcome(config(kRange), "K8S_POD_NAME=x") == "4 ARGS: unknown args [\"K8S_POD_NAME=x\"]");
+    CHECK(parse.outcome(config(kRange), "IP") == "4 ARGS: invalid pair \"IP\"");
+    CHECK(parse.outcome(config(kRange, R"(,"args":{"cni":{"ips":["notip"]}})")) == "7 invalid IP address notip");
+    CHECK(parse.outcome(config(kRange, R"(,"args":{"cni":{"ips":"10.1.2.9"}})")) == "7 invalid value for \"ips\": expected a list of strings, got string");
+    CHECK(parse.outcome(config(kRange, R"(,"runtimeConfig":{"ips":["10.1.2.9/33"]})")) == "7 invalid IP address 10.1.2.9/33");
+    CHECK(parse.outcome(config(kRange, R"(,"runtimeConfig":{"ips":[7]})")) == "7 invalid value for \"ips\": expected a list of strings, got array");
+    CHECK(parse.outcome(config(kRange, R"(,"runtimeConfig":{"ipRanges":[[{"subnet":"10.1.2.0/25"}]]})")) ==
           "7 range set 0 overlaps with 1");
-    CHECK(outcome(config(kRange, R"(,"runtimeConfig":{"ipRanges":"x"})")) == "7 runtimeConfig.ipRanges must be a list of range sets");
+    CHECK(parse.outcome(config(kRange, R"(,"runtimeConfig":{"ipRanges":"x"})")) == "7 runtimeConfig.ipRanges must be a list of range sets");
 }
 
 TEST_CASE("host-local applet config: the ipam object", "[applet][host-local]") {
-    CHECK(outcome(R"({"cniVersion":"1.0.0","name":"net1","type":"host-local"})") ==
+    CHECK(parse.outcome(R"({"cniVersion":"1.0.0","name":"net1","type":"host-local"})") ==
           "7 IPAM config missing 'ipam' key");
     // A non-object `ipam` is refused by the skel already (ipam::ipamObject's
     // own text is tested with the loader).
-    CHECK(outcome(config("")) == "7 no IP ranges specified");
+    CHECK(parse.outcome(config("")) == "7 no IP ranges specified");
 }
 
 TEST_CASE("host-local applet config: the index switch comes from CNIBOX_HOSTLOCAL_INDEX", "[applet][host-local]") {
@@ -234,6 +219,6 @@ TEST_CASE("host-local applet config: the index switch comes from CNIBOX_HOSTLOCA
     for (const auto& r : rows) {
         INFO((r.value ? r.value : "(unset)"));
         ScopedEnv env(LeaseIndex::kEnv, r.value);
-        CHECK(ok(config(kRange)).index == r.want);
+        CHECK(parse.ok(config(kRange)).index == r.want);
     }
 }

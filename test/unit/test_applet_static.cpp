@@ -8,6 +8,7 @@
 
 #include "applets/static.h"
 #include "helpers.h"
+#include "test_applet.h"
 
 using applets::static_::Conf;
 
@@ -18,23 +19,7 @@ std::string config(const std::string& ipam, const std::string& top = "", const c
            top + "}";
 }
 
-// What the parser says about `json` (CNI_ARGS `cniArgs`) as the skel passes
-// it for ADD: "ok" or "<code> <message>"; `c` gets the config.
-std::string parse(const std::string& json, Conf& c, const std::string& cniArgs = "") {
-    auto e = applets::static_::parseConf(testutil::cmdArgs(json, cni::Command::Add, {{"CNI_ARGS", cniArgs}}), c);
-    return e ? std::to_string(e.code) + " " + e.msg : "ok";
-}
-
-std::string outcome(const std::string& json, const std::string& cniArgs = "") {
-    Conf c;
-    return parse(json, c, cniArgs);
-}
-
-Conf ok(const std::string& json, const std::string& cniArgs = "") {
-    Conf c;
-    REQUIRE(parse(json, c, cniArgs) == "ok");
-    return c;
-}
+constexpr testutil::IpamConfParser<Conf, applets::static_::parseConf> parse;
 
 // "address[ gw gateway]" for each address.
 std::vector<std::string> addrs(const Conf& c) {
@@ -46,17 +31,17 @@ std::vector<std::string> addrs(const Conf& c) {
 }  // namespace
 
 TEST_CASE("static applet config: defaults", "[applet][static]") {
-    Conf c = ok(config(""));
+    Conf c = parse.ok(config(""));
     CHECK(c.addresses.empty());
     CHECK(c.routes.empty());
     CHECK(c.dns.empty());
 }
 
 TEST_CASE("static applet config: addresses", "[applet][static]") {
-    Conf c = ok(config(R"("addresses":[{"address":"10.1.2.3/24","gateway":"10.1.2.1"},{"address":"fd00::3/64"}])"));
+    Conf c = parse.ok(config(R"("addresses":[{"address":"10.1.2.3/24","gateway":"10.1.2.1"},{"address":"fd00::3/64"}])"));
     CHECK(addrs(c) == std::vector<std::string>{"10.1.2.3/24 gw 10.1.2.1", "fd00::3/64"});
     // Host bits stay: the address is the interface's, not a network.
-    CHECK(ok(config(R"("addresses":[{"address":"10.1.2.3/8"}])")).addresses[0].address.str() == "10.1.2.3/8");
+    CHECK(parse.ok(config(R"("addresses":[{"address":"10.1.2.3/8"}])")).addresses[0].address.str() == "10.1.2.3/8");
 
     struct Row {
         const char* ipam;
@@ -74,23 +59,23 @@ TEST_CASE("static applet config: addresses", "[applet][static]") {
     };
     for (const auto& r : rows) {
         INFO(r.ipam);
-        CHECK(outcome(config(r.ipam)) == r.want);
+        CHECK(parse.outcome(config(r.ipam)) == r.want);
     }
 }
 
 TEST_CASE("static applet config: more than one address per family needs 0.3.0", "[applet][static]") {
     const char* two = R"("addresses":[{"address":"10.1.2.3/24"},{"address":"10.1.3.3/24"}])";
-    CHECK(outcome(config(two, "", "0.2.0")) == "7 CNI version 0.2.0 does not support more than 1 address per family");
-    CHECK(outcome(config(two, "", "0.3.0")) == "ok");
-    CHECK(outcome(config(R"("addresses":[{"address":"10.1.2.3/24"},{"address":"fd00::3/64"}])", "", "0.2.0")) ==
+    CHECK(parse.outcome(config(two, "", "0.2.0")) == "7 CNI version 0.2.0 does not support more than 1 address per family");
+    CHECK(parse.outcome(config(two, "", "0.3.0")) == "ok");
+    CHECK(parse.outcome(config(R"("addresses":[{"address":"10.1.2.3/24"},{"address":"fd00::3/64"}])", "", "0.2.0")) ==
           "ok");
     // Counted after every source is in: CNI_ARGS adds the second.
-    CHECK(outcome(config(R"("addresses":[{"address":"10.1.2.3/24"}])", "", "0.2.0"), "IP=10.1.3.3/24") ==
+    CHECK(parse.outcome(config(R"("addresses":[{"address":"10.1.2.3/24"}])", "", "0.2.0"), "IP=10.1.3.3/24") ==
           "7 CNI version 0.2.0 does not support more than 1 address per family");
 }
 
 TEST_CASE("static applet config: routes and dns", "[applet][static]") {
-    Conf c = ok(config(R"("routes":[{"dst":"0.0.0.0/0","gw":"10.1.2.1"},{"dst":"fd99::/64"}],)"
+    Conf c = parse.ok(config(R"("routes":[{"dst":"0.0.0.0/0","gw":"10.1.2.1"},{"dst":"fd99::/64"}],)"
                        R"("dns":{"nameservers":["10.1.2.53","fd00::53"],"domain":"example.test",)"
                        R"("search":["a.example.test"],"options":["ndots:2"]})"));
     REQUIRE(c.routes.size() == 2);
@@ -103,49 +88,49 @@ TEST_CASE("static applet config: routes and dns", "[applet][static]") {
     CHECK(c.dns.search == std::vector<std::string>{"a.example.test"});
     CHECK(c.dns.options == std::vector<std::string>{"ndots:2"});
 
-    CHECK(outcome(config(R"("routes":[{"dst":"x"}])")) == "7 invalid CIDR address \"x\" in \"dst\"");
-    CHECK(outcome(config(R"("routes":[{"dst":"0.0.0.0/0","gw":"x"}])")) == "7 invalid IP address \"x\" in \"gw\"");
-    CHECK(outcome(config(R"("routes":"0.0.0.0/0")")) == "7 invalid value for \"routes\": expected a list of routes, got string");
-    CHECK(outcome(config(R"("dns":[])")) == "7 invalid value for \"dns\": expected an object, got array");
-    CHECK(outcome(config(R"("dns":{"nameservers":"10.1.2.53"})")) == "7 invalid value for \"nameservers\": expected a list of strings, got string");
-    CHECK(outcome(config(R"("dns":{"domain":7})")) == "7 invalid value for \"domain\": expected a string, got number");
+    CHECK(parse.outcome(config(R"("routes":[{"dst":"x"}])")) == "7 invalid CIDR address \"x\" in \"dst\"");
+    CHECK(parse.outcome(config(R"("routes":[{"dst":"0.0.0.0/0","gw":"x"}])")) == "7 invalid IP address \"x\" in \"gw\"");
+    CHECK(parse.outcome(config(R"("routes":"0.0.0.0/0")")) == "7 invalid value for \"routes\": expected a list of routes, got string");
+    CHECK(parse.outcome(config(R"("dns":[])")) == "7 invalid value for \"dns\": expected an object, got array");
+    CHECK(parse.outcome(config(R"("dns":{"nameservers":"10.1.2.53"})")) == "7 invalid value for \"nameservers\": expected a list of strings, got string");
+    CHECK(parse.outcome(config(R"("dns":{"domain":7})")) == "7 invalid value for \"domain\": expected a string, got number");
 }
 
 TEST_CASE("static applet config: CNI_ARGS IP and GATEWAY", "[applet][static]") {
     const char* one = R"("addresses":[{"address":"10.1.2.3/24","gateway":"10.1.2.1"}])";
-    Conf c = ok(config(one), "IP=10.1.3.3/24, fd00::3/64;GATEWAY=10.1.3.1,fd00::1,10.1.2.254");
+    Conf c = parse.ok(config(one), "IP=10.1.3.3/24, fd00::3/64;GATEWAY=10.1.3.1,fd00::1,10.1.2.254");
     // Appended; each gateway goes to the CNI_ARGS addresses that contain it.
     CHECK(addrs(c) == std::vector<std::string>{"10.1.2.3/24 gw 10.1.2.1", "10.1.3.3/24 gw 10.1.3.1",
                                                "fd00::3/64 gw fd00::1"});
-    CHECK(addrs(ok(config(""), "IgnoreUnknown=1;K8S_POD_NAME=x;IP=")) == std::vector<std::string>{});
+    CHECK(addrs(parse.ok(config(""), "IgnoreUnknown=1;K8S_POD_NAME=x;IP=")) == std::vector<std::string>{});
 
-    CHECK(outcome(config(""), "IP=10.1.3.3") ==
+    CHECK(parse.outcome(config(""), "IP=10.1.3.3") ==
           "4 the 'ip' field is expected to be in CIDR notation, got: '10.1.3.3'");
-    CHECK(outcome(config(""), "IP=10.1.3.3/24,") == "4 the 'ip' field is expected to be in CIDR notation, got: ''");
-    CHECK(outcome(config(""), "IP=10.1.3.3/24;GATEWAY=nope") == "4 invalid gateway address: nope");
-    CHECK(outcome(config(""), "FOO=bar") == "4 ARGS: unknown args [\"FOO=bar\"]");
+    CHECK(parse.outcome(config(""), "IP=10.1.3.3/24,") == "4 the 'ip' field is expected to be in CIDR notation, got: ''");
+    CHECK(parse.outcome(config(""), "IP=10.1.3.3/24;GATEWAY=nope") == "4 invalid gateway address: nope");
+    CHECK(parse.outcome(config(""), "FOO=bar") == "4 ARGS: unknown args [\"FOO=bar\"]");
 }
 
 TEST_CASE("static applet config: args.cni.ips and runtimeConfig.ips replace the addresses", "[applet][static]") {
     const char* one = R"("addresses":[{"address":"10.1.2.3/24","gateway":"10.1.2.1"}])";
-    Conf c = ok(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4/24"]}})"), "IP=10.1.3.3/24");
+    Conf c = parse.ok(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4/24"]}})"), "IP=10.1.3.3/24");
     CHECK(addrs(c) == std::vector<std::string>{"10.1.4.4/24"});
-    c = ok(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4/24"]}},"runtimeConfig":{"ips":["10.1.5.5/24"]})"));
+    c = parse.ok(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4/24"]}},"runtimeConfig":{"ips":["10.1.5.5/24"]})"));
     CHECK(addrs(c) == std::vector<std::string>{"10.1.5.5/24"});
     // Empty lists replace nothing.
-    c = ok(config(one, R"(,"args":{"cni":{"ips":[]}},"runtimeConfig":{"ips":[]})"));
+    c = parse.ok(config(one, R"(,"args":{"cni":{"ips":[]}},"runtimeConfig":{"ips":[]})"));
     CHECK(addrs(c) == std::vector<std::string>{"10.1.2.3/24 gw 10.1.2.1"});
     // A bad configured address replaced before it is parsed is no error (as upstream).
-    c = ok(config(R"("addresses":[{"address":"bad"}])", R"(,"runtimeConfig":{"ips":["10.1.5.5/24"]})"));
+    c = parse.ok(config(R"("addresses":[{"address":"bad"}])", R"(,"runtimeConfig":{"ips":["10.1.5.5/24"]})"));
     CHECK(addrs(c) == std::vector<std::string>{"10.1.5.5/24"});
 
-    CHECK(outcome(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4"]}})")) ==
+    CHECK(parse.outcome(config(one, R"(,"args":{"cni":{"ips":["10.1.4.4"]}})")) ==
           "7 an entry in the 'ips' field is NOT in CIDR notation, got: '10.1.4.4'");
-    CHECK(outcome(config(one, R"(,"runtimeConfig":{"ips":["x/24"]})")) ==
+    CHECK(parse.outcome(config(one, R"(,"runtimeConfig":{"ips":["x/24"]})")) ==
           "7 an entry in the 'ips' field is NOT in CIDR notation, got: 'x/24'");
-    CHECK(outcome(config(one, R"(,"runtimeConfig":{"ips":"10.1.4.4/24"})")) == "7 invalid value for \"ips\": expected a list of strings, got string");
+    CHECK(parse.outcome(config(one, R"(,"runtimeConfig":{"ips":"10.1.4.4/24"})")) == "7 invalid value for \"ips\": expected a list of strings, got string");
 }
 
 TEST_CASE("static applet config: the ipam object", "[applet][static]") {
-    CHECK(outcome(R"({"cniVersion":"1.0.0","name":"net1","type":"static"})") == "7 IPAM config missing 'ipam' key");
+    CHECK(parse.outcome(R"({"cniVersion":"1.0.0","name":"net1","type":"static"})") == "7 IPAM config missing 'ipam' key");
 }

@@ -1,0 +1,79 @@
+"""A LAN with a DHCP server for the dhcp tests: a "host" namespace (where the
+plugins and the dhcp daemon run) whose link lan0 is a veth to a "server"
+namespace running dnsmasq (DHCP only) on srv0. macvlan children of lan0, or
+a bridge with lan0 as a port, put containers on that LAN.
+
+dnsmasq runs with --no-ping unless asked: its default ping check holds every
+new client's OFFER for about 3 s, a server policy that would hide the
+client's own cost."""
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import cnitest
+
+
+class DnsmasqLan:
+    def __init__(self, make_ns, subnet="10.77.0", lease="2m", ping=False, extra=()):
+        self.host = make_ns("cbt-dh-host")
+        self.srv = make_ns("cbt-dh-srv")
+        self.subnet = subnet
+        self.server_ip = f"{subnet}.1"
+        self.dir = tempfile.mkdtemp(prefix="cbt-dhcp-")
+        self.leasefile = os.path.join(self.dir, "leases")
+        self.logfile = os.path.join(self.dir, "dnsmasq.log")
+        self.host.sh(f"ip link add lan0 type veth peer name srv0 netns {self.srv.name} && ip link set lan0 up")
+        self.srv.sh(f"ip addr add {self.server_ip}/24 dev srv0 && ip link set srv0 up")
+        self._args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--port=0", "--bind-interfaces",
+                      "--interface=srv0", f"--dhcp-range={subnet}.50,{subnet}.150,255.255.255.0,{lease}",
+                      f"--dhcp-option=option:router,{self.server_ip}", f"--dhcp-leasefile={self.leasefile}",
+                      "--log-dhcp", f"--log-facility={self.logfile}", "--dhcp-authoritative"]
+        if not ping:
+            self._args.append("--no-ping")
+        self._args += list(extra)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.srv.name] + self._args,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        end = time.time() + 5
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited: " + self.proc.stderr.read().decode(errors="replace"))
+            if os.path.exists(self.logfile) and "DHCP, IP range" in self.log():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("dnsmasq did not start within 5 s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def leases(self):
+        """dnsmasq's lease file: [(mac, ip, client id)]."""
+        try:
+            with open(self.leasefile) as f:
+                rows = [l.split() for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+        return [(r[1], r[2], r[4]) for r in rows if len(r) >= 5]
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self):
+        self.stop()
+        cnitest.sh(["rm", "-rf", self.dir], check=False)

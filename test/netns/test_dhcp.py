@@ -1,0 +1,229 @@
+"""dhcp IPAM with its daemon against a real DHCP server (root): dnsmasq in a
+"server" namespace on a LAN (dhcplan.py), the daemon and the plugins in the
+"host" namespace, containers attached by macvlan or by a bridge with the
+LAN as a port. The lease must be in dnsmasq's lease file after ADD and gone
+when DEL returns (the release is sent before DEL answers)."""
+import concurrent.futures
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import cnitest
+from cnitest import assert_cni_error, run_plugin
+from dhcplan import DnsmasqLan
+
+pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq (dnsmasq-base)")
+
+NET = "lan"
+
+
+class Daemon:
+    """`dhcp daemon` in the LAN's host namespace, with its own socket and
+    state directory."""
+
+    def __init__(self, ns, env=None):
+        self.ns = ns
+        self.dir = tempfile.mkdtemp(prefix="cbt-dhcpd-")
+        self.sock = os.path.join(self.dir, "dhcp.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.env = env or {}
+        self.proc = None
+        self.start()
+
+    def start(self):
+        exe = os.path.join(cnitest.cnibox_dir(), "dhcp")
+        env = dict(os.environ, **self.env)
+        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns.name, exe, "daemon",
+                                      "-socketpath", self.sock, "-statedir", self.state],
+                                     stdout=self.log, stderr=self.log, env=env)
+        end = time.time() + 5
+        while not os.path.exists(self.sock):
+            assert self.proc.poll() is None, "daemon exited: " + self.logtext()
+            assert time.time() < end, "daemon socket did not appear: " + self.logtext()
+            time.sleep(0.01)
+
+    def logtext(self):
+        with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
+            return f.read()
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+        self.log.close()
+
+    def cleanup(self):
+        self.kill(signal.SIGTERM)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def lan(make_ns):
+    l = DnsmasqLan(make_ns)
+    yield l
+    l.cleanup()
+
+
+@pytest.fixture
+def daemon(lan):
+    d = Daemon(lan.host)
+    yield d
+    d.cleanup()
+
+
+def macvlan_conf(daemon, version="1.0.0", **ipam):
+    return {"cniVersion": version, "name": NET, "type": "macvlan", "master": "lan0",
+            "ipam": dict({"type": "dhcp", "daemonSocketPath": daemon.sock}, **ipam)}
+
+
+def run(cmd, lan, ctr, c, cid="ctr1", ifname="eth0", **kw):
+    return run_plugin(c["type"], cmd, c, host=lan.host, netns=ctr, containerid=cid, ifname=ifname, **kw)
+
+
+def client_id(cid, ifname="eth0", net=NET):
+    return ":".join(f"{b:02x}" for b in b"\0" + f"{cid}/{net}/{ifname}".encode())
+
+
+def wait_gone(lan, cid_text, within=1.0):
+    end = time.time() + within
+    while time.time() < end:
+        if not any(l[2] == cid_text for l in lan.leases()):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_macvlan_add_check_del_releases(lan, daemon, make_ns):
+    ctr = make_ns()
+    c = macvlan_conf(daemon)
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, (r, daemon.logtext())
+    res = r.json
+    assert len(res["ips"]) == 1
+    ip = res["ips"][0]
+    addr, prefix = ip["address"].split("/")
+    assert prefix == "24" and addr.startswith("10.77.0.") and 50 <= int(addr.rsplit(".", 1)[1]) <= 150
+    assert ip["gateway"] == lan.server_ip
+    assert {"dst": "0.0.0.0/0", "gw": lan.server_ip} in res["routes"]
+    # The server holds the lease under cnibox's client identifier.
+    assert (res["interfaces"][0]["mac"], addr, client_id("ctr1")) in lan.leases()
+    # The container uses the address: the server answers it.
+    ctr.sh(f"ping -c1 -W2 {lan.server_ip}")
+    r = run("CHECK", lan, ctr, dict(c, prevResult=res))
+    assert r.ok, r
+    r = run("DEL", lan, ctr, dict(c, prevResult=res))
+    assert r.ok, r
+    assert wait_gone(lan, client_id("ctr1")), (lan.leases(), lan.log()[-2000:])
+    assert "DHCPRELEASE" in lan.log()
+    assert run("DEL", lan, ctr, c).ok
+
+
+def test_add_again_reuses_the_lease(lan, daemon, make_ns):
+    ctr = make_ns()
+    c = macvlan_conf(daemon)
+    r1 = run("ADD", lan, ctr, c)
+    assert r1.ok, r1
+    # A second ADD of the same attachment (the link made again) gets the same address.
+    assert run("DEL", lan, ctr, c).ok
+    r2 = run("ADD", lan, ctr, c)
+    assert r2.ok, r2
+    assert run("DEL", lan, ctr, c).ok
+
+
+def test_bridge_port_del_releases_before_the_link_goes(lan, daemon, make_ns):
+    lan.host.sh("ip link add brlan type bridge && ip link set lan0 master brlan && ip link set brlan up")
+    ctr = make_ns()
+    c = {"cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": "brlan",
+         "ipam": {"type": "dhcp", "daemonSocketPath": daemon.sock}}
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, (r, daemon.logtext())
+    ctr.sh(f"ping -c1 -W2 {lan.server_ip}")
+    assert any(l[2] == client_id("ctr1") for l in lan.leases())
+    r = run("DEL", lan, ctr, c)
+    assert r.ok, r
+    assert wait_gone(lan, client_id("ctr1")), lan.leases()
+
+
+def test_daemon_restart_keeps_the_lease_and_del_releases(lan, daemon, make_ns):
+    ctr = make_ns()
+    c = macvlan_conf(daemon)
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, r
+    daemon.kill(signal.SIGKILL)
+    daemon.start()
+    r2 = run("CHECK", lan, ctr, dict(c, prevResult=r.json))
+    assert r2.ok, (r2, daemon.logtext())
+    assert run("DEL", lan, ctr, c).ok
+    assert wait_gone(lan, client_id("ctr1")), lan.leases()
+
+
+def test_daemon_not_running_is_try_again_naming_the_socket(lan, make_ns):
+    ctr = make_ns()
+    sock = "/run/cbt-no-such-dhcp-dir/dhcp.sock"
+    c = {"cniVersion": "1.0.0", "name": NET, "type": "macvlan", "master": "lan0",
+         "ipam": {"type": "dhcp", "daemonSocketPath": sock}}
+    for cmd in ("ADD", "DEL"):
+        r = run(cmd, lan, ctr, c)
+        assert_cni_error(r, 11, sock)
+    # The failed ADD left no link behind.
+    assert "eth0" not in ctr.links()
+    # STATUS (spec 1.1.0) of macvlan asks its IPAM: not ready.
+    assert_cni_error(run("STATUS", lan, ctr, dict(c, cniVersion="1.1.0")), 50, sock)
+
+
+def test_socket_path_that_is_not_a_socket(lan, make_ns):
+    ctr = make_ns()
+    with tempfile.NamedTemporaryFile(prefix="cbt-notsock-") as f:
+        c = {"cniVersion": "1.0.0", "name": NET, "type": "macvlan", "master": "lan0",
+             "ipam": {"type": "dhcp", "daemonSocketPath": f.name}}
+        assert_cni_error(run("ADD", lan, ctr, c), 11, f.name)
+
+
+def test_renewal_before_expiry(make_ns):
+    lan = DnsmasqLan(make_ns)
+    d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
+    try:
+        ctr = make_ns()
+        c = macvlan_conf(d)
+        r = run("ADD", lan, ctr, c)
+        assert r.ok, r
+        # dnsmasq's 2-minute lease, scaled by 20: T1 after 3 s.
+        end = time.time() + 10
+        while lan.log().count("DHCPACK") < 2 and time.time() < end:
+            time.sleep(0.1)
+        assert lan.log().count("DHCPACK") >= 2, lan.log()[-3000:]
+        assert run("CHECK", lan, ctr, dict(c, prevResult=r.json)).ok
+        assert run("DEL", lan, ctr, c).ok
+        assert wait_gone(lan, client_id("ctr1"))
+    finally:
+        d.cleanup()
+        lan.cleanup()
+
+
+def test_parallel_attachments_distinct_and_all_released(lan, daemon, make_ns):
+    n = 24
+    ctrs = [make_ns() for _ in range(n)]
+    c = macvlan_conf(daemon)
+
+    def add(i):
+        return run("ADD", lan, ctrs[i], c, cid=f"par{i}")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(add, range(n)))
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:2]
+    addrs = [r.json["ips"][0]["address"] for r in results]
+    assert len(set(addrs)) == n
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        dels = list(pool.map(lambda i: run("DEL", lan, ctrs[i], c, cid=f"par{i}"), range(n)))
+    assert all(r.ok for r in dels)
+    end = time.time() + 2
+    while lan.leases() and time.time() < end:
+        time.sleep(0.05)
+    assert lan.leases() == []
