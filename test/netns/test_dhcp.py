@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -42,11 +43,21 @@ class Daemon:
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns.name, exe, "daemon",
                                       "-socketpath", self.sock, "-statedir", self.state],
                                      stdout=self.log, stderr=self.log, env=env)
+        # Ready once the socket takes connections (a killed daemon's socket
+        # file may still be there until the new one replaces it).
         end = time.time() + 5
-        while not os.path.exists(self.sock):
+        while not self.listening():
             assert self.proc.poll() is None, "daemon exited: " + self.logtext()
             assert time.time() < end, "daemon socket did not appear: " + self.logtext()
             time.sleep(0.01)
+
+    def listening(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(self.sock)
+                return True
+            except OSError:
+                return False
 
     def logtext(self):
         with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
