@@ -7,8 +7,10 @@
 # CNIBOX: the static binary (default OUT_DIR/cnibox, built with
 # build-static.sh when missing). The package holds /opt/cni/bin/cnibox, one
 # /opt/cni/bin/APPLET -> cnibox symlink per applet (shipped as package files,
-# so dpkg removes exactly them) and the copyright file; no maintainer
-# scripts, no dependencies (the binary is static). Built with dpkg-deb.
+# so dpkg removes exactly them), the dhcp daemon's systemd units
+# (/lib/systemd/system/cnibox-dhcp.{socket,service}, not enabled: no
+# maintainer scripts) and the copyright file; no dependencies (the binary is
+# static). Built with dpkg-deb.
 # Environment: DEB_VERSION (default: the project version), DEB_MAINTAINER.
 #
 #   dpkg -i OUT_DIR/cnibox_*.deb     dpkg -r cnibox
@@ -32,6 +34,12 @@ chmod 0755 "$STAGE"
 umask 022
 pkg_stage_bin "$STAGE/opt/cni/bin"
 
+if [[ " $PKG_APPLETS " == *" dhcp "* ]]; then
+    mkdir -p "$STAGE/lib/systemd/system"
+    install -m 0644 "$PKG_ROOT/packaging/systemd/cnibox-dhcp.socket" \
+        "$PKG_ROOT/packaging/systemd/cnibox-dhcp.service" "$STAGE/lib/systemd/system/"
+fi
+
 mkdir -p "$STAGE/usr/share/doc/cnibox"
 cat > "$STAGE/usr/share/doc/cnibox/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
@@ -44,8 +52,11 @@ License: Apache-2.0
 EOF
 
 mkdir -p "$STAGE/DEBIAN"
-(cd "$STAGE" && find opt usr -type f | LC_ALL=C sort | xargs md5sum) > "$STAGE/DEBIAN/md5sums"
-size_kb=$(du -sk --apparent-size "$STAGE/opt" "$STAGE/usr" | awk '{s += $1} END {print s}')
+parts=$(cd "$STAGE" && ls -d opt usr lib 2>/dev/null)
+# shellcheck disable=SC2086
+(cd "$STAGE" && find $parts -type f | LC_ALL=C sort | xargs md5sum) > "$STAGE/DEBIAN/md5sums"
+# shellcheck disable=SC2086
+size_kb=$(cd "$STAGE" && du -sk --apparent-size $parts | awk '{s += $1} END {print s}')
 cat > "$STAGE/DEBIAN/control" <<EOF
 Package: cnibox
 Version: $VERSION

@@ -92,9 +92,13 @@ def test_deb_metadata_and_contents(static_bin, project_version, applets, outdir)
     assert files["./opt/cni/bin/cnibox"].startswith("-rwxr-xr-x root/root")
     for a in applets:
         assert f"./opt/cni/bin/{a}" in files and files[f"./opt/cni/bin/{a}"].endswith("-> cnibox"), a
-    # Nothing outside /opt/cni/bin but the copyright file (and the directories).
+    # Nothing outside /opt/cni/bin but the copyright file, and with the dhcp
+    # applet its daemon's systemd units (and the directories).
     extra = [f for f, l in files.items() if not l.startswith("d") and not f.startswith("./opt/cni/bin/")]
-    assert extra == ["./usr/share/doc/cnibox/copyright"]
+    units = ["./lib/systemd/system/cnibox-dhcp.service", "./lib/systemd/system/cnibox-dhcp.socket"]
+    assert sorted(extra) == sorted(["./usr/share/doc/cnibox/copyright"] + (units if "dhcp" in applets else []))
+    for u in units if "dhcp" in applets else []:
+        assert files[u].startswith("-rw-r--r-- root/root"), files[u]
     ctrl = subprocess.run(["dpkg-deb", "--ctrl-tarfile", deb], capture_output=True, check=True).stdout
     names = subprocess.run(["tar", "-t"], input=ctrl, capture_output=True, check=True).stdout.decode().split()
     assert sorted(n for n in names if n != "./") == ["./control", "./md5sums"]  # no maintainer scripts
