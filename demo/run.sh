@@ -2,11 +2,13 @@
 # cnibox demo: two "containers" on one bridge network, attached by cnibox's
 # cnitool running the chain bridge (+ host-local, ipMasq) -> portmap ->
 # firewall exactly as a container runtime's libcni would, container A
-# publishing a web server on host port 8080.
+# publishing a web server on host port 8080. Then two more containers on a
+# macvlan LAN whose DHCP server (dnsmasq) gives them their addresses through
+# cnibox's dhcp IPAM and its daemon.
 #
 # Everything happens inside network namespaces this script makes (a demo
-# "host", two "containers" and an "outside" machine wired to the host); the
-# machine's own network namespace is never touched. All of it is removed on
+# "host", the "containers", an "outside" machine wired to the host and a LAN
+# server); the machine's own network namespace is never touched. All of it is removed on
 # exit, also after an error.
 #
 #   sudo bash demo/run.sh            (uses build/cnibox, or $CNIBOX)
@@ -26,6 +28,10 @@ HOST=cnidemo-host-$ID
 A=cnidemo-a-$ID
 B=cnidemo-b-$ID
 OUT=cnidemo-out-$ID
+LAN=cnidemo-lan-$ID
+C=cnidemo-c-$ID
+D=cnidemo-d-$ID
+LANNET=lannet
 WORK=$(mktemp -d /tmp/cnibox-demo-XXXXXX)
 BIN=$WORK/bin
 PIDS=()
@@ -38,9 +44,9 @@ run() { printf '    $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/      /'; return "${PIPES
 cleanup() {
     local rc=$?
     set +e
-    bold "cleaning up: namespaces $HOST $A $B $OUT and $WORK"
+    bold "cleaning up: namespaces $HOST $A $B $OUT $LAN $C $D and $WORK"
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    for ns in "$A" "$B" "$OUT" "$HOST"; do ip netns delete "$ns" 2>/dev/null; done
+    for ns in "$A" "$B" "$C" "$D" "$OUT" "$LAN" "$HOST"; do ip netns delete "$ns" 2>/dev/null; done
     rm -rf "$WORK"
     [ "$rc" = 0 ] && bold "demo finished OK" || bold "demo FAILED (exit $rc)"
     exit "$rc"
@@ -96,7 +102,8 @@ sed 's/^/    /' "$WORK/net.d/10-demonet.conflist"
 cnitool() {
     local verb=$1 ns=$2 caps=${3:-}
     ip netns exec "$HOST" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NETCONFPATH="$WORK/net.d" \
-        CNI_PATH="$BIN" CNI_CACHE_DIR="$WORK/cache" CAP_ARGS="$caps" "$BIN/cnitool" "$verb" "$NET" "/run/netns/$ns"
+        CNI_PATH="$BIN" CNI_CACHE_DIR="$WORK/cache" CAP_ARGS="$caps" "$BIN/cnitool" "$verb" "${CNITOOL_NET:-$NET}" \
+        "/run/netns/$ns"
 }
 
 bold "ADD: attaching $A, publishing host port 8080 -> its port 80"
@@ -187,3 +194,64 @@ run ip netns exec "$HOST" ip -br link
 if [ -n "$(ip netns exec "$HOST" nft list tables 2>/dev/null)" ]; then
     run ip netns exec "$HOST" nft list ruleset
 fi
+
+bold "a LAN with a DHCP server: macvlan + dhcp"
+say "a LAN server namespace ($LAN, 10.124.0.1) running dnsmasq (DHCP only), wired to the"
+say "demo host's lan0; two more containers ($C, $D) get macvlan links on lan0"
+for ns in "$LAN" "$C" "$D"; do
+    ip netns add "$ns"
+    ip netns exec "$ns" ip link set lo up
+done
+ip -n "$HOST" link add lan0 type veth peer name eth0 netns "$LAN"
+ip -n "$HOST" link set lan0 up
+ip -n "$LAN" addr add 10.124.0.1/24 dev eth0 && ip -n "$LAN" link set eth0 up
+ip netns exec "$LAN" dnsmasq -k --conf-file=/dev/null --port=0 --bind-interfaces --interface=eth0 \
+    --dhcp-range=10.124.0.100,10.124.0.199,255.255.255.0,10m --dhcp-option=option:router,10.124.0.1 \
+    --dhcp-option=option:dns-server,10.124.0.1 --dhcp-leasefile="$WORK/dnsmasq.leases" --no-ping \
+    --log-dhcp --log-facility="$WORK/dnsmasq.log" &
+PIDS+=($!)
+say "\$ dhcp daemon -socketpath $WORK/dhcp.sock -statedir $WORK/dhcp-state &   (in the demo host)"
+ip netns exec "$HOST" "$BIN/dhcp" daemon -socketpath "$WORK/dhcp.sock" -statedir "$WORK/dhcp-state" \
+    > "$WORK/dhcp-daemon.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+    [ -S "$WORK/dhcp.sock" ] && grep -q "DHCP, IP range" "$WORK/dnsmasq.log" 2>/dev/null && break
+    sleep 0.05
+done
+cat > "$WORK/net.d/20-lannet.conflist" <<EOF
+{
+  "cniVersion": "1.1.0",
+  "name": "$LANNET",
+  "plugins": [
+    {
+      "type": "macvlan",
+      "master": "lan0",
+      "mode": "bridge",
+      "ipam": {"type": "dhcp", "daemonSocketPath": "$WORK/dhcp.sock"}
+    }
+  ]
+}
+EOF
+bold "the network: $WORK/net.d/20-lannet.conflist"
+sed 's/^/    /' "$WORK/net.d/20-lannet.conflist"
+for ns in "$C" "$D"; do
+    bold "ADD: attaching $ns (its address from the LAN's DHCP server)"
+    say "\$ cnitool add $LANNET /run/netns/$ns"
+    CNITOOL_NET=$LANNET cnitool add "$ns" | sed 's/^/    /'
+done
+IPC=$(addr_of "$C")
+IPD=$(addr_of "$D")
+bold "the server's leases (dnsmasq's lease file: expiry, MAC, address, name, client id)"
+run cat "$WORK/dnsmasq.leases"
+bold "ping: C ($IPC) -> the LAN server, C -> D ($IPD), D -> C"
+run ip netns exec "$C" ping -c 1 -W 2 10.124.0.1
+run ip netns exec "$C" ping -c 2 -W 2 "$IPD"
+run ip netns exec "$D" ping -c 2 -W 2 "$IPC"
+for ns in "$C" "$D"; do
+    bold "DEL: detaching $ns (the daemon sends DHCPRELEASE before DEL returns)"
+    say "\$ cnitool del $LANNET /run/netns/$ns"
+    CNITOOL_NET=$LANNET cnitool del "$ns"
+done
+bold "after DEL: the server's lease file is empty, its log shows the acks and releases"
+run cat "$WORK/dnsmasq.leases"
+grep -E "DHCP(ACK|RELEASE)" "$WORK/dnsmasq.log" | sed 's/^.*dnsmasq-dhcp\[[0-9]*\]: /      /'

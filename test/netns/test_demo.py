@@ -8,7 +8,7 @@ import cnitest
 def test_demo_runs():
     env = dict(os.environ, CNIBOX=cnitest.cnibox_binary())
     p = subprocess.run(["bash", os.path.join(cnitest.ROOT, "demo", "run.sh")], env=env,
-                       capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+                       capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "demo finished OK" in p.stdout
     assert p.stdout.count(" 0% packet loss") >= 4, p.stdout[-3000:]
@@ -16,5 +16,9 @@ def test_demo_runs():
     assert p.stdout.count("hello from container A") >= 4, p.stdout[-3000:]
     # masquerade: the outside server answered container B (status 200)
     assert "\n      200\n" in p.stdout, p.stdout[-3000:]
+    # the LAN scene: two containers leased from dnsmasq, pinging it and each
+    # other, both leases released by DEL
+    assert p.stdout.count(" 0% packet loss") >= 7, p.stdout[-3000:]
+    assert p.stdout.count("DHCPACK(eth0)") >= 2 and p.stdout.count("DHCPRELEASE(eth0)") == 2, p.stdout[-3000:]
     leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "cnidemo-" not in leftovers
