@@ -51,6 +51,8 @@ DIFFERENCES = {
                            "1.2.0); the reference 1.1.1 reads the key with IFNAME left in and fails",
     "tuning-del-cleanup": "tuning's DEL removes a backup that can no longer be restored (empty or vanished "
                           "CNI_NETNS, link gone, unreadable file); the reference leaves it behind",
+    "dhcp-dns": "dhcp asks the server for options 6, 15 and 119 and returns them as the result's dns; "
+                "the reference asks for neither and returns an empty dns",
     "fw-ingress-comments": "firewall ingressPolicy rules carry the comments of upstream since 1.7 "
                            "(\"(ingressPolicy: same-bridge|isolated)\" on the shared jump, RETURN and "
                            "stage-2 rules); the reference 1.1.1 writes \"(ingressPolicy: same-bridge)\" on all",

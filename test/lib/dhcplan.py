@@ -7,7 +7,9 @@ dnsmasq runs with --no-ping unless asked: its default ping check holds every
 new client's OFFER for about 3 s, a server policy that would hide the
 client's own cost."""
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -77,3 +79,57 @@ class DnsmasqLan:
     def cleanup(self):
         self.stop()
         cnitest.sh(["rm", "-rf", self.dir], check=False)
+
+
+class Daemon:
+    """A dhcp daemon in namespace `ns` with its own socket and state
+    directory: cnibox's, or with ref=True the reference plugin's
+    (/usr/lib/cni/dhcp, which keeps no state on disk)."""
+
+    def __init__(self, ns, env=None, ref=False):
+        self.ns = ns
+        self.ref = ref
+        self.dir = tempfile.mkdtemp(prefix="cbt-dhcpd-")
+        self.sock = os.path.join(self.dir, "dhcp.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.env = env or {}
+        self.proc = None
+        self.start()
+
+    def start(self):
+        exe = os.path.join(cnitest.REF_DIR if self.ref else cnitest.cnibox_dir(), "dhcp")
+        args = ["-socketpath", self.sock] + ([] if self.ref else ["-statedir", self.state])
+        env = dict(os.environ, **self.env)
+        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns.name, exe, "daemon"] + args,
+                                     stdout=self.log, stderr=self.log, env=env)
+        # Ready once the socket takes connections (a killed daemon's socket
+        # file may still be there until the new one replaces it).
+        end = time.time() + 5
+        while not self.listening():
+            assert self.proc.poll() is None, "daemon exited: " + self.logtext()
+            assert time.time() < end, "daemon socket did not appear: " + self.logtext()
+            time.sleep(0.01)
+
+    def listening(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(self.sock)
+                return True
+            except OSError:
+                return False
+
+    def logtext(self):
+        with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
+            return f.read()
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.proc = None
+        self.log.close()
+
+    def cleanup(self):
+        self.kill(signal.SIGTERM)
+        shutil.rmtree(self.dir, ignore_errors=True)

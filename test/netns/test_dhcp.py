@@ -4,75 +4,19 @@
 LAN as a port. The lease must be in dnsmasq's lease file after ADD and gone
 when DEL returns (the release is sent before DEL answers)."""
 import concurrent.futures
-import os
 import shutil
 import signal
-import socket
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-import cnitest
 from cnitest import assert_cni_error, run_plugin
-from dhcplan import DnsmasqLan
+from dhcplan import Daemon, DnsmasqLan
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq (dnsmasq-base)")
 
 NET = "lan"
-
-
-class Daemon:
-    """`dhcp daemon` in the LAN's host namespace, with its own socket and
-    state directory."""
-
-    def __init__(self, ns, env=None):
-        self.ns = ns
-        self.dir = tempfile.mkdtemp(prefix="cbt-dhcpd-")
-        self.sock = os.path.join(self.dir, "dhcp.sock")
-        self.state = os.path.join(self.dir, "state")
-        self.env = env or {}
-        self.proc = None
-        self.start()
-
-    def start(self):
-        exe = os.path.join(cnitest.cnibox_dir(), "dhcp")
-        env = dict(os.environ, **self.env)
-        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns.name, exe, "daemon",
-                                      "-socketpath", self.sock, "-statedir", self.state],
-                                     stdout=self.log, stderr=self.log, env=env)
-        # Ready once the socket takes connections (a killed daemon's socket
-        # file may still be there until the new one replaces it).
-        end = time.time() + 5
-        while not self.listening():
-            assert self.proc.poll() is None, "daemon exited: " + self.logtext()
-            assert time.time() < end, "daemon socket did not appear: " + self.logtext()
-            time.sleep(0.01)
-
-    def listening(self):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            try:
-                s.connect(self.sock)
-                return True
-            except OSError:
-                return False
-
-    def logtext(self):
-        with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
-            return f.read()
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-        self.proc = None
-        self.log.close()
-
-    def cleanup(self):
-        self.kill(signal.SIGTERM)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
