@@ -22,6 +22,7 @@ class DnsmasqLan:
         self.host = make_ns("cbt-dh-host")
         self.srv = make_ns("cbt-dh-srv")
         self.subnet = subnet
+        self.lease = lease
         self.server_ip = f"{subnet}.1"
         self.dir = tempfile.mkdtemp(prefix="cbt-dhcp-")
         self.leasefile = os.path.join(self.dir, "leases")
@@ -49,6 +50,11 @@ class DnsmasqLan:
                 return
             time.sleep(0.02)
         raise RuntimeError("dnsmasq did not start within 5 s")
+
+    def set_range(self, first, last):
+        """The address range of the next start()."""
+        self._args = [a if not a.startswith("--dhcp-range=") else
+                      f"--dhcp-range={first},{last},255.255.255.0,{self.lease}" for a in self._args]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

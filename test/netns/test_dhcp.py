@@ -4,6 +4,7 @@
 LAN as a port. The lease must be in dnsmasq's lease file after ADD and gone
 when DEL returns (the release is sent before DEL answers)."""
 import concurrent.futures
+import os
 import shutil
 import signal
 import tempfile
@@ -182,3 +183,79 @@ def test_parallel_attachments_distinct_and_all_released(lan, daemon, make_ns):
     while lan.leases() and time.time() < end:
         time.sleep(0.05)
     assert lan.leases() == []
+
+
+@pytest.fixture
+def fast(make_ns):
+    """A LAN whose daemon runs lease times 20 times faster (test-only
+    CNIBOX_DHCP_TIME_SCALE): dnsmasq's 2-minute lease renews after 3 s,
+    rebinds after 5.25 s and expires after 6 s."""
+    lan = DnsmasqLan(make_ns)
+    d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
+    yield lan, d
+    d.cleanup()
+    lan.cleanup()
+
+
+def wait_for(pred, within):
+    end = time.time() + within
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def test_server_gone_then_back_the_lease_is_kept(fast, make_ns):
+    lan, d = fast
+    ctr = make_ns()
+    c = macvlan_conf(d)
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, r
+    addr = r.json["ips"][0]["address"]
+    lan.stop()
+    time.sleep(3.5)                       # past T1: renewals go unanswered
+    lan.start()                           # back before expiry (dnsmasq keeps its lease file)
+    assert wait_for(lambda: "DHCPACK" in lan.log().split("DHCP, IP range")[-1], 6), lan.log()[-2000:]
+    time.sleep(1.5)                       # past the first lease's expiry
+    assert run("CHECK", lan, ctr, dict(c, prevResult=r.json)).ok
+    assert addr in ctr.sh("ip -4 -o addr show dev eth0").stdout
+    assert run("DEL", lan, ctr, c).ok
+    assert wait_gone(lan, client_id("ctr1"))
+
+
+def test_expiry_without_server_takes_the_address_away(fast, make_ns):
+    lan, d = fast
+    ctr = make_ns()
+    c = macvlan_conf(d)
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, r
+    addr = r.json["ips"][0]["address"]
+    lan.stop()
+    # Expiry after 6 s: the address goes and the link is set down, as upstream.
+    assert wait_for(lambda: addr not in ctr.sh("ip -4 -o addr show dev eth0").stdout, 10)
+    assert "UP" not in ctr.link("eth0")["flags"]
+    j = assert_cni_error(run("CHECK", lan, ctr, dict(c, prevResult=r.json)), 100, "expired")
+    assert "eth0" in j["msg"], j
+    # DEL still succeeds (the server is gone: nothing to release there).
+    assert run("DEL", lan, ctr, c).ok
+    assert run("DEL", lan, ctr, c).ok
+
+
+def test_nak_on_renewal_takes_the_address_away(fast, make_ns):
+    lan, d = fast
+    ctr = make_ns()
+    c = macvlan_conf(d)
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, r
+    addr = r.json["ips"][0]["address"]
+    # The server comes back serving another range and forgets its leases:
+    # as the authority for the LAN it refuses the renewal (DHCPNAK).
+    lan.stop()
+    os.remove(lan.leasefile)
+    lan.set_range("10.77.0.200", "10.77.0.210")
+    lan.start()
+    assert wait_for(lambda: "DHCPNAK" in lan.log(), 8), lan.log()[-2000:]
+    assert wait_for(lambda: addr not in ctr.sh("ip -4 -o addr show dev eth0").stdout, 3)
+    assert_cni_error(run("CHECK", lan, ctr, dict(c, prevResult=r.json)), 100)
+    assert run("DEL", lan, ctr, c).ok
