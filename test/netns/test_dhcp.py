@@ -206,13 +206,18 @@ def wait_for(pred, within):
     return pred()
 
 
-def test_server_gone_then_back_the_lease_is_kept(fast, make_ns):
+def attached(fast, make_ns):
+    """One macvlan container on the fast LAN: (lan, ctr, conf, ADD result, its address)."""
     lan, d = fast
     ctr = make_ns()
     c = macvlan_conf(d)
     r = run("ADD", lan, ctr, c)
     assert r.ok, r
-    addr = r.json["ips"][0]["address"]
+    return lan, ctr, c, r, r.json["ips"][0]["address"]
+
+
+def test_server_gone_then_back_the_lease_is_kept(fast, make_ns):
+    lan, ctr, c, r, addr = attached(fast, make_ns)
     lan.stop()
     time.sleep(3.5)                       # past T1: renewals go unanswered
     lan.start()                           # back before expiry (dnsmasq keeps its lease file)
@@ -225,12 +230,7 @@ def test_server_gone_then_back_the_lease_is_kept(fast, make_ns):
 
 
 def test_expiry_without_server_takes_the_address_away(fast, make_ns):
-    lan, d = fast
-    ctr = make_ns()
-    c = macvlan_conf(d)
-    r = run("ADD", lan, ctr, c)
-    assert r.ok, r
-    addr = r.json["ips"][0]["address"]
+    lan, ctr, c, r, addr = attached(fast, make_ns)
     lan.stop()
     # Expiry after 6 s: the address goes and the link is set down, as upstream.
     assert wait_for(lambda: addr not in ctr.sh("ip -4 -o addr show dev eth0").stdout, 10)
@@ -243,12 +243,7 @@ def test_expiry_without_server_takes_the_address_away(fast, make_ns):
 
 
 def test_nak_on_renewal_takes_the_address_away(fast, make_ns):
-    lan, d = fast
-    ctr = make_ns()
-    c = macvlan_conf(d)
-    r = run("ADD", lan, ctr, c)
-    assert r.ok, r
-    addr = r.json["ips"][0]["address"]
+    lan, ctr, c, r, addr = attached(fast, make_ns)
     # The server comes back serving another range and forgets its leases:
     # as the authority for the LAN it refuses the renewal (DHCPNAK).
     lan.stop()
