@@ -347,6 +347,9 @@ struct Conn {
 
 // One exchange with its packet socket; an acquire may take several
 // attempts (one Exchange each) on the same socket.
+// How many DHCPNAKs an acquire takes before it fails.
+constexpr int kMaxAcquireNaks = 8;
+
 struct Run {
     uint64_t serial = 0;
     Exchange::Kind kind = Exchange::Kind::Acquire;
@@ -841,10 +844,19 @@ void Daemon::finishRun(const std::string& key, Entry& e) {
     Run& r = *e.run;
     Exchange::Outcome out = r.ex->outcome();
     if (r.kind == Exchange::Kind::Acquire) {
-        if (out.kind == Exchange::Outcome::Kind::Nak && r.naks == 0) {
+        // A NAK of our REQUEST (e.g. "address in use": the server offered
+        // one address to two clients at once) restarts from DISCOVER
+        // (RFC 2131 §3.1), after a short random pause so that clients that
+        // collided do not collide again, while -resendtimeout allows.
+        if (out.kind == Exchange::Outcome::Kind::Nak && r.naks < kMaxAcquireNaks &&
+            loop_.now() < r.started + o_.resendTimeout) {
             r.naks++;
-            log(e.rec, "DHCPNAK while acquiring: starting over");
-            return attempt(key, e);
+            uint32_t rnd = 0;
+            util::randomBytes(&rnd, sizeof rnd);
+            milliseconds delay(rnd % 250);
+            log(e.rec, "DHCPNAK while acquiring: starting over in " + goDuration(delay));
+            r.ex.reset();
+            return armRunTimer(key, e, delay);
         }
         if (out.kind == Exchange::Outcome::Kind::Failed && out.error.code == util::kTryAgainLater) {
             // -resendtimeout: how long acquire attempts go on.
@@ -892,7 +904,7 @@ void Daemon::acquired(const std::string& key, Entry& e, const Exchange::Outcome&
     if (out.kind == Exchange::Outcome::Kind::Bound) {
         err = Lease::from(out.reply, l);
     } else if (out.kind == Exchange::Outcome::Kind::Nak) {
-        std::string m = "DHCP server refused the lease on " + e.rec.ifname + " twice (DHCPNAK)";
+        std::string m = "DHCP server kept refusing the lease on " + e.rec.ifname + " (DHCPNAK)";
         if (const std::string* why = out.reply.option(kOptMessage)) m += ": " + *why;
         err = Error(util::kTryAgainLater, m);
     } else {

@@ -164,7 +164,7 @@ def test_renewal_before_expiry(make_ns):
 
 
 def test_parallel_attachments_distinct_and_all_released(lan, daemon, make_ns):
-    n = 24
+    n = 50
     ctrs = [make_ns() for _ in range(n)]
     c = macvlan_conf(daemon)
 
