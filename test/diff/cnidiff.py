@@ -185,10 +185,8 @@ class Side:
                 return raw
             time.sleep(0.05)
 
-    def vlans(self, ren, out=None):
-        """Bridge VLAN membership in the host namespace (`bridge vlan`)."""
-        if out is None:
-            out = self.host.sh("bridge -j vlan show", check=False).stdout
+    def vlans(self, ren, out):
+        """Bridge VLAN membership in the host namespace from `bridge -j vlan show`'s output."""
         try:
             raw = json.loads(out or "[]")
         except ValueError:
@@ -198,12 +196,10 @@ class Side:
                               for v in p.get("vlans", [])))
                       for p in raw)
 
-    def sysctls(self, ren, names=None):
+    def sysctls(self, ren, names):
         """The compared sysctls, one read per namespace. names: each
-        namespace's link names, host first (listed when not given)."""
+        namespace's link names, host first."""
         nss = [self.host] + self.ctrs
-        if names is None:
-            names = [list(ns.links()) for ns in nss]
         out = {}
         for n, (ns, links) in enumerate(zip(nss, names)):
             keys = {}  # reported key -> sysctl path

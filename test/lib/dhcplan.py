@@ -40,13 +40,16 @@ class DnsmasqLan:
         self.start()
 
     def start(self):
+        # Ready once the log has one more "DHCP, IP range" line than before
+        # (a restart appends to the first start's log).
+        started = self.log().count("DHCP, IP range")
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.srv.name] + self._args,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         end = time.time() + 5
         while time.time() < end:
             if self.proc.poll() is not None:
                 raise RuntimeError("dnsmasq exited: " + self.proc.stderr.read().decode(errors="replace"))
-            if os.path.exists(self.logfile) and "DHCP, IP range" in self.log():
+            if self.log().count("DHCP, IP range") > started:
                 return
             time.sleep(0.02)
         raise RuntimeError("dnsmasq did not start within 5 s")
