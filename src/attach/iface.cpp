@@ -79,6 +79,9 @@ Error configureIface(nl::Socket& sk, std::string_view ifname, int ifindex, const
     }
 
     // Routes sharing dst/table/priority are one ECMP route; the rest one each.
+    // A route another link of the namespace already has (a second
+    // attachment to the same LAN, each with a default route) goes in beside
+    // it, as upstream.
     std::vector<bool> done(res.routes.size());
     for (size_t i = 0; i < res.routes.size(); i++) {
         if (done[i]) continue;
@@ -101,7 +104,7 @@ Error configureIface(nl::Socket& sk, std::string_view ifname, int ifindex, const
             done[j] = true;
             spec.multipath.push_back({gwFor(res.routes[j]), ifindex});
         }
-        if (auto e = sk.addRoute(spec)) {
+        if (auto e = sk.addRouteBeside(spec)) {
             char tail[96];
             std::snprintf(tail, sizeof tail, " metric %d (Scope: %d, Table: %d)': ", r.priority,
                           r.scope.value_or(0), spec.table);

@@ -225,6 +225,11 @@ public:
     // Routes.
     // `existed` given: EEXIST is not an error, *existed says it happened.
     Error addRoute(const RouteSpec& r, bool* existed = nullptr);
+    // As `ip route add` without NLM_F_EXCL (upstream's RouteAddEcmp): a
+    // route to the same destination with the same metric from another link
+    // goes in beside the one there (IPv6: as another next hop of it) instead
+    // of failing; only an identical route is EEXIST.
+    Error addRouteBeside(const RouteSpec& r);
     Error replaceRoute(const RouteSpec& r);
     // Unset fields match any route (gateway, ifindex, scope, protocol).
     // `found` given: a missing route is not an error, *found = false.

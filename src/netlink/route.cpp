@@ -104,6 +104,14 @@ Error Socket::addRoute(const RouteSpec& r, bool* existed) {
     return fail(rc, "add route " + describe(sk_, r));
 }
 
+Error Socket::addRouteBeside(const RouteSpec& r) {
+    if (!sameFamily(r)) return invalid(r);
+    RoutePtr rt = build(r, false);
+    if (!rt) return sysFail(ENOMEM, "build route " + r.dst.str());
+    if (int rc = rtnl_route_add(sk_, rt.get(), 0); rc < 0) return fail(rc, "add route " + describe(sk_, r));
+    return {};
+}
+
 Error Socket::replaceRoute(const RouteSpec& r) {
     if (!sameFamily(r)) return invalid(r);
     RoutePtr rt = build(r, false);

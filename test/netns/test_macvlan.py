@@ -140,6 +140,24 @@ def test_dual_stack_and_0_4_0(host, ctr, master, scratch):
     assert leases(scratch) == []
 
 
+def test_two_attachments_to_one_lan_each_get_the_default_route(host, ctr, master, scratch):
+    # Two links of one namespace on the same LAN, each with a default route
+    # via the same gateway: the second goes in beside the first (upstream's
+    # RouteAddEcmp) instead of failing with "File exists".
+    c = conf(scratch, subnets=(V4, V6))
+    c["ipam"]["routes"] = [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]
+    r0, r1 = run("ADD", host, ctr, c, ifname="eth0"), run("ADD", host, ctr, c, ifname="eth1")
+    assert r0.ok and r1.ok, (r0, r1)
+    for fam in ("-4", "-6"):
+        out = ctr.sh(f"ip {fam} route show default").stdout
+        assert "dev eth0" in out and "dev eth1" in out, out
+    for ifname, r in (("eth0", r0), ("eth1", r1)):
+        assert run("CHECK", host, ctr, dict(c, prevResult=r.json), ifname=ifname).ok
+    assert run("DEL", host, ctr, c, ifname="eth1").ok
+    assert run("DEL", host, ctr, c, ifname="eth0").ok
+    assert leases(scratch) == []
+
+
 def test_no_ipam(host, ctr, master, scratch):
     c = conf(scratch, subnets=())
     r = run("ADD", host, ctr, c)
