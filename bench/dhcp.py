@@ -12,96 +12,33 @@ own cost; a few samples with the check show that policy. The floor: the
 same macvlan ADD/DEL with the static IPAM (no DHCP at all), cnibox.
 
 Run through bench/run, or: python3 bench/dhcp.py --cnibox PATH.
-Namespaces are named cbt-bench-dh-* and removed at the end, also on failure.
+Namespaces are named cbt-bench-dh-* (bench/dhcpnet.py) and removed at the end, also on failure.
 """
 import argparse
-import ctypes
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnibench as cb  # noqa: E402
+from dhcpnet import REF, Lan as BaseLan  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-REF = "/usr/lib/cni"
-
-
-def setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
+SERVER = ("10.77.0.1/24", "10.77.0.10,10.77.0.250,255.255.255.0,10m")
 
 
-def sh(*cmd):
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-class Lan:
-    """One side: host and server namespaces, dnsmasq, the side's daemon."""
-
+class Lan(BaseLan):
     def __init__(self, tag, bindir, work, ref=False, ping=False):
-        self.tag, self.bindir, self.ref = tag, bindir, ref
-        self.procs, self.nss, self.fd = [], [], None
-        self.dir = tempfile.mkdtemp(prefix=f"cbt-bench-dh-{tag}-", dir=work)
-        try:
-            self._start(ping)
-        except BaseException:
-            self.close()
-            raise
-
-    def _start(self, ping):
-        tag = self.tag
-        pid = os.getpid()
-        self.host = f"cbt-bench-dh-{tag}-host-{pid}-{secrets.token_hex(2)}"
-        self.srv = f"cbt-bench-dh-{tag}-srv-{pid}-{secrets.token_hex(2)}"
-        self.sock = os.path.join(self.dir, "dhcp.sock")
-        for ns in (self.host, self.srv):
-            cb.ns_add(ns)
-            self.nss.append(ns)
-        sh("ip", "-n", self.host, "link", "add", "lan0", "type", "veth", "peer", "name", "srv0",
-           "netns", self.srv)
-        sh("ip", "-n", self.host, "link", "set", "lan0", "up")
-        sh("ip", "-n", self.srv, "addr", "add", "10.77.0.1/24", "dev", "srv0")
-        sh("ip", "-n", self.srv, "link", "set", "srv0", "up")
-        log = os.path.join(self.dir, "dnsmasq.log")
-        args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--port=0", "--bind-interfaces", "--interface=srv0",
-                "--dhcp-range=10.77.0.10,10.77.0.250,255.255.255.0,10m", "--dhcp-option=option:router,10.77.0.1",
-                f"--dhcp-leasefile={self.dir}/leases", f"--log-facility={log}", "--dhcp-authoritative"]
-        if not ping:
-            args.append("--no-ping")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.srv] + args,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        dargs = ["-socketpath", self.sock] + ([] if self.ref else ["-statedir", self.dir + "/state"])
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.host, os.path.join(self.bindir, "dhcp"),
-                                            "daemon"] + dargs, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL))
-        end = time.time() + 5
-        while not (os.path.exists(self.sock) and os.path.exists(log)):
-            if time.time() > end:
-                raise RuntimeError(f"{tag}: dnsmasq or the dhcp daemon did not start")
-            time.sleep(0.02)
-        time.sleep(0.2)
-        self.fd = os.open(f"/run/netns/{self.host}", os.O_RDONLY)
-
-    def conf(self, ipam):
-        return {"cniVersion": "1.0.0", "name": "lan", "type": "macvlan", "master": "lan0", "ipam": ipam}
-
-    def dhcp(self):
-        return self.conf({"type": "dhcp", "daemonSocketPath": self.sock})
+        super().__init__(f"dh-{tag}", bindir, work, SERVER, ref=ref, ping=ping)
 
     def sample(self, conf, i):
         """ADD then DEL of a fresh container; (add ms, del ms)."""
-        ctr = f"cbt-bench-dh-{self.tag}-c-{os.getpid()}-{i}"
+        ctr = self.ns_name(f"c{i}")
         cb.ns_add(ctr)
-        own = os.open("/proc/self/ns/net", os.O_RDONLY)
-        try:
-            setns(self.fd)
+
+        def add_del():
             env = cb.cni_env("ADD", f"/run/netns/{ctr}", self.bindir, cid=f"b{i}")
             a = cb.run(os.path.join(self.bindir, "macvlan"), env, json.dumps(conf).encode())
             cb.check(a, f"{self.tag} ADD")
@@ -109,21 +46,11 @@ class Lan:
             d = cb.run(os.path.join(self.bindir, "macvlan"), env,
                        json.dumps(dict(conf, prevResult=json.loads(a.out))).encode())
             cb.check(d, f"{self.tag} DEL")
+            return a.ms, d.ms
+        try:
+            return self.in_host(add_del)
         finally:
-            setns(own)
-            os.close(own)
             cb.ns_del(ctr)
-        return a.ms, d.ms
-
-    def close(self):
-        for p in self.procs:
-            p.terminate()
-            p.wait()
-        if self.fd is not None:
-            os.close(self.fd)
-        for ns in self.nss:
-            cb.ns_del(ns)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main():
