@@ -171,7 +171,10 @@ musl_toolchain() {  # cache -> prints the cross file
         ln -sfn "/usr/include/$d" "$sysinc/$d"
     done
     ln -sfn "/usr/include/$tri/asm" "$sysinc/asm"
-    cp "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h"
+    # Copied only when it differs: every C++ object depends on it, and a new
+    # mtime would rebuild them all on each run.
+    cmp -s "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h" ||
+        cp "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h"
     # libstdc++'s header directories, in g++'s own order
     while read -r d; do cxxdirs+=("$d"); done < <(g++ -xc++ -E -v /dev/null 2>&1 |
         sed -n '/^#include <...> search starts here:/,/^End of search list/p' | sed -n 's/^ \(.*c++.*\)$/\1/p')
