@@ -46,8 +46,9 @@ declare -A GROUP=(
     # the e2e tier: real runtimes (podman on its CNI backend, runc, containerd's
     # ctr) and a busybox image made from busybox-static
     [e2e]="podman runc conmon containerd busybox-static"
-    # the vm tier: Debian's kernel under qemu with a busybox initramfs
-    [vm]="qemu-system-x86 busybox-static cpio"
+    # the vm tier: Debian's kernel under qemu with a busybox initramfs, and
+    # dnsmasq in it as the DHCP server of the ipvlan + dhcp cases
+    [vm]="qemu-system-x86 busybox-static cpio dnsmasq-base"
 )
 # What each of test/run's tiers (and a few other users) needs.
 declare -A TIER=(

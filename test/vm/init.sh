@@ -371,4 +371,128 @@ else
     echo "VMTEST INFO no vrf applet in this cnibox (module check only)"
 fi
 
+# --- ipvlan + dhcp: two links with one MAC, leases from dnsmasq -------------
+# A "server" namespace runs dnsmasq (DHCP only) on srv0, a veth to lan0 in the
+# VM's own namespace; the dhcp daemon runs there too. Two containers get
+# ipvlan (l2) children of lan0: both links carry lan0's MAC, so the server
+# tells them apart by the client ID alone (byte 0 + "<container id>/<network>/
+# <ifname>", written 00:.. in its lease file). The daemon runs with -broadcast:
+# a reply sent to an address the child does not hold yet reaches no ipvlan
+# child, a broadcast reaches them all.
+if has dhcp && has ipvlan; then
+    DH=/run/dhcp-vm
+    mkdir -p $DH
+    LEASES=$DH/leases
+    DNSLOG=$DH/dnsmasq.log
+    SOCK=$DH/dhcp.sock
+    mkns; srv=$NS
+    # busybox ip names no veth peer (the kernel calls it veth0 in the fresh
+    # namespace) and moves links to a process's namespace (PID 1's: this one)
+    inns $srv ip link add lan0 type veth
+    inns $srv ip link set veth0 name srv0
+    inns $srv ip link set lan0 netns 1
+    ip link set lan0 up
+    inns $srv ip addr add 10.95.0.1/24 dev srv0
+    inns $srv ip link set srv0 up
+
+    # centiseconds since boot
+    cs() { read u _ </proc/uptime; echo $(( ${u%.*} * 100 + 1${u#*.} - 100 )); }
+    # within CS CMD...: CMD succeeds before CS centiseconds have passed
+    within() {
+        t=$(( $(cs) + $1 )); shift
+        while ! "$@" >/dev/null 2>&1; do [ $(cs) -lt $t ] || return 1; sleep 0.02; done
+    }
+    tailof() { tail -c 300 "$1" 2>/dev/null | tr '\n' ' '; }
+    # the client ID the dhcp applet sends for CONTAINERID, as dnsmasq writes it
+    clientid() { printf 00; printf '%s' "$1/dhlan/eth0" | od -An -tx1 -v | tr -s ' \n' '::' | sed 's/:$//'; }
+    # dhlease CONTAINERID [ADDRESS]: dnsmasq's lease file holds that client ID (at ADDRESS)
+    dhlease() { grep -q " ${2:-[0-9.]*} [^ ]* $(clientid $1)\$" $LEASES 2>/dev/null; }
+    dhnolease() { ! dhlease $1; }
+    # the address (without prefix length) in the last call's result
+    dhaddr() { sed -n 's/.*"address": *"\([0-9.]*\)\/24".*/\1/p' /tmp/out | head -n 1; }
+    # dhaddr_ok NS ADDRESS: from dnsmasq's range and on the namespace's eth0
+    dhaddr_ok() {
+        o=${2##*.}
+        [ "${2%.*}" = 10.95.0 ] && [ "$o" -ge 50 ] && [ "$o" -le 150 ] &&
+            inns $1 ip -4 addr show eth0 | grep -q "inet $2/24"
+    }
+    distinct() { [ -n "$1" ] && [ "$1" != "$2" ]; }
+    hasmac() { inns $1 ip link show eth0 | grep -q "link/ether $2"; }
+    two_clients() { [ $(wc -l <$LEASES) = 2 ] && [ $(cut -d' ' -f5 $LEASES | sort -u | wc -l) = 2 ]; }
+    serving() { grep -q "DHCP, IP range" $DNSLOG; }
+    # exited PID: the process is gone or a zombie
+    exited() { [ ! -d /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status; }
+
+    nsenter --net=$srv /usr/sbin/dnsmasq -k --conf-file=/dev/null --port=0 --user=root \
+        --bind-interfaces --interface=srv0 --dhcp-range=10.95.0.50,10.95.0.150,255.255.255.0,2m \
+        --dhcp-option=option:router,10.95.0.1 --dhcp-leasefile=$LEASES --pid-file=$DH/dnsmasq.pid \
+        --log-dhcp --log-facility=$DNSLOG --no-ping --dhcp-authoritative >$DH/dnsmasq.out 2>&1 &
+    DNSPID=$!
+    if within 500 serving; then pass ipvlan-dhcp-server
+    else fail ipvlan-dhcp-server "dnsmasq not serving: $(tailof $DH/dnsmasq.out) $(tailof $DNSLOG)"; fi
+    $BIN/dhcp daemon -broadcast -socketpath $SOCK -statedir $DH/state >$DH/daemon.log 2>&1 &
+    DPID=$!
+    if within 500 test -S $SOCK; then pass ipvlan-dhcp-daemon
+    else fail ipvlan-dhcp-daemon "no socket $SOCK: $(tailof $DH/daemon.log)"; fi
+
+    DHC="{\"cniVersion\":\"1.0.0\",\"name\":\"dhlan\",\"type\":\"ipvlan\",\"master\":\"lan0\",\"mode\":\"l2\",\"ipam\":{\"type\":\"dhcp\",\"daemonSocketPath\":\"$SOCK\"}}"
+    # dhcp_pair: the cells of containers a and b (stops after a failed ADD)
+    dhcp_pair() {
+        cni ADD $a eth0 "$DHC" dha
+        # a failed ADD took the daemon's 60 s: no second one
+        if [ "$RC" = 0 ]; then pass ipvlan-dhcp-add-a
+        else fail ipvlan-dhcp-add-a "$(why) $(tailof $DH/daemon.log)"; return; fi
+        resa=$(cat /tmp/out); ipa=$(dhaddr)
+        cni ADD $b eth0 "$DHC" dhb
+        if [ "$RC" = 0 ]; then pass ipvlan-dhcp-add-b
+        else fail ipvlan-dhcp-add-b "$(why) $(tailof $DH/daemon.log)"; cni DEL $a eth0 "$DHC" dha; return; fi
+        resb=$(cat /tmp/out); ipb=$(dhaddr)
+        echo "VMTEST INFO ipvlan-dhcp addresses: a $ipa, b $ipb"
+        check ipvlan-dhcp-addr-a "'$ipa' not from the range or not on eth0" dhaddr_ok $a "$ipa"
+        check ipvlan-dhcp-addr-b "'$ipb' not from the range or not on eth0" dhaddr_ok $b "$ipb"
+        check ipvlan-dhcp-distinct "a '$ipa', b '$ipb'" distinct "$ipa" "$ipb"
+        m=$(cat /sys/class/net/lan0/address)
+        check ipvlan-dhcp-one-mac-a "a's eth0 lacks lan0's MAC $m" hasmac $a $m
+        check ipvlan-dhcp-one-mac-b "b's eth0 lacks lan0's MAC $m" hasmac $b $m
+        check ipvlan-dhcp-lease-a "no lease of $ipa for $(clientid dha): $(tailof $LEASES)" dhlease dha "$ipa"
+        check ipvlan-dhcp-lease-b "no lease of $ipb for $(clientid dhb): $(tailof $LEASES)" dhlease dhb "$ipb"
+        check ipvlan-dhcp-leases-two "not two leases with distinct client IDs: $(tailof $LEASES)" two_clients
+        check ipvlan-dhcp-ping-server-a "a cannot reach the server" inns $a ping -c 1 -W 2 10.95.0.1
+        check ipvlan-dhcp-ping-server-b "b cannot reach the server" inns $b ping -c 1 -W 2 10.95.0.1
+        check ipvlan-dhcp-ping-a-b "a cannot reach b" inns $a ping -c 1 -W 2 "$ipb"
+        check ipvlan-dhcp-ping-b-a "b cannot reach a" inns $b ping -c 1 -W 2 "$ipa"
+        cni CHECK $a eth0 "$(echo "$DHC" | sed 's/}$//'),\"prevResult\":$resa}" dha; ok ipvlan-dhcp-check-a
+        cni CHECK $b eth0 "$(echo "$DHC" | sed 's/}$//'),\"prevResult\":$resb}" dhb; ok ipvlan-dhcp-check-b
+        # The release goes out before DEL answers: the lease leaves dnsmasq's
+        # file within 1 s of it.
+        cni DEL $a eth0 "$DHC" dha; ok ipvlan-dhcp-del-a
+        if within 100 dhnolease dha; then pass ipvlan-dhcp-del-a-released
+        else fail ipvlan-dhcp-del-a-released "lease kept 1 s after DEL: $(tailof $LEASES)"; fi
+        check ipvlan-dhcp-del-a-keeps-b "b's lease went with a's DEL: $(tailof $LEASES)" dhlease dhb "$ipb"
+        check ipvlan-dhcp-del-a-ping-b "b cannot reach the server after a's DEL" inns $b ping -c 1 -W 2 10.95.0.1
+        cni DEL $a eth0 "$DHC" dha; ok ipvlan-dhcp-del-a-repeat
+        cni DEL $b eth0 "$DHC" dhb; ok ipvlan-dhcp-del-b
+        if within 100 dhnolease dhb; then pass ipvlan-dhcp-del-b-released
+        else fail ipvlan-dhcp-del-b-released "lease kept 1 s after DEL: $(tailof $LEASES)"; fi
+        cni DEL $b eth0 "$DHC" dhb; ok ipvlan-dhcp-del-b-repeat
+        check ipvlan-dhcp-del-gone "eth0 still in a netns" sh -c "! inns $a ip link show eth0 && ! inns $b ip link show eth0"
+        check ipvlan-dhcp-del-release-seen "no DHCPRELEASE in dnsmasq's log" grep -q DHCPRELEASE $DNSLOG
+    }
+    mkns; a=$NS; mkns; b=$NS
+    if [ -S $SOCK ] && serving; then dhcp_pair; fi
+    # SIGTERM: the daemon exits with status 0 and removes its socket.
+    kill -TERM $DPID
+    if within 500 exited $DPID; then
+        wait $DPID; st=$?
+        if [ $st = 0 ] && [ ! -e $SOCK ]; then pass ipvlan-dhcp-daemon-stop
+        else fail ipvlan-dhcp-daemon-stop "exit status $st, socket $(ls $SOCK 2>&1): $(tailof $DH/daemon.log)"; fi
+    else
+        fail ipvlan-dhcp-daemon-stop "still running 5 s after SIGTERM"
+    fi
+    kill -TERM $DNSPID
+    rmns $a; rmns $b; rmns $srv
+else
+    echo "VMTEST INFO no dhcp or ipvlan applet in this cnibox (ipvlan + dhcp skipped)"
+fi
+
 finish

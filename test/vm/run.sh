@@ -3,6 +3,8 @@
 # the test machine's kernel lacks, and macvlan once more on a stock kernel (plus loopback and bridge as a check of the
 # lane itself; veth and bridge are modules there too), on Debian's own kernel booted under qemu
 # (TCG; no KVM, no network device, so nothing reaches the machine's network).
+# The dhcp applet and its daemon are tested there on ipvlan links, against
+# the machine's dnsmasq copied into the initramfs.
 #
 #   bash test/vm/run.sh [CNIBOX]
 #
@@ -10,7 +12,7 @@
 # goes in alone; a dynamic one brings the libraries ldd names and the loader.
 # Steps: kernel + modules (cached, keyed by the kernel package the
 # linux-image-amd64 metapackage depends on, fetched with apt-get download),
-# an initramfs of busybox-static + cnibox + test/vm/init.sh as /init, one boot
+# an initramfs of busybox-static + cnibox + dnsmasq + test/vm/init.sh as /init, one boot
 # with a timeout, then the console's "VMTEST PASS|FAIL" lines are counted.
 #
 # Environment:
@@ -48,6 +50,8 @@ for b in /bin/busybox /usr/bin/busybox; do
     if [ -x $b ] && ! ldd $b >/dev/null 2>&1; then BUSYBOX=$b; break; fi
 done
 [ -n "$BUSYBOX" ] || die "a static busybox is missing (apt-get install busybox-static)"
+DNSMASQ=/usr/sbin/dnsmasq
+[ -x $DNSMASQ ] || die "$DNSMASQ missing, the DHCP server of the ipvlan + dhcp cases (apt-get install dnsmasq-base)"
 
 WORK=$(mktemp -d /tmp/cnibox-vm-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -110,6 +114,9 @@ add_libs() {  # every library a dynamic program needs, at the path the loader lo
     done
 }
 if ldd "$BIN" >/dev/null 2>&1; then kind=dynamic; add_libs "$BIN"; else kind=static; fi
+mkdir -p "$R/usr/sbin"
+cp "$DNSMASQ" "$R/usr/sbin/dnsmasq"
+add_libs "$DNSMASQ"
 mkdir -p "$R/extra"
 for x in ${VM_EXTRA_PLUGINS:-}; do
     [ -x "$x" ] || die "VM_EXTRA_PLUGINS: $x is not executable"
