@@ -68,8 +68,10 @@ class Lan:
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         dargs = ["-socketpath", self.sock] + ([] if self.ref else ["-statedir", self.dir + "/state"])
         # ip netns exec execs the daemon: the Popen's pid is the daemon's.
-        d = subprocess.Popen(["ip", "netns", "exec", self.host, os.path.join(self.bindir, "dhcp"), "daemon"] + dargs,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **env))
+        self.daemon_log = os.path.join(self.dir, "daemon.log")
+        with open(self.daemon_log, "wb") as logf:
+            d = subprocess.Popen(["ip", "netns", "exec", self.host, os.path.join(self.bindir, "dhcp"), "daemon"]
+                                 + dargs, stdout=logf, stderr=logf, env=dict(os.environ, **env))
         self.procs.append(d)
         self.daemon_pid = d.pid
         end = time.time() + 5
@@ -97,12 +99,19 @@ class Lan:
             os.close(own)
 
     def leases(self):
-        """dnsmasq's lease file: {client id: expiry (epoch s)}."""
-        try:
-            with open(self.leasefile) as f:
-                rows = [l.split() for l in f if l.strip()]
-        except FileNotFoundError:
-            return {}
+        """dnsmasq's lease file: {client id: expiry (epoch s)}. dnsmasq
+        rewrites the file in place: read until two reads agree."""
+        def read():
+            try:
+                with open(self.leasefile) as f:
+                    return f.read()
+            except FileNotFoundError:
+                return ""
+        text, again = read(), read()
+        while text != again:
+            time.sleep(0.05)
+            text, again = again, read()
+        rows = [l.split() for l in text.splitlines() if l.strip()]
         return {r[4]: int(r[0]) for r in rows if len(r) >= 5}
 
     def close(self):
