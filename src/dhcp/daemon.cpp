@@ -405,6 +405,7 @@ private:
     void onRunReadable(const std::string& key, uint64_t serial);
     void finishRun(const std::string& key, Entry& e);
     void endRun(Entry& e);
+    void releaseUnconfirmed(Entry& e, std::string_view why);
     void acquired(const std::string& key, Entry& e, const Exchange::Outcome& out);
     void maintained(const std::string& key, Entry& e, Exchange::Kind kind, const Exchange::Outcome& out);
     void answerWaiters(Entry& e, const Block& b);
@@ -534,6 +535,7 @@ void Daemon::dropConn(uint64_t id, const char* why) {
     w.erase(std::remove(w.begin(), w.end(), id), w.end());
     if (w.empty() && !e->second.bound && e->second.run) {
         log(e->second.rec, "acquire abandoned: no client waits for it any more");
+        releaseUnconfirmed(e->second, "acquire abandoned");
         endRun(e->second);
         entries_.erase(e);
     }
@@ -833,6 +835,26 @@ void Daemon::onRunReadable(const std::string& key, uint64_t serial) {
     }
 }
 
+// An acquire that ends without a lease after its REQUEST went out: the
+// server may have granted the address all the same (its ACK late, lost or
+// unusable) and would keep it for a client that does not use it, so it is
+// released, on the run's socket before that closes (best effort: nothing
+// answers a RELEASE).
+void Daemon::releaseUnconfirmed(Entry& e, std::string_view why) {
+    if (!e.run || !e.run->ex) return;
+    std::optional<Exchange::Held> h = e.run->ex->unconfirmed();
+    if (!h) return;
+    Exchange ex(e.run->params);
+    ex.start(Exchange::Kind::Release, loop_.now(), *h);
+    Error err = ex.outcome().kind == Exchange::Outcome::Kind::Released ? Error() : ex.outcome().error;
+    for (const Exchange::Send& s : ex.takeSends())
+        if (!err) err = e.run->sock.send(s.frame, s.dest);
+    std::string what = h->address.str() + ", asked of " + h->server.str() + " and not confirmed (" +
+                       std::string(why) + ")";
+    if (err) log(e.rec, "could not release " + what + ": " + err.text());
+    else log(e.rec, "released " + what);
+}
+
 void Daemon::endRun(Entry& e) {
     if (!e.run) return;
     loop_.remove(e.run->sock.fd());
@@ -867,6 +889,7 @@ void Daemon::finishRun(const std::string& key, Entry& e) {
             auto left = std::chrono::duration_cast<milliseconds>(r.started + o_.resendTimeout - loop_.now() - delay);
             if (left > 0ms) {
                 log(e.rec, out.error.text() + ": trying again in " + goDuration(delay));
+                releaseUnconfirmed(e, "no reply");
                 r.params.timeout = std::min(o_.timeout, left);  // the last attempt ends with -resendtimeout
                 r.ex.reset();
                 return armRunTimer(key, e, delay);
@@ -874,6 +897,7 @@ void Daemon::finishRun(const std::string& key, Entry& e) {
         }
     }
     Exchange::Kind kind = r.kind;
+    if (kind == Exchange::Kind::Acquire) releaseUnconfirmed(e, "the acquire failed");
     endRun(e);
     if (kind == Exchange::Kind::Acquire) return acquired(key, e, out);
     maintained(key, e, kind, out);
@@ -1049,6 +1073,7 @@ void Daemon::expire(Entry& e, const std::string& why) {
 void Daemon::cancel(Entry& e, const Error& why) {
     if (e.timer) loop_.cancel(e.timer);
     e.timer = 0;
+    releaseUnconfirmed(e, why.msg);
     endRun(e);
     answerWaiters(e, errorReply(why));
 }

@@ -22,6 +22,18 @@ util::IP any4() { return util::IP::v4(0, 0, 0, 0); }
 util::IP broadcast4() { return util::IP::v4(255, 255, 255, 255); }
 bool unset4(const util::IP& ip) { return !ip.valid() || ip.isUnspecified(); }
 
+// An address one host may have and be reached at: IPv4, not in 0.0.0.0/8
+// ("this network"), 127.0.0.0/8 (loopback) or 224.0.0.0/4 (multicast), not
+// the limited broadcast 255.255.255.255. An OFFER's yiaddr and server
+// identifier must be one, and so must an ACK's yiaddr: the address goes on
+// the container's interface, the server is where renewals and the release go.
+bool hostAddress(const util::IP& ip) {
+    if (!ip.valid() || !ip.is4()) return false;
+    uint8_t a = ip.b[0];
+    if (a == 0 || a == 127 || (a >= 224 && a < 240)) return false;
+    return !(a == 255 && ip.b[1] == 255 && ip.b[2] == 255 && ip.b[3] == 255);
+}
+
 // The prefix length of a contiguous IPv4 netmask, or -1.
 int maskPrefix(const util::IP& mask) {
     uint32_t m = uint32_t(mask.b[0]) << 24 | uint32_t(mask.b[1]) << 16 | uint32_t(mask.b[2]) << 8 | mask.b[3];
@@ -64,6 +76,8 @@ Error Lease::from(const Message& ack, Lease& out) {
         return Error(util::kPluginSpecific, "DHCP option Subnet Mask in DHCPACK is not a prefix mask: " + mask->str());
     if (unset4(ack.yiaddr) || !ack.yiaddr.is4())
         return Error(util::kPluginSpecific, "DHCPACK carries no address (yiaddr 0.0.0.0)");
+    if (!hostAddress(ack.yiaddr))
+        return Error(util::kPluginSpecific, "DHCPACK carries an address no interface may have: " + ack.yiaddr.str());
     Lease l;
     l.address = util::IPNet{ack.yiaddr, prefix};
     if (auto s = ack.ipOption(kOptServerID)) l.server = *s;
@@ -98,6 +112,8 @@ void Exchange::start(Kind kind, Time now, const Held& held) {
     end_ = now + p_.timeout;
     state_ = kind == Kind::Acquire ? State::Selecting : State::Requesting;
     firstRequest_ = now;
+    offered_ = offerServer_ = util::IP{};
+    offerMac_ = util::Mac{};
     if (kind != Kind::Acquire) {
         if (unset4(held.address) || !held.address.is4())
             return fail(Error(util::kInternal, "DHCP on " + p_.ifname + ": no leased address to renew or release"));
@@ -211,11 +227,13 @@ void Exchange::onPacket(std::span<const uint8_t> payload, const util::Mac& srcMa
     if (type == 0) return;
 
     if (state_ == State::Selecting) {
-        if (type != kOffer || unset4(m.yiaddr) || !m.yiaddr.is4()) return;
+        if (type != kOffer || !hostAddress(m.yiaddr)) return;
         auto server = m.ipOption(kOptServerID);
-        if (!server) return;  // a REQUEST must name the server (54)
+        // A REQUEST must name the server (54), renewals go to it.
+        if (!server || !hostAddress(*server)) return;
         offered_ = m.yiaddr;
         offerServer_ = *server;
+        offerMac_ = srcMac;
         state_ = State::Requesting;
         firstRequest_ = now;
         transmit(now);
@@ -225,12 +243,14 @@ void Exchange::onPacket(std::span<const uint8_t> payload, const util::Mac& srcMa
 
     if (type != kAck && type != kNak) return;
     // A reply from another server than the one asked (in Acquire and Renew)
-    // is not ours to take; in Rebind any server may answer.
+    // is not ours to take, nor one that does not say which server it is
+    // from (RFC 2131 table 3: an ACK and a NAK carry 54); in Rebind any
+    // server may answer.
     std::optional<util::IP> expected;
     if (kind_ == Kind::Acquire) expected = offerServer_;
     if (kind_ == Kind::Renew) expected = held_.server;
     auto server = m.ipOption(kOptServerID);
-    if (expected && server && *server != *expected) return;
+    if (expected && (!server || *server != *expected)) return;
 
     outcome_.serverMac = srcMac;
     outcome_.acquired = firstRequest_;
@@ -252,6 +272,13 @@ void Exchange::onTimer(Time now) {
     transmit(now);
     backoff_ = std::min<milliseconds>(backoff_ * 2, p_.resendMax);
     nextSend_ = now + jittered(backoff_);
+}
+
+std::optional<Exchange::Held> Exchange::unconfirmed() const {
+    if (kind_ != Kind::Acquire || !offered_.valid()) return std::nullopt;
+    if (state_ != State::Requesting && !(state_ == State::Done && outcome_.kind == Outcome::Kind::Failed))
+        return std::nullopt;
+    return Held{offered_, offerServer_, offerMac_};
 }
 
 std::vector<Exchange::Send> Exchange::takeSends() { return std::exchange(sends_, {}); }

@@ -24,7 +24,10 @@
 // Replies are accepted only with our xid (one random xid per exchange),
 // op 2 (BOOTREPLY), our MAC in chaddr and an option 53; anything else is
 // ignored, and so is a reply of the wrong type for the state (an OFFER while
-// requesting, an ACK while selecting).
+// requesting, an ACK while selecting), an OFFER whose yiaddr or server
+// identifier (54) is missing or not an address a host may have (0.0.0.0/8,
+// 127.0.0.0/8, multicast, 255.255.255.255), and an ACK or NAK of Acquire or
+// Renew whose 54 is missing or names another server than the one asked.
 #pragma once
 
 #include <chrono>
@@ -58,9 +61,10 @@ struct Lease {
 
     // Reads an ACK. Errors (code 100): no option 1 ("DHCP option Subnet Mask
     // not found in DHCPACK", upstream's text), a mask that is not a prefix,
-    // yiaddr 0.0.0.0. The times follow RFC 2131 §4.4.5 with upstream's
-    // consistency rules: T2 beyond the lease time becomes 85% of it, then T1
-    // beyond T2 becomes 50% of the lease time.
+    // yiaddr 0.0.0.0 or another address no interface may have (0.0.0.0/8,
+    // 127.0.0.0/8, multicast, 255.255.255.255). The times follow RFC 2131
+    // §4.4.5 with upstream's consistency rules: T2 beyond the lease time
+    // becomes 85% of it, then T1 beyond T2 becomes 50% of the lease time.
     static Error from(const Message& ack, Lease& out);
 };
 
@@ -146,6 +150,14 @@ public:
     // Valid once done().
     const Outcome& outcome() const { return outcome_; }
 
+    // Acquire: the address a REQUEST asked for that no ACK confirmed, with
+    // its server and the MAC the OFFER came from, while the exchange waits
+    // for the answer or once it failed (timed out, or an unusable ACK);
+    // nullopt before the REQUEST, after a Bound or Nak outcome and for the
+    // other kinds. The server may have granted it all the same (its ACK
+    // late, lost or unusable): an owner that drops the exchange releases it.
+    std::optional<Held> unconfirmed() const;
+
     Kind kind() const { return kind_; }
     uint32_t xid() const { return xid_; }
     const ExchangeParams& params() const { return p_; }
@@ -178,10 +190,11 @@ private:
     Time end_{};
     Time nextSend_{};
     std::chrono::milliseconds backoff_{};
-    // Acquire: the OFFER taken, its server, and the secs of the DISCOVER it
-    // answered (the REQUEST repeats them, RFC 2131 §4.4.1).
+    // Acquire: the OFFER taken, its server and source MAC, and the secs of
+    // the DISCOVER it answered (the REQUEST repeats them, RFC 2131 §4.4.1).
     util::IP offered_;
     util::IP offerServer_;
+    util::Mac offerMac_;
     uint16_t discoverSecs_ = 0;
     Time firstRequest_{};
     std::vector<Send> sends_;

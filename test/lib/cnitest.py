@@ -60,6 +60,17 @@ def sh(cmd, check=True, **kw):
 _live_netns = {}
 
 
+def stop_process(proc, timeout=5):
+    """SIGTERM, then SIGKILL after `timeout` seconds; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _delete_live_netns():
     for name in list(_live_netns):
         sh(["ip", "netns", "delete", name], check=False)

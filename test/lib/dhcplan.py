@@ -60,13 +60,8 @@ class DnsmasqLan:
                       f"--dhcp-range={first},{last},255.255.255.0,{self.lease}" for a in self._args]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            cnitest.stop_process(self.proc)
         self.proc = None
 
     def leases(self):
@@ -93,21 +88,27 @@ class DnsmasqLan:
 class Daemon:
     """A dhcp daemon in namespace `ns` with its own socket and state
     directory: cnibox's, or with ref=True the reference plugin's
-    (/usr/lib/cni/dhcp, which keeps no state on disk)."""
+    (/usr/lib/cni/dhcp, which keeps no state on disk). `args` are more
+    daemon flags (e.g. ("-timeout", "2s"))."""
 
-    def __init__(self, ns, env=None, ref=False):
+    def __init__(self, ns, env=None, ref=False, args=()):
         self.ns = ns
         self.ref = ref
+        self.args = list(args)
         self.dir = tempfile.mkdtemp(prefix="cbt-dhcpd-")
         self.sock = os.path.join(self.dir, "dhcp.sock")
         self.state = os.path.join(self.dir, "state")
         self.env = env or {}
         self.proc = None
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()
+            raise
 
     def start(self):
         exe = os.path.join(cnitest.REF_DIR if self.ref else cnitest.cnibox_dir(), "dhcp")
-        args = ["-socketpath", self.sock] + ([] if self.ref else ["-statedir", self.state])
+        args = ["-socketpath", self.sock] + ([] if self.ref else ["-statedir", self.state]) + self.args
         env = dict(os.environ, **self.env)
         self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns.name, exe, "daemon"] + args,
@@ -137,7 +138,8 @@ class Daemon:
             self.proc.send_signal(sig)
             self.proc.wait(10)
         self.proc = None
-        self.log.close()
+        if getattr(self, "log", None):
+            self.log.close()
 
     def cleanup(self):
         self.kill(signal.SIGTERM)

@@ -191,7 +191,11 @@ def fast(make_ns):
     CNIBOX_DHCP_TIME_SCALE): dnsmasq's 2-minute lease renews after 3 s,
     rebinds after 5.25 s and expires after 6 s."""
     lan = DnsmasqLan(make_ns)
-    d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
+    try:
+        d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
+    except BaseException:
+        lan.cleanup()
+        raise
     yield lan, d
     d.cleanup()
     lan.cleanup()

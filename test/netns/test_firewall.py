@@ -8,7 +8,6 @@ table inet cni_firewall at policy drop, as an administrator sets it) the
 container gets through only while the firewall's rules are there.
 Ingress policies: two bridges, same-bridge and isolated.
 """
-import json
 import os
 import re
 import shutil

@@ -2,7 +2,6 @@
 veth made in the test's `host` namespace. Also: ipvlan, vlan and dummy fail
 cleanly on a kernel without those drivers (they need the VM lane)."""
 import json
-import os
 import shutil
 
 import pytest

@@ -1,7 +1,6 @@
 """tap applet against real namespaces (root): the tap is made through
 /dev/net/tun inside the container namespace."""
 
-import pytest
 
 import cnitest
 from cnitest import assert_cni_error, run_plugin

@@ -234,6 +234,152 @@ TEST_CASE("exchange: replies not meant for us are ignored", "[dhcp]") {
     CHECK(x.outcome().kind == Outcome::Kind::Bound);
 }
 
+TEST_CASE("exchange: an OFFER of an address no host may have, or from such a server, is ignored", "[dhcp]") {
+    Exchange x(params());
+    x.start(Exchange::Kind::Acquire, T0);
+    (void)x.takeSends();
+    auto ignored = [&](const Message& m) {
+        feed(x, m, T0 + 100ms);
+        CHECK_FALSE(x.done());
+        CHECK(x.takeSends().empty());
+    };
+    for (const util::IP& y : {util::IP::v4(0, 1, 2, 3), util::IP::v4(127, 0, 0, 9), util::IP::v4(224, 0, 0, 9),
+                              util::IP::v4(239, 255, 255, 250), util::IP::v4(255, 255, 255, 255)}) {
+        INFO("yiaddr " << y.str());
+        ignored(reply(dhcp::kOffer, y));
+    }
+    for (const util::IP& sid : {util::IP::v4(0, 0, 0, 0), util::IP::v4(127, 0, 0, 1), util::IP::v4(224, 0, 0, 1),
+                                util::IP::v4(255, 255, 255, 255)}) {
+        INFO("server identifier " << sid.str());
+        Message m = reply(dhcp::kOffer);
+        m.setIP(dhcp::kOptServerID, sid);
+        ignored(m);
+    }
+    // A well-formed one is still taken.
+    feed(x, reply(dhcp::kOffer), T0 + 200ms);
+    Sent r = one(x);
+    CHECK(r.m.type() == dhcp::kRequest);
+    CHECK(r.m.ipOption(dhcp::kOptRequestedIP) == kOffered);
+}
+
+TEST_CASE("exchange: an ACK or NAK that does not name the server asked is ignored", "[dhcp]") {
+    auto ignoredBy = [](Exchange& x, Message m) {
+        feed(x, m, T0 + 1100ms);
+        CHECK_FALSE(x.done());
+        CHECK(x.takeSends().empty());
+    };
+    SECTION("acquire") {
+        Exchange x(params());
+        toRequesting(x);
+        Message ack = reply(dhcp::kAck);
+        ack.options.erase(dhcp::kOptServerID);
+        ignoredBy(x, ack);
+        Message nak = reply(dhcp::kNak, util::IP::v4(0, 0, 0, 0));
+        nak.options.erase(dhcp::kOptServerID);
+        ignoredBy(x, nak);
+        feed(x, reply(dhcp::kAck), T0 + 1200ms);
+        REQUIRE(x.done());
+        CHECK(x.outcome().kind == Outcome::Kind::Bound);
+    }
+    SECTION("renew") {
+        Exchange x(params());
+        x.start(Exchange::Kind::Renew, T0, held());
+        (void)x.takeSends();
+        Message ack = reply(dhcp::kAck);
+        ack.options.erase(dhcp::kOptServerID);
+        ignoredBy(x, ack);
+        ack.setIP(dhcp::kOptServerID, util::IP::v4(10, 0, 0, 2));
+        ignoredBy(x, ack);
+        Message nak = reply(dhcp::kNak, util::IP::v4(0, 0, 0, 0));
+        nak.options.erase(dhcp::kOptServerID);
+        ignoredBy(x, nak);
+        feed(x, reply(dhcp::kAck), T0 + 1200ms);
+        REQUIRE(x.done());
+        CHECK(x.outcome().kind == Outcome::Kind::Bound);
+    }
+    SECTION("rebind: any server, or none named, may answer") {
+        Exchange x(params());
+        x.start(Exchange::Kind::Rebind, T0, {kOffered, {}, {}});
+        (void)x.takeSends();
+        Message ack = reply(dhcp::kAck);
+        ack.options.erase(dhcp::kOptServerID);
+        feed(x, ack, T0 + 100ms);
+        REQUIRE(x.done());
+        CHECK(x.outcome().kind == Outcome::Kind::Bound);
+    }
+}
+
+TEST_CASE("exchange: the address a REQUEST asked for and no ACK confirmed", "[dhcp]") {
+    auto check = [](const std::optional<Exchange::Held>& h) {
+        REQUIRE(h);
+        CHECK(h->address == kOffered);
+        CHECK(h->server == kServer);
+        CHECK(h->serverMac == kServerMac);
+    };
+    // Times out after 3 s, so that it does while requesting.
+    auto p = [] {
+        auto q = params();
+        q.timeout = 3s;
+        return q;
+    };
+    SECTION("none before the REQUEST, nor after a timeout while selecting") {
+        Exchange x(p());
+        x.start(Exchange::Kind::Acquire, T0);
+        CHECK_FALSE(x.unconfirmed());
+        x.onTimer(T0 + 3s);
+        REQUIRE(x.done());
+        CHECK_FALSE(x.unconfirmed());
+    }
+    SECTION("while the REQUEST waits, and once it timed out") {
+        Exchange x(p());
+        toRequesting(x);
+        check(x.unconfirmed());
+        x.onTimer(T0 + 3s);
+        REQUIRE(x.done());
+        REQUIRE(x.outcome().kind == Outcome::Kind::Failed);
+        check(x.unconfirmed());
+    }
+    SECTION("after an unusable ACK") {
+        Exchange x(p());
+        toRequesting(x);
+        Message ack = reply(dhcp::kAck);
+        ack.options.erase(dhcp::kOptSubnetMask);
+        feed(x, ack, T0 + 500ms);
+        REQUIRE(x.outcome().kind == Outcome::Kind::Failed);
+        check(x.unconfirmed());
+    }
+    SECTION("none once bound or refused") {
+        Exchange x(p());
+        toRequesting(x);
+        feed(x, reply(dhcp::kAck), T0 + 500ms);
+        REQUIRE(x.outcome().kind == Outcome::Kind::Bound);
+        CHECK_FALSE(x.unconfirmed());
+        Exchange y(p());
+        toRequesting(y);
+        feed(y, reply(dhcp::kNak, util::IP::v4(0, 0, 0, 0)), T0 + 500ms);
+        REQUIRE(y.outcome().kind == Outcome::Kind::Nak);
+        CHECK_FALSE(y.unconfirmed());
+    }
+    SECTION("none for a renewal") {
+        Exchange x(p());
+        x.start(Exchange::Kind::Renew, T0, held());
+        CHECK_FALSE(x.unconfirmed());
+    }
+    SECTION("its RELEASE goes to the server that offered it") {
+        Exchange x(p());
+        toRequesting(x);
+        auto h = x.unconfirmed();
+        REQUIRE(h);
+        Exchange rel(p());
+        rel.start(Exchange::Kind::Release, T0 + 1s, *h);
+        REQUIRE(rel.outcome().kind == Outcome::Kind::Released);
+        Sent r = one(rel);
+        checkToServer(r);
+        CHECK(r.m.type() == dhcp::kRelease);
+        CHECK(r.m.ipOption(dhcp::kOptServerID) == kServer);
+    }
+}
+
 TEST_CASE("exchange: NAK while requesting ends with Nak", "[dhcp]") {
     Exchange x(params());
     toRequesting(x);
@@ -246,7 +392,7 @@ TEST_CASE("exchange: NAK while requesting ends with Nak", "[dhcp]") {
     CHECK(x.outcome().serverMac == kServerMac);
 }
 
-TEST_CASE("exchange: an ACK without subnet mask or address fails", "[dhcp]") {
+TEST_CASE("exchange: an ACK without subnet mask or usable address fails", "[dhcp]") {
     SECTION("no option 1") {
         Exchange x(params());
         toRequesting(x);
@@ -265,6 +411,23 @@ TEST_CASE("exchange: an ACK without subnet mask or address fails", "[dhcp]") {
         REQUIRE(x.done());
         CHECK(x.outcome().kind == Outcome::Kind::Failed);
         CHECK(x.outcome().error.code == 100);
+    }
+    SECTION("yiaddr no interface may have") {
+        Exchange x(params());
+        toRequesting(x);
+        feed(x, reply(dhcp::kAck, util::IP::v4(127, 0, 0, 9)), T0 + 500ms);
+        REQUIRE(x.done());
+        CHECK(x.outcome().kind == Outcome::Kind::Failed);
+        CHECK(x.outcome().error.code == 100);
+        CHECK(x.outcome().error.msg == "DHCPACK carries an address no interface may have: 127.0.0.9");
+        for (const util::IP& y : {util::IP::v4(0, 1, 2, 3), util::IP::v4(224, 0, 0, 9),
+                                  util::IP::v4(255, 255, 255, 255)}) {
+            INFO("yiaddr " << y.str());
+            dhcp::Lease l;
+            CHECK(dhcp::Lease::from(reply(dhcp::kAck, y), l).code == 100);
+        }
+        dhcp::Lease l;
+        CHECK_FALSE(dhcp::Lease::from(reply(dhcp::kAck, util::IP::v4(240, 0, 0, 1)), l));
     }
 }
 
