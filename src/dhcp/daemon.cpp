@@ -447,6 +447,12 @@ Error Daemon::listen() {
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");
+        struct stat st;
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (fstat(3, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+            getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+            return Error(util::kInternal, "LISTEN_FDS names fd 3, which is not a listening socket");
         int fl = fcntl(3, F_GETFL);
         if (fl < 0 || fcntl(3, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
             return Error::sys(util::kInternal, "socket passed by systemd (fd 3)", errno);

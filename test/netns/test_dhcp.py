@@ -7,11 +7,15 @@ import concurrent.futures
 import os
 import shutil
 import signal
+import socket
+import stat
+import subprocess
 import tempfile
 import time
 
 import pytest
 
+import cnitest
 from cnitest import assert_cni_error, run_plugin
 from dhcplan import Daemon, DnsmasqLan
 
@@ -258,3 +262,91 @@ def test_nak_on_renewal_takes_the_address_away(fast, make_ns):
     assert wait_for(lambda: addr not in ctr.sh("ip -4 -o addr show dev eth0").stdout, 3)
     assert_cni_error(run("CHECK", lan, ctr, dict(c, prevResult=r.json)), 100)
     assert run("DEL", lan, ctr, c).ok
+
+
+def start_daemon(ns, args, log, pass_fds=(), shell=None):
+    """`dhcp daemon ARGS` in ns (or a bash command line ending in an exec
+    of it, the program as $0); its Popen."""
+    exe = os.path.join(cnitest.cnibox_dir(), "dhcp")
+    cmd = ["bash", "-c", shell, exe] + args if shell else [exe, "daemon"] + args
+    return subprocess.Popen(["ip", "netns", "exec", ns.name] + cmd, stdout=log, stderr=log, pass_fds=pass_fds)
+
+
+def test_daemon_files_and_sigterm(lan, make_ns):
+    # The socket's directory is made 0700, the socket is 0660; -pidfile gets
+    # the pid. SIGTERM: exit 0, socket and pidfile removed, the lease neither
+    # released nor forgotten (the container still runs): a new daemon serves
+    # its CHECK and DEL.
+    d = tempfile.mkdtemp(prefix="cbt-dhcpd-")
+    sock, pid, state = f"{d}/run/cni/dhcp.sock", f"{d}/dhcp.pid", f"{d}/state"
+    args = ["-socketpath", sock, "-pidfile", pid, "-statedir", state]
+    log = open(f"{d}/daemon.log", "ab")
+    p = None
+    try:
+        p = start_daemon(lan.host, args, log)
+        assert wait_for(lambda: os.path.exists(sock) and os.path.exists(pid), 5)
+        assert stat.S_IMODE(os.stat(os.path.dirname(sock)).st_mode) == 0o700
+        st = os.stat(sock)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+        with open(pid) as f:
+            assert f.read() == f"{p.pid}\n"
+        ctr = make_ns()
+        c = macvlan_conf(type("D", (), {"sock": sock}))
+        r = run("ADD", lan, ctr, c)
+        assert r.ok, r
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(5) == 0
+        assert not os.path.exists(sock) and not os.path.exists(pid)
+        assert len(os.listdir(state)) == 1
+        assert any(l[2] == client_id("ctr1") for l in lan.leases())
+        p = start_daemon(lan.host, args, log)
+        assert wait_for(lambda: os.path.exists(sock), 5)
+        assert run("CHECK", lan, ctr, dict(c, prevResult=r.json)).ok
+        assert run("DEL", lan, ctr, c).ok
+        assert wait_gone(lan, client_id("ctr1"))
+        assert os.listdir(state) == []
+    finally:
+        if p:
+            cnitest.stop_process(p)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_socket_activation(make_ns):
+    # systemd's way: the listening socket as fd 3, LISTEN_PID and LISTEN_FDS
+    # naming this process. The daemon serves on it, never binds -socketpath,
+    # and leaves the socket file to its owner when it stops.
+    ns = make_ns()
+    d = tempfile.mkdtemp(prefix="cbt-dhcpd-")
+    path = f"{d}/activated.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    p = None
+    log = open(f"{d}/daemon.log", "ab")
+    try:
+        listener.bind(path)
+        listener.listen(16)
+        fd = listener.fileno()
+        redirect = "" if fd == 3 else f" 3<&{fd} {fd}<&-"
+        shell = f'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" daemon "$@"{redirect}'
+        p = start_daemon(ns, ["-socketpath", f"{d}/unused.sock", "-statedir", f"{d}/state"], log,
+                         pass_fds=(fd,), shell=shell)
+        logtext = lambda: open(f"{d}/daemon.log").read()  # noqa: E731
+        assert wait_for(lambda: "listening on the socket systemd passed" in logtext() or p.poll() is not None, 5)
+        assert p.poll() is None, logtext()
+        conf = {"cniVersion": "1.1.0", "name": NET, "ipam": {"type": "dhcp", "daemonSocketPath": path}}
+        assert run_plugin("dhcp", "STATUS", conf, host=ns).ok, logtext()
+        assert not os.path.exists(f"{d}/unused.sock")
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(5) == 0
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        # LISTEN_FDS naming an fd 3 that is no listening socket: refused.
+        p = start_daemon(ns, ["-statedir", f"{d}/state"], log,
+                         shell='LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" daemon "$@" 3</dev/null')
+        assert p.wait(5) == 1
+        assert "LISTEN_FDS names fd 3, which is not a listening socket" in logtext()
+    finally:
+        if p:
+            cnitest.stop_process(p)
+        listener.close()
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
