@@ -1029,8 +1029,12 @@ void Daemon::maintain(const std::string& key) {
     std::string why;
     NsState st = nsCheck(e.rec, why);
     if (st == NsState::Gone) {
-        log(e.rec, why + ": the lease of " + e.rec.address + " is no longer kept");
-        if (auto err = store_.remove(e.rec.network, e.rec.containerID, e.rec.ifname)) log(e.rec, err.text());
+        // The container (or its link) went without a DEL: nothing can use
+        // the address any more. It goes back to the server, as a DEL would
+        // have done, and the others' upkeep goes on.
+        log(e.rec, why + ": the lease of " + e.rec.address + " ends");
+        releaseFromHost(e.rec, why);
+        if (auto rm = store_.remove(e.rec.network, e.rec.containerID, e.rec.ifname)) log(e.rec, rm.text());
         entries_.erase(it);
         return;
     }

@@ -264,6 +264,33 @@ def test_nak_on_renewal_takes_the_address_away(fast, make_ns):
     assert run("DEL", lan, ctr, c).ok
 
 
+def test_container_gone_without_del_ends_its_lease_only(fast, make_ns):
+    # One container's namespace is deleted, another's link, without a DEL:
+    # at renewal time the daemon gives their leases back to the server (from
+    # its own namespace, which has an address on the LAN here) and holds
+    # nothing of the deleted namespace; the third container's lease renews.
+    lan, d = fast
+    lan.host.sh("ip addr add 10.77.0.2/24 dev lan0")
+    c = macvlan_conf(d)
+    ctrs = [make_ns() for _ in range(3)]
+    for i, ctr in enumerate(ctrs):
+        assert run("ADD", lan, ctr, c, cid=f"gone{i}").ok
+    ino = os.stat(ctrs[0].path).st_ino
+    ctrs[0].delete()
+    ctrs[1].sh("ip link del eth0")
+    assert wait_for(lambda: d.logtext().count("the lease of") >= 2 and "gone2/lan/eth0 renewal: lease" in d.logtext(),
+                    8), d.logtext()[-3000:]
+    assert "gone0/lan/eth0" in d.logtext() and "gone1/lan/eth0 link eth0 is gone" in d.logtext(), d.logtext()
+    assert wait_gone(lan, client_id("gone0")) and wait_gone(lan, client_id("gone1")), lan.leases()
+    assert any(l[2] == client_id("gone2") for l in lan.leases())
+    fds = f"/proc/{d.proc.pid}/fd"
+    assert f"net:[{ino}]" not in [os.readlink(f"{fds}/{f}") for f in os.listdir(fds)]
+    assert sorted(os.listdir(d.state)) == [n for n in os.listdir(d.state) if "gone2" in n] and os.listdir(d.state)
+    assert run("DEL", lan, ctrs[2], c, cid="gone2").ok
+    for i in (0, 1):
+        assert run("DEL", lan, ctrs[i], c, cid=f"gone{i}").ok
+
+
 def start_daemon(ns, args, log, pass_fds=(), shell=None):
     """`dhcp daemon ARGS` in ns (or a bash command line ending in an exec
     of it, the program as $0); its Popen."""
