@@ -139,6 +139,15 @@ struct RouteSpec {
     std::vector<Hop> multipath;
 };
 
+// A policy routing rule (`ip rule`): packets from `src` (any source when
+// unset) look up `table`.
+struct RuleSpec {
+    int family = 0;                    // 0: src's family, else AF_INET
+    std::optional<util::IPNet> src;
+    int table = 0;                     // required to add; 0 matches any on delete
+    int priority = -1;                 // -1: the kernel picks (add), any (delete)
+};
+
 struct AddrInfo {
     util::IPNet addr;
     int ifindex = 0;
@@ -246,6 +255,14 @@ public:
     // The output interface the kernel chooses for `dst` (one RTM_GETROUTE,
     // as `ip route get`); 0 when it has no route.
     Error routeGet(const util::IP& dst, int& ifindex);
+
+    // Policy routing rules. `existed`/`found` as for routes.
+    Error addRule(const RuleSpec& r, bool* existed = nullptr);
+    Error delRule(const RuleSpec& r, bool* found = nullptr);
+    struct RuleInfo { int family = 0; std::optional<util::IPNet> src; int table = 0; int priority = 0;
+                      int action = 0; };
+    // Every rule of `family` (0 = both).
+    Error rules(int family, std::vector<RuleInfo>& out);
 
     // Neighbours.
     Error addNeigh(int index, const util::IP& ip, std::string_view mac, bool permanent);

@@ -7,6 +7,7 @@
 // a summary; exit 0 when everything passed. test/netns/test_netlink_layer.py
 // makes the namespaces and runs it.
 #include <fcntl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -600,6 +601,46 @@ void testNeigh(nl::Socket& sb, const nl::Netns& nsB) {
     CHECK(sb.addNeigh(eth0, ip("10.9.0.8"), "nope", true).code == util::kInvalidNetConf);
 }
 
+void testRules(nl::Socket& sb, const nl::Netns& nsB) {
+    auto net = [](const char* t) { return *util::IPNet::parse(t); };
+    auto find = [&](int family, const nl::RuleSpec& want) {
+        std::vector<nl::Socket::RuleInfo> rules;
+        OK(sb.rules(family, rules));
+        for (const auto& r : rules)
+            if (r.src && want.src && r.src->str() == want.src->str() && r.table == want.table &&
+                (want.priority < 0 || r.priority == want.priority) && r.action == FR_ACT_TO_TBL)
+                return r.priority;
+        return -1;
+    };
+    // IPv4 with the kernel's priority, a table above 255 in IPv6 with ours.
+    nl::RuleSpec v4{0, net("10.9.0.2/32"), 100, -1};
+    nl::RuleSpec v6{0, net("fd09::2/128"), 1000, 1234};
+    OK(sb.addRule(v4));
+    OK(sb.addRule(v6));
+    int prio = find(AF_INET, v4);
+    CHECK(prio > 0 && prio < 32766);
+    CHECK(find(AF_INET6, v6) == 1234);
+    CHECK(find(AF_INET, v6) == -1);   // filtered by family
+    {
+        nl::NetnsGuard g(nsB);
+        CHECK(contains(run("ip -6 rule show"), "1234:\tfrom fd09::2 lookup 1000"));
+    }
+    bool existed = false;
+    OK(sb.addRule(nl::RuleSpec{0, v4.src, 100, prio}, &existed));
+    CHECK(existed);
+    CHECK(sb.addRule(nl::RuleSpec{0, v4.src, 100, prio}).errnum == EEXIST);
+    CHECK(sb.addRule(nl::RuleSpec{0, v4.src, 0, -1}));   // no table
+    CHECK(sb.addRule(nl::RuleSpec{AF_INET, v6.src, 7, -1}));   // family mismatch
+    bool found = false;
+    OK(sb.delRule(v4, &found));
+    CHECK(found);
+    OK(sb.delRule(v6));
+    CHECK(find(AF_INET, v4) == -1 && find(AF_INET6, v6) == -1);
+    OK(sb.delRule(v4, &found));
+    CHECK(!found);
+    CHECK(sb.delRule(v6));
+}
+
 void testSysctl(const nl::Netns& other) {
     std::string here;
     OK(nl::sysctlGet("net.ipv4.ip_forward", here));
@@ -699,6 +740,7 @@ int main(int argc, char** argv) {
     testAddrs(sa);
     testRoutes(sb, other);
     testNeigh(sb, other);
+    testRules(sb, other);
     testSysctl(other);
     measure(sa, other);
 
