@@ -123,6 +123,9 @@ struct TapSpec {
 };
 Error addTap(const TapSpec& spec);
 
+// Socket::routes' table for every table.
+inline constexpr int kAllTables = -1;
+
 struct RouteSpec {
     util::IPNet dst;
     std::optional<util::IP> gw;
@@ -243,8 +246,9 @@ public:
     // Unset fields match any route (gateway, ifindex, scope, protocol).
     // `found` given: a missing route is not an error, *found = false.
     Error delRoute(const RouteSpec& r, bool* found = nullptr);
-    // Routes in `table` (0 = main) whose output interface is `ifindex` (0 =
-    // any), of `family` (0 = both).
+    // Routes in `table` (0 = main, kAllTables = every table, as `ip route
+    // show table all`) whose output interface is `ifindex` (0 = any), of
+    // `family` (0 = both).
     // `gw`/`ifindex`: the first next hop (with `ifindex` given: the hop
     // through it); `multipath`: every hop when there are several.
     struct RouteInfo { util::IPNet dst; std::optional<util::IP> gw; int ifindex = 0; int table = 0;

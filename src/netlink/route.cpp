@@ -139,19 +139,21 @@ Error Socket::delRoute(const RouteSpec& r, bool* found) {
 }
 
 Error Socket::routes(int family, int ifindex, int table, std::vector<RouteInfo>& out) {
-    uint32_t tbl = table ? uint32_t(table) : RT_TABLE_MAIN;
+    bool all = table == kAllTables;
+    uint32_t tbl = all ? RT_TABLE_UNSPEC : table ? uint32_t(table) : RT_TABLE_MAIN;
     MsgPtr m(nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP));
     rtmsg rtm{};
     rtm.rtm_family = uint8_t(family);
     // With strict checking the kernel filters by table and output device.
     if (!m || nlmsg_append(m.get(), &rtm, sizeof rtm, NLMSG_ALIGNTO) < 0 ||
-        nla_put_u32(m.get(), RTA_TABLE, tbl) < 0 || (ifindex && nla_put_u32(m.get(), RTA_OIF, uint32_t(ifindex)) < 0))
+        (!all && nla_put_u32(m.get(), RTA_TABLE, tbl) < 0) ||
+        (ifindex && nla_put_u32(m.get(), RTA_OIF, uint32_t(ifindex)) < 0))
         return sysFail(ENOMEM, "list routes");
     int r = dump(sk_, m.get(), out, [&](nl_object* o, std::vector<RouteInfo>& v) {
         auto* rt = reinterpret_cast<rtnl_route*>(o);
         int fam = rtnl_route_get_family(rt);
         if ((fam != AF_INET && fam != AF_INET6) || (family && fam != family)) return;
-        if (rtnl_route_get_table(rt) != tbl || (rtnl_route_get_flags(rt) & RTM_F_CLONED)) return;
+        if ((!all && rtnl_route_get_table(rt) != tbl) || (rtnl_route_get_flags(rt) & RTM_F_CLONED)) return;
         RouteInfo ri;
         nl_addr* dst = rtnl_route_get_dst(rt);
         if (auto ip = fromNl(dst)) {
@@ -177,7 +179,7 @@ Error Socket::routes(int family, int ifindex, int table, std::vector<RouteInfo>&
             if (n > 1) ri.multipath.push_back(h);
         }
         if (!match) return;
-        ri.table = int(tbl);
+        ri.table = int(rtnl_route_get_table(rt));
         ri.scope = rtnl_route_get_scope(rt);
         ri.priority = int(rtnl_route_get_priority(rt));
         ri.protocol = rtnl_route_get_protocol(rt);

@@ -639,6 +639,30 @@ void testRules(nl::Socket& sb, const nl::Netns& nsB) {
     OK(sb.delRule(v4, &found));
     CHECK(!found);
     CHECK(sb.delRule(v6));
+
+    // Routes of every table (what a free table id is chosen against).
+    int eth0 = link(sb, "eth0").index;
+    nl::RouteSpec t100, t4000;
+    t100.dst = net("10.50.0.0/24");
+    t100.ifindex = t4000.ifindex = eth0;
+    t100.table = 100;
+    t4000.dst = net("10.51.0.0/24");
+    t4000.table = 4000;
+    OK(sb.addRoute(t100));
+    OK(sb.addRoute(t4000));
+    std::vector<nl::Socket::RouteInfo> all, one;
+    OK(sb.routes(AF_INET, 0, nl::kAllTables, all));
+    auto has = [&](int table, const char* dst) {
+        for (const auto& r : all)
+            if (r.table == table && (!dst || r.dst.str() == dst)) return true;
+        return false;
+    };
+    CHECK(has(100, "10.50.0.0/24") && has(4000, "10.51.0.0/24"));
+    CHECK(has(RT_TABLE_MAIN, "10.9.0.0/24") && has(RT_TABLE_LOCAL, nullptr));
+    OK(sb.routes(AF_INET, 0, 100, one));
+    CHECK(one.size() == 1 && one[0].table == 100 && one[0].dst.str() == "10.50.0.0/24");
+    OK(sb.delRoute(t100));
+    OK(sb.delRoute(t4000));
 }
 
 void testSysctl(const nl::Netns& other) {
