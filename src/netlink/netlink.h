@@ -99,7 +99,7 @@ struct VethSpec {
 
 // A link of kind macvlan, ipvlan, vlan or dummy (Socket::addSubLink).
 struct SubLinkSpec {
-    std::string kind;           // "macvlan", "ipvlan", "vlan", "dummy"
+    std::string kind;           // "macvlan", "ipvlan", "vlan", "dummy", "ifb"
     std::string name;
     int masterIndex = 0;        // IFLA_LINK: parent in the socket's namespace (0 = none)
     const Netns* ns = nullptr;  // created directly there (nullptr: socket's namespace)
@@ -187,7 +187,7 @@ public:
     // refers to `name`; an EEXIST failure with nameTaken false means
     // `peerName` is taken in the peer namespace.
     Error addVeth(const VethSpec& spec, bool* nameTaken = nullptr);
-    // Creates a macvlan/ipvlan/vlan/dummy link. A kernel without the driver
+    // Creates a macvlan/ipvlan/vlan/dummy/ifb link. A kernel without the driver
     // fails with code 999 "... Unknown device type ...". `nameTaken`: EEXIST.
     Error addSubLink(const SubLinkSpec& spec, bool* nameTaken = nullptr);
     // Creates a bridge (EEXIST is not an error when it is a bridge already).

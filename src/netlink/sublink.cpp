@@ -1,5 +1,5 @@
-// Links stacked on (or standing beside) another one: macvlan, ipvlan, vlan
-// and dummy, created directly in their target namespace.
+// Links stacked on (or standing beside) another one: macvlan, ipvlan, vlan,
+// dummy and ifb, created directly in their target namespace.
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -35,7 +35,7 @@ Error Socket::addSubLink(const SubLinkSpec& s, bool* nameTaken) {
     if (mac) ok = ok && nla_put_addr(m.get(), IFLA_ADDRESS, mac.get()) == 0;
     nlattr* info = ok ? nla_nest_start(m.get(), IFLA_LINKINFO) : nullptr;
     ok = info && nla_put_string(m.get(), IFLA_INFO_KIND, s.kind.c_str()) == 0;
-    if (ok && s.kind != "dummy") {
+    if (ok && s.kind != "dummy" && s.kind != "ifb") {
         nlattr* data = nla_nest_start(m.get(), IFLA_INFO_DATA);
         ok = data != nullptr;
         if (s.kind == "macvlan") {

@@ -310,6 +310,25 @@ void testLinkAttrs(nl::Socket& sa) {
     std::printf("info: delete missing link -> %s\n", e.msg.c_str());
 }
 
+void testIfb(nl::Socket& sa) {
+    nl::SubLinkSpec s;
+    s.kind = "ifb";
+    s.name = "bwpt0";
+    s.mtu = 1400;
+    OK(sa.addSubLink(s));
+    // The kernel takes no alias at creation (IFLA_IFALIAS is a change only).
+    const std::string alias = "cnibox-bandwidth net1 ctr1";
+    OK(sa.setAlias(link(sa, "bwpt0").index, alias));
+    nl::LinkInfo l = link(sa, "bwpt0");
+    CHECK(l.kind == "ifb" && l.mtu == 1400 && l.alias == alias);
+    bool taken = false;
+    CHECK(sa.addSubLink(s, &taken));
+    CHECK(taken);
+    bool found = false;
+    OK(sa.deleteLinkByName("bwpt0", &found));
+    CHECK(found);
+}
+
 void testBridge(nl::Socket& sa) {
     bool created = false;
     OK(sa.addBridge("brt0", 1400, created));
@@ -759,6 +778,7 @@ int main(int argc, char** argv) {
     testRandom();
     testVeth(sa, sb, other);
     testLinkAttrs(sa);
+    testIfb(sa);
     testBridge(sa);
     testWaitDown(sa);
     testAddrs(sa);
