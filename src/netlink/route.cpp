@@ -88,29 +88,27 @@ bool sameFamily(const RouteSpec& r) {
     return true;
 }
 
-}  // namespace
-
-Error Socket::addRoute(const RouteSpec& r, bool* existed) {
+// RTM_NEWROUTE with `flags` (NLM_F_CREATE is libnl's); `existed` as for
+// Socket::addRoute.
+Error addWith(nl_sock* sk, const RouteSpec& r, int flags, bool* existed) {
     if (existed) *existed = false;
     if (!sameFamily(r)) return invalid(r);
     RoutePtr rt = build(r, false);
     if (!rt) return sysFail(ENOMEM, "build route " + r.dst.str());
-    int rc = rtnl_route_add(sk_, rt.get(), NLM_F_EXCL);
+    int rc = rtnl_route_add(sk, rt.get(), flags);
     if (rc >= 0) return {};
     if (existed && errnoOf(rc) == EEXIST) {
         *existed = true;
         return {};
     }
-    return fail(rc, "add route " + describe(sk_, r));
+    return fail(rc, "add route " + describe(sk, r));
 }
 
-Error Socket::addRouteBeside(const RouteSpec& r) {
-    if (!sameFamily(r)) return invalid(r);
-    RoutePtr rt = build(r, false);
-    if (!rt) return sysFail(ENOMEM, "build route " + r.dst.str());
-    if (int rc = rtnl_route_add(sk_, rt.get(), 0); rc < 0) return fail(rc, "add route " + describe(sk_, r));
-    return {};
-}
+}  // namespace
+
+Error Socket::addRoute(const RouteSpec& r, bool* existed) { return addWith(sk_, r, NLM_F_EXCL, existed); }
+
+Error Socket::addRouteBeside(const RouteSpec& r) { return addWith(sk_, r, 0, nullptr); }
 
 Error Socket::replaceRoute(const RouteSpec& r) {
     if (!sameFamily(r)) return invalid(r);

@@ -23,11 +23,13 @@ std::string describe(const RuleSpec& r) {
     return s;
 }
 
+int familyOf(const RuleSpec& r) { return r.family ? r.family : r.src ? r.src->ip.family : AF_INET; }
+
 // For a delete, unset fields (no source, priority -1, table 0) match any rule.
 RulePtr build(const RuleSpec& r) {
     RulePtr rule(rtnl_rule_alloc());
     if (!rule) return rule;
-    rtnl_rule_set_family(rule.get(), r.family ? r.family : r.src ? r.src->ip.family : AF_INET);
+    rtnl_rule_set_family(rule.get(), familyOf(r));
     rtnl_rule_set_action(rule.get(), FR_ACT_TO_TBL);
     if (r.table) rtnl_rule_set_table(rule.get(), uint32_t(r.table));
     if (r.priority >= 0) rtnl_rule_set_prio(rule.get(), uint32_t(r.priority));
@@ -39,7 +41,7 @@ RulePtr build(const RuleSpec& r) {
 }
 
 bool valid(const RuleSpec& r) {
-    int f = r.family ? r.family : r.src ? r.src->ip.family : AF_INET;
+    int f = familyOf(r);
     return (f == AF_INET || f == AF_INET6) && (!r.src || r.src->ip.family == f) && r.table >= 0;
 }
 
