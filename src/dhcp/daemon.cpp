@@ -264,6 +264,23 @@ namespace {
 
 constexpr auto kConnDeadline = 30s;
 
+// A random pause of 0 to n-1 ms.
+milliseconds randomMs(uint32_t n) {
+    uint32_t r = 0;
+    util::randomBytes(&r, sizeof r);
+    return milliseconds(r % n);
+}
+
+// A DHCPRELEASE of `h` sent on `sock` (nothing answers it).
+Error sendRelease(const RawSocket& sock, const ExchangeParams& p, const Exchange::Held& h, Time now) {
+    Exchange ex(p);
+    ex.start(Exchange::Kind::Release, now, h);
+    if (ex.outcome().kind != Exchange::Outcome::Kind::Released) return ex.outcome().error;
+    for (const Exchange::Send& s : ex.takeSends())
+        if (Error err = sock.send(s.frame, s.dest)) return err;
+    return {};
+}
+
 // "2026-12-04T20:26:42Z"
 std::string rfc3339Now() {
     time_t t = time(nullptr);
@@ -417,6 +434,9 @@ private:
     void cancel(Entry& e, const Error& why);
     void release(Entry& e);
     void releaseFromHost(const LeaseRecord& r, const std::string& why);
+    // The attachment's namespace or link went without a DEL: its lease goes
+    // back to the server from here, and its record goes.
+    void endGone(const LeaseRecord& r, const std::string& why);
     NsState nsCheck(const LeaseRecord& r, std::string& why, nl::Socket* nls = nullptr, int* ifindex = nullptr);
     ExchangeParams paramsFor(const LeaseRecord& r, const util::Mac& mac) const;
     void restore();
@@ -850,11 +870,7 @@ void Daemon::releaseUnconfirmed(Entry& e, std::string_view why) {
     if (!e.run || !e.run->ex) return;
     std::optional<Exchange::Held> h = e.run->ex->unconfirmed();
     if (!h) return;
-    Exchange ex(e.run->params);
-    ex.start(Exchange::Kind::Release, loop_.now(), *h);
-    Error err = ex.outcome().kind == Exchange::Outcome::Kind::Released ? Error() : ex.outcome().error;
-    for (const Exchange::Send& s : ex.takeSends())
-        if (!err) err = e.run->sock.send(s.frame, s.dest);
+    Error err = sendRelease(e.run->sock, e.run->params, *h, loop_.now());
     std::string what = h->address.str() + ", asked of " + h->server.str() + " and not confirmed (" +
                        std::string(why) + ")";
     if (err) log(e.rec, "could not release " + what + ": " + err.text());
@@ -879,19 +895,14 @@ void Daemon::finishRun(const std::string& key, Entry& e) {
         if (out.kind == Exchange::Outcome::Kind::Nak && r.naks < kMaxAcquireNaks &&
             loop_.now() < r.started + o_.resendTimeout) {
             r.naks++;
-            uint32_t rnd = 0;
-            util::randomBytes(&rnd, sizeof rnd);
-            milliseconds delay(rnd % 250);
+            milliseconds delay = randomMs(250);
             log(e.rec, "DHCPNAK while acquiring: starting over in " + goDuration(delay));
             r.ex.reset();
             return armRunTimer(key, e, delay);
         }
         if (out.kind == Exchange::Outcome::Kind::Failed && out.error.code == util::kTryAgainLater) {
             // -resendtimeout: how long acquire attempts go on.
-            milliseconds delay = acquireRetryDelay(r.attempts, o_.resendMax);
-            uint32_t rnd = 0;
-            util::randomBytes(&rnd, sizeof rnd);
-            delay += milliseconds(int64_t(rnd % 2001) - 1000);
+            milliseconds delay = acquireRetryDelay(r.attempts, o_.resendMax) + randomMs(2001) - 1000ms;
             auto left = std::chrono::duration_cast<milliseconds>(r.started + o_.resendTimeout - loop_.now() - delay);
             if (left > 0ms) {
                 log(e.rec, out.error.text() + ": trying again in " + goDuration(delay));
@@ -1032,9 +1043,7 @@ void Daemon::maintain(const std::string& key) {
         // The container (or its link) went without a DEL: nothing can use
         // the address any more. It goes back to the server, as a DEL would
         // have done, and the others' upkeep goes on.
-        log(e.rec, why + ": the lease of " + e.rec.address + " ends");
-        releaseFromHost(e.rec, why);
-        if (auto rm = store_.remove(e.rec.network, e.rec.containerID, e.rec.ifname)) log(e.rec, rm.text());
+        endGone(e.rec, why);
         entries_.erase(it);
         return;
     }
@@ -1135,13 +1144,7 @@ void Daemon::release(Entry& e) {
     if (nsCheck(e.rec, why) == NsState::Same) {
         RawSocket sock;
         Error err = RawSocket::open(o_.hostPrefix + e.rec.netns, e.rec.ifname, sock);
-        if (!err) {
-            Exchange ex(paramsFor(e.rec, sock.mac()));
-            ex.start(Exchange::Kind::Release, loop_.now(), heldOf(e.rec));
-            for (const Exchange::Send& s : ex.takeSends())
-                if (!err) err = sock.send(s.frame, s.dest);
-            if (!err && ex.outcome().kind != Exchange::Outcome::Kind::Released) err = ex.outcome().error;
-        }
+        if (!err) err = sendRelease(sock, paramsFor(e.rec, sock.mac()), heldOf(e.rec), loop_.now());
         if (!err) {
             log(e.rec, "released the lease of " + e.rec.address + " on " + e.rec.ifname);
             return;
@@ -1193,6 +1196,12 @@ void Daemon::releaseFromHost(const LeaseRecord& r, const std::string& why) {
         log(r, "could not release the lease of " + r.address + " (" + why + "): " + failed);
 }
 
+void Daemon::endGone(const LeaseRecord& r, const std::string& why) {
+    log(r, why + ": the lease of " + r.address + " ends");
+    if (r.leaseSeconds) releaseFromHost(r, why);   // 0: it had ended already
+    if (auto err = store_.remove(r.network, r.containerID, r.ifname)) log(r, err.text());
+}
+
 void Daemon::restore() {
     std::vector<LeaseRecord> recs;
     std::vector<std::string> problems;
@@ -1201,9 +1210,7 @@ void Daemon::restore() {
     for (LeaseRecord& rec : recs) {
         std::string why;
         if (nsCheck(rec, why) == NsState::Gone) {
-            log(rec, why + ": the lease ends");
-            if (rec.leaseSeconds) releaseFromHost(rec, why);
-            if (auto err = store_.remove(rec.network, rec.containerID, rec.ifname)) log(rec, err.text());
+            endGone(rec, why);
             continue;
         }
         std::string key = keyOf(rec);
