@@ -38,9 +38,9 @@ def daemon(lan):
     d.cleanup()
 
 
-def macvlan_conf(daemon, version="1.0.0", **ipam):
+def macvlan_conf(sock, version="1.0.0", **ipam):
     return {"cniVersion": version, "name": NET, "type": "macvlan", "master": "lan0",
-            "ipam": dict({"type": "dhcp", "daemonSocketPath": daemon.sock}, **ipam)}
+            "ipam": dict({"type": "dhcp", "daemonSocketPath": sock}, **ipam)}
 
 
 def run(cmd, lan, ctr, c, cid="ctr1", ifname="eth0", **kw):
@@ -62,7 +62,7 @@ def wait_gone(lan, cid_text, within=1.0):
 
 def test_macvlan_add_check_del_releases(lan, daemon, make_ns):
     ctr = make_ns()
-    c = macvlan_conf(daemon)
+    c = macvlan_conf(daemon.sock)
     r = run("ADD", lan, ctr, c)
     assert r.ok, (r, daemon.logtext())
     res = r.json
@@ -87,7 +87,7 @@ def test_macvlan_add_check_del_releases(lan, daemon, make_ns):
 
 def test_add_again_reuses_the_lease(lan, daemon, make_ns):
     ctr = make_ns()
-    c = macvlan_conf(daemon)
+    c = macvlan_conf(daemon.sock)
     r1 = run("ADD", lan, ctr, c)
     assert r1.ok, r1
     # A second ADD of the same attachment (the link made again) gets the same address.
@@ -113,7 +113,7 @@ def test_bridge_port_del_releases_before_the_link_goes(lan, daemon, make_ns):
 
 def test_daemon_restart_keeps_the_lease_and_del_releases(lan, daemon, make_ns):
     ctr = make_ns()
-    c = macvlan_conf(daemon)
+    c = macvlan_conf(daemon.sock)
     r = run("ADD", lan, ctr, c)
     assert r.ok, r
     daemon.kill(signal.SIGKILL)
@@ -151,7 +151,7 @@ def test_renewal_before_expiry(make_ns):
     d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
     try:
         ctr = make_ns()
-        c = macvlan_conf(d)
+        c = macvlan_conf(d.sock)
         r = run("ADD", lan, ctr, c)
         assert r.ok, r
         # dnsmasq's 2-minute lease, scaled by 20: T1 after 3 s.
@@ -170,7 +170,7 @@ def test_renewal_before_expiry(make_ns):
 def test_parallel_attachments_distinct_and_all_released(lan, daemon, make_ns):
     n = 50
     ctrs = [make_ns() for _ in range(n)]
-    c = macvlan_conf(daemon)
+    c = macvlan_conf(daemon.sock)
 
     def add(i):
         return run("ADD", lan, ctrs[i], c, cid=f"par{i}")
@@ -218,7 +218,7 @@ def attached(fast, make_ns):
     """One macvlan container on the fast LAN: (lan, ctr, conf, ADD result, its address)."""
     lan, d = fast
     ctr = make_ns()
-    c = macvlan_conf(d)
+    c = macvlan_conf(d.sock)
     r = run("ADD", lan, ctr, c)
     assert r.ok, r
     return lan, ctr, c, r, r.json["ips"][0]["address"]
@@ -271,7 +271,7 @@ def test_container_gone_without_del_ends_its_lease_only(fast, make_ns):
     # nothing of the deleted namespace; the third container's lease renews.
     lan, d = fast
     lan.host.sh("ip addr add 10.77.0.2/24 dev lan0")
-    c = macvlan_conf(d)
+    c = macvlan_conf(d.sock)
     ctrs = [make_ns() for _ in range(3)]
     for i, ctr in enumerate(ctrs):
         assert run("ADD", lan, ctr, c, cid=f"gone{i}").ok
@@ -318,7 +318,7 @@ def test_daemon_files_and_sigterm(lan, make_ns):
         with open(pid) as f:
             assert f.read() == f"{p.pid}\n"
         ctr = make_ns()
-        c = macvlan_conf(type("D", (), {"sock": sock}))
+        c = macvlan_conf(sock)
         r = run("ADD", lan, ctr, c)
         assert r.ok, r
         p.send_signal(signal.SIGTERM)
