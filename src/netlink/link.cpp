@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include <netlink/route/link/vrf.h>
+
 #include "netlink/internal.h"
 
 namespace nl {
@@ -30,6 +32,8 @@ void toInfo(rtnl_link* l, LinkInfo& o) {
     int32_t nsid;
     if (rtnl_link_get_link_netnsid(l, &nsid) == 0) o.linkNetnsId = nsid;
     if (const char* s = rtnl_link_get_ifalias(l)) o.alias = s;
+    uint32_t table;
+    if (o.kind == "vrf" && rtnl_link_vrf_get_tableid(l, &table) == 0) o.vrfTable = table;
 }
 
 bool validName(std::string_view n) { return !n.empty() && n.size() < IFNAMSIZ; }

@@ -12,6 +12,7 @@
 // full dumps where a single GET does.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,7 @@ struct LinkInfo {
     int peerIndex = 0;          // veth: IFLA_LINK (peer ifindex, in peer's netns)
     int linkNetnsId = -1;       // IFLA_LINK_NETNSID, -1 = same netns
     std::string alias;
+    uint32_t vrfTable = 0;      // kind "vrf": its routing table (IFLA_VRF_TABLE)
 };
 
 struct VethSpec {
@@ -97,9 +99,9 @@ struct VethSpec {
     int txqlen = -1;            // both ends; -1 = kernel default (as upstream since 1.6.0)
 };
 
-// A link of kind macvlan, ipvlan, vlan or dummy (Socket::addSubLink).
+// A link of kind macvlan, ipvlan, vlan, dummy, ifb or vrf (Socket::addSubLink).
 struct SubLinkSpec {
-    std::string kind;           // "macvlan", "ipvlan", "vlan", "dummy", "ifb"
+    std::string kind;           // "macvlan", "ipvlan", "vlan", "dummy", "ifb", "vrf"
     std::string name;
     int masterIndex = 0;        // IFLA_LINK: parent in the socket's namespace (0 = none)
     const Netns* ns = nullptr;  // created directly there (nullptr: socket's namespace)
@@ -111,6 +113,7 @@ struct SubLinkSpec {
     int ipvlanMode = 0;         // IPVLAN_MODE_L2/L3/L3S
     int ipvlanFlags = 0;        // IPVLAN_F_PRIVATE / IPVLAN_F_VEPA
     int vlanId = 0;
+    uint32_t vrfTable = 0;      // vrf: its routing table (required, >= 1)
 };
 
 // A persistent tap device made through /dev/net/tun in the caller's current
@@ -136,6 +139,7 @@ struct RouteSpec {
     int mtu = 0;
     int advmss = 0;
     std::optional<util::IP> src;  // preferred source
+    int protocol = 0;           // RTPROT_*; 0: boot when adding (as `ip route add`), any when deleting
     // ECMP: additional next hops (gw/ifindex). When non-empty, `gw`/`ifindex`
     // are the first hop.
     struct Hop { std::optional<util::IP> gw; int ifindex = 0; };
@@ -187,9 +191,15 @@ public:
     // refers to `name`; an EEXIST failure with nameTaken false means
     // `peerName` is taken in the peer namespace.
     Error addVeth(const VethSpec& spec, bool* nameTaken = nullptr);
-    // Creates a macvlan/ipvlan/vlan/dummy/ifb link. A kernel without the driver
-    // fails with code 999 "... Unknown device type ...". `nameTaken`: EEXIST.
+    // Creates a macvlan/ipvlan/vlan/dummy/ifb/vrf link. A kernel without the
+    // driver fails with code 999 "... Unknown device type ...". `nameTaken`: EEXIST.
     Error addSubLink(const SubLinkSpec& spec, bool* nameTaken = nullptr);
+    // Whether the kernel can make vrf links, asked without making one: an
+    // RTM_NEWLINK of kind vrf that the vrf driver refuses while validating
+    // it (a 1-byte hardware address, no table), before any device exists.
+    // A kernel without the driver answers "Unknown device type" instead
+    // (after trying to load the module, as a real creation would).
+    Error vrfSupported(bool& supported);
     // Creates a bridge (EEXIST is not an error when it is a bridge already).
     Error addBridge(std::string_view name, int mtu, bool& created);
     Error deleteLink(int index);
@@ -254,7 +264,10 @@ public:
     struct RouteInfo { util::IPNet dst; std::optional<util::IP> gw; int ifindex = 0; int table = 0;
                        int scope = 0; int priority = 0; int protocol = 0; std::optional<util::IP> src;
                        int type = 1 /* RTN_UNICAST */; int mtu = 0; int advmss = 0;
-                       std::vector<RouteSpec::Hop> multipath; };
+                       std::vector<RouteSpec::Hop> multipath;
+                       // The same route (first next hop, protocol kept) in
+                       // `table`: to copy or move it there, or to delete it.
+                       RouteSpec spec(int table) const; };
     Error routes(int family, int ifindex, int table, std::vector<RouteInfo>& out);
     // The output interface the kernel chooses for `dst` (one RTM_GETROUTE,
     // as `ip route get`); 0 when it has no route.

@@ -46,10 +46,10 @@ RoutePtr build(const RouteSpec& r, bool forDelete) {
     rtnl_route_set_table(rt.get(), r.table ? uint32_t(r.table) : RT_TABLE_MAIN);
     rtnl_route_set_type(rt.get(), RTN_UNICAST);
     if (forDelete) {
-        rtnl_route_set_protocol(rt.get(), RTPROT_UNSPEC);
+        rtnl_route_set_protocol(rt.get(), uint8_t(r.protocol));
         rtnl_route_set_scope(rt.get(), uint8_t(r.scope ? *r.scope : int(RT_SCOPE_NOWHERE)));
     } else {
-        rtnl_route_set_protocol(rt.get(), RTPROT_BOOT);   // as `ip route add`
+        rtnl_route_set_protocol(rt.get(), uint8_t(r.protocol ? r.protocol : RTPROT_BOOT));   // as `ip route add`
         int scope = r.scope ? *r.scope : hasGateway(r) ? int(RT_SCOPE_UNIVERSE) : int(RT_SCOPE_LINK);
         rtnl_route_set_scope(rt.get(), uint8_t(scope));
     }
@@ -190,6 +190,21 @@ Error Socket::routes(int family, int ifindex, int table, std::vector<RouteInfo>&
     });
     if (r < 0) return fail(r, "list routes");
     return {};
+}
+
+RouteSpec Socket::RouteInfo::spec(int table) const {
+    RouteSpec s;
+    s.dst = dst;
+    s.gw = gw;
+    s.ifindex = ifindex;
+    s.table = table;
+    s.scope = scope;
+    s.priority = priority;
+    s.mtu = mtu;
+    s.advmss = advmss;
+    s.src = src;
+    s.protocol = protocol;
+    return s;
 }
 
 Error Socket::routeGet(const util::IP& dst, int& ifindex) {

@@ -1,5 +1,5 @@
 // Links stacked on (or standing beside) another one: macvlan, ipvlan, vlan,
-// dummy and ifb, created directly in their target namespace.
+// dummy, ifb and vrf, created directly in their target namespace.
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -47,6 +47,8 @@ Error Socket::addSubLink(const SubLinkSpec& s, bool* nameTaken) {
             ok = ok && nla_put_u16(m.get(), IFLA_IPVLAN_FLAGS, uint16_t(s.ipvlanFlags)) == 0;
         } else if (s.kind == "vlan") {
             ok = ok && nla_put_u16(m.get(), IFLA_VLAN_ID, uint16_t(s.vlanId)) == 0;
+        } else if (s.kind == "vrf") {
+            ok = ok && nla_put_u32(m.get(), IFLA_VRF_TABLE, s.vrfTable) == 0;
         }
         if (ok) nla_nest_end(m.get(), data);
     }
@@ -64,6 +66,29 @@ Error Socket::addSubLink(const SubLinkSpec& s, bool* nameTaken) {
         // No driver for the kind: rtnetlink answers EOPNOTSUPP ("Unknown device type").
         return fail(r, what, "Unknown device type (the kernel has no " + s.kind + " support)");
     return fail(r, what);
+}
+
+Error Socket::vrfSupported(bool& supported) {
+    supported = false;
+    MsgPtr m(nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL));
+    if (!m) return sysFail(ENOMEM, "allocate a netlink message");
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    const uint8_t shortMac = 0;
+    bool ok = nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) == 0;
+    ok = ok && nla_put(m.get(), IFLA_ADDRESS, sizeof shortMac, &shortMac) == 0;
+    nlattr* info = ok ? nla_nest_start(m.get(), IFLA_LINKINFO) : nullptr;
+    ok = info && nla_put_string(m.get(), IFLA_INFO_KIND, "vrf") == 0;
+    if (!ok) return sysFail(ENOMEM, "build the request to probe for vrf support");
+    nla_nest_end(m.get(), info);
+    int r = nl_send_sync(sk_, m.release());
+    int err = r < 0 ? errnoOf(r) : 0;
+    if (err == EOPNOTSUPP || err == ENOENT) return {};
+    // The driver's refusal (EINVAL "Invalid hardware address"; EINVAL "VRF
+    // table id is missing" were it to get further) means it is there.
+    if (err && err != EINVAL && err != EADDRNOTAVAIL) return fail(r, "probe the kernel for vrf support");
+    supported = true;
+    return {};
 }
 
 }  // namespace nl

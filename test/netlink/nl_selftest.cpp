@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "netlink/netlink.h"
+#include "netlink/tc.h"
 #include "util/mac.h"
 
 namespace {
@@ -310,6 +311,38 @@ void testLinkAttrs(nl::Socket& sa) {
     std::printf("info: delete missing link -> %s\n", e.msg.c_str());
 }
 
+// vrf: the probe creates nothing and agrees with a real creation; where the
+// kernel has vrf, the link's table reads back and a port joins it.
+void testVrf(nl::Socket& sa) {
+    std::vector<nl::LinkInfo> before, after;
+    OK(sa.links(before));
+    bool supported = false;
+    OK(sa.vrfSupported(supported));
+    OK(sa.links(after));
+    CHECK(after.size() == before.size());
+    nl::SubLinkSpec s;
+    s.kind = "vrf";
+    s.name = "vrft0";
+    s.vrfTable = 1234;
+    util::Error e = sa.addSubLink(s);
+    if (!supported) {
+        CHECK(e && contains(e.msg, "Unknown device type (the kernel has no vrf support)"));
+        std::printf("skip: no vrf in this kernel (%s)\n", e.msg.c_str());
+        return;
+    }
+    OK(e);
+    nl::LinkInfo l = link(sa, "vrft0");
+    CHECK(l.kind == "vrf" && l.vrfTable == 1234);
+    nl::VethSpec v;
+    v.name = "vrfp0";
+    v.peerName = "vrfp1";
+    OK(sa.addVeth(v));
+    OK(sa.setMaster(link(sa, "vrfp0").index, l.index));
+    CHECK(link(sa, "vrfp0").master == l.index);
+    OK(sa.deleteLinkByName("vrfp0"));
+    OK(sa.deleteLinkByName("vrft0"));
+}
+
 void testIfb(nl::Socket& sa) {
     nl::SubLinkSpec s;
     s.kind = "ifb";
@@ -327,6 +360,96 @@ void testIfb(nl::Socket& sa) {
     bool found = false;
     OK(sa.deleteLinkByName("bwpt0", &found));
     CHECK(found);
+}
+
+// Traffic control: tbf and ingress qdiscs, a u32 redirect filter, read
+// back and compared with what `tc` shows, then deleted.
+void testTc(nl::Socket& sa) {
+    namespace tc = nl::tc;
+    nl::VethSpec v;
+    v.name = "tcv0";
+    v.peerName = "tcv1";
+    OK(sa.addVeth(v));
+    nl::SubLinkSpec s;
+    s.kind = "ifb";
+    s.name = "tcifb0";
+    OK(sa.addSubLink(s));
+    int veth = link(sa, "tcv0").index, ifb = link(sa, "tcifb0").index;
+    REQUIRE(veth && ifb);
+
+    double tick = 0;
+    OK(tc::tickInUsec(tick));
+    CHECK(tick > 0);
+    const tc::Tbf t = tc::tbfParams(1000000, 10000, 25, tick);
+    OK(tc::addTbf(sa, veth, tc::handle(1, 0), tc::kRoot, t));
+    CHECK(tc::addTbf(sa, veth, tc::handle(1, 0), tc::kRoot, t).errnum == EEXIST);
+    // past 2^32 bytes/s: TCA_TBF_RATE64
+    const tc::Tbf big{uint64_t(1) << 33, 123456, 654321};
+    OK(tc::addTbf(sa, ifb, tc::handle(1, 0), tc::kRoot, big));
+    OK(tc::addIngress(sa, veth));
+    tc::Redirect rd;
+    rd.protocol = 3;   // ETH_P_ALL
+    rd.classid = tc::handle(1, 1);
+    rd.target = ifb;
+    OK(tc::addRedirect(sa, veth, rd));
+
+    std::vector<tc::Qdisc> qs;
+    OK(tc::qdiscs(sa, veth, qs));
+    const tc::Qdisc* root = nullptr;
+    const tc::Qdisc* ingress = nullptr;
+    for (const auto& q : qs) {
+        if (q.parent == tc::kRoot) root = &q;
+        if (q.parent == tc::kIngressParent) ingress = &q;
+    }
+    CHECK(root && root->kind == "tbf" && root->handle == tc::handle(1, 0) && root->tbf && *root->tbf == t);
+    CHECK(ingress && ingress->kind == "ingress" && ingress->handle == tc::kIngressHandle && !ingress->tbf);
+    qs.clear();
+    OK(tc::qdiscs(sa, ifb, qs));
+    CHECK(qs.size() == 1 && qs[0].tbf && *qs[0].tbf == big);
+    std::vector<tc::Filter> fs;
+    OK(tc::filters(sa, veth, tc::kIngressHandle, fs));
+    CHECK(fs.size() == 1);
+    if (fs.size() == 1) {
+        const tc::Filter& f = fs[0];
+        CHECK(f.kind == "u32" && f.prio == 1 && f.protocol == 3 && f.classid == tc::handle(1, 1) && f.matchAll);
+        CHECK(f.actions.size() == 1 && f.redirectsTo(ifb) && !f.redirectsTo(veth));
+    }
+    std::string shown = run("tc -raw qdisc show dev tcv0; tc qdisc show dev tcifb0; tc filter show dev tcv0 parent ffff:");
+    char want[160];
+    std::snprintf(want, sizeof want, "qdisc tbf 1:[00010000] root refcnt 3 rate 8Mbit burst 10000b [%08x] lat 25ms",
+                  t.buffer);
+    CHECK(contains(shown, want));
+    CHECK(contains(shown, "qdisc ingress ffff:[ffff0000] parent ffff:fff1"));
+    CHECK(contains(shown, "qdisc tbf 1: root refcnt 2 rate 68719Mbit"));
+    CHECK(contains(shown, "filter protocol all pref 1 u32 chain 0 fh 800::800"));
+    CHECK(contains(shown, "*flowid 1:1"));
+    CHECK(contains(shown, "match 00000000/00000000 at 0"));
+    CHECK(contains(shown, "action order 1: mirred (Egress Redirect to device tcifb0) stolen"));
+    CHECK(!contains(shown, "action order 2"));
+    if (!contains(shown, want)) std::printf("tc shows:\n%s\n", shown.c_str());
+
+    bool found = false;
+    OK(tc::deleteQdisc(sa, veth, tc::kIngressHandle, tc::kIngressParent, &found));
+    CHECK(found);
+    fs.clear();
+    OK(tc::filters(sa, veth, tc::kIngressHandle, fs));
+    CHECK(fs.empty());
+    OK(tc::deleteQdisc(sa, veth, tc::handle(1, 0), tc::kRoot, &found));
+    CHECK(found);
+    qs.clear();
+    OK(tc::qdiscs(sa, veth, qs));
+    CHECK(std::none_of(qs.begin(), qs.end(), [](const tc::Qdisc& q) { return q.kind == "tbf" || q.kind == "ingress"; }));
+    OK(tc::deleteQdisc(sa, veth, tc::kIngressHandle, tc::kIngressParent, &found));
+    CHECK(!found);
+    CHECK(tc::deleteQdisc(sa, veth, tc::kIngressHandle, tc::kIngressParent));
+    // the link gone
+    OK(sa.deleteLinkByName("tcifb0"));
+    OK(tc::deleteQdisc(sa, ifb, tc::handle(1, 0), tc::kRoot, &found));
+    CHECK(!found);
+    qs.clear();
+    OK(tc::qdiscs(sa, ifb, qs));
+    CHECK(qs.empty());
+    OK(sa.deleteLinkByName("tcv0"));
 }
 
 void testBridge(nl::Socket& sa) {
@@ -599,6 +722,25 @@ void testRoutes(nl::Socket& sb, const nl::Netns& nsB) {
     CHECK(found);
     OK(sb.delRoute(e6, &found));
     CHECK(found);
+
+    // A listed route copied into another table keeps its protocol, scope
+    // and source (sbr copies the kernel's prefix route); the protocol is
+    // matched when deleting.
+    r = findRoute(v4, "10.9.0.0/24");
+    REQUIRE(r && r->protocol == RTPROT_KERNEL);
+    nl::RouteSpec kern = r->spec(101);
+    CHECK(kern.table == 101 && kern.ifindex == eth0 && kern.protocol == RTPROT_KERNEL);
+    OK(sb.addRoute(kern));
+    std::vector<nl::Socket::RouteInfo> t101;
+    OK(sb.routes(AF_INET, 0, 101, t101));
+    r = findRoute(t101, "10.9.0.0/24");
+    CHECK(r && r->protocol == RTPROT_KERNEL && r->scope == RT_SCOPE_LINK && r->src && r->src->str() == "10.9.0.2");
+    nl::RouteSpec boot = kern;
+    boot.protocol = RTPROT_BOOT;
+    OK(sb.delRoute(boot, &found));
+    CHECK(!found);
+    OK(sb.delRoute(kern, &found));
+    CHECK(found);
     v4.clear();
     t100.clear();
     OK(sb.routes(AF_INET, eth0, 0, v4));
@@ -778,7 +920,9 @@ int main(int argc, char** argv) {
     testRandom();
     testVeth(sa, sb, other);
     testLinkAttrs(sa);
+    testVrf(sa);
     testIfb(sa);
+    testTc(sa);
     testBridge(sa);
     testWaitDown(sa);
     testAddrs(sa);
