@@ -13,8 +13,8 @@ import cnitest
 
 ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 # Applets finished in this release; the binary may hold more (planned ones).
-FINISHED = {"bridge", "cnitool", "dhcp", "dummy", "firewall", "host-device", "host-local", "ipvlan", "loopback",
-            "macvlan", "portmap", "ptp", "static", "tap", "tuning", "vlan"}
+FINISHED = {"bandwidth", "bridge", "cnitool", "dhcp", "dummy", "firewall", "host-device", "host-local", "ipvlan",
+            "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf"}
 # Applets that are tools with their own command line, not CNI plugins.
 NOT_PLUGINS = {"cnitool"}
 

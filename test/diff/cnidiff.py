@@ -58,6 +58,49 @@ DIFFERENCES = {
                            "stage-2 rules); the reference 1.1.1 writes \"(ingressPolicy: same-bridge)\" on all",
 }
 
+# sbr (test_diff_sbr.py).
+DIFFERENCES.update({
+    "sbr-del-routes": "sbr's DEL (without `table`) empties the tables its rules looked up when no other rule "
+                      "does, giving the main table back the routes ADD moved out of it but the default routes; "
+                      "the reference removes only the rules, and the routes it leaves in the tables make its "
+                      "next ADD on that interface fail (\"file exists\")",
+    "sbr-del-idempotent": "sbr's DEL succeeds when CNI_NETNS is empty or gone or CNI_IFNAME is gone (the rules "
+                          "then go by prevResult's addresses); the reference 1.1.1 fails in all three (its lock "
+                          "opens the path, and makes a regular file there when it is gone)",
+    "sbr-check": "sbr's CHECK checks the rules and the tables' default and subnet routes; the reference's "
+                 "CHECK does nothing",
+    "sbr-no-address": "sbr refuses (code 7) a prevResult without an address of CNI_IFNAME; the reference "
+                      "succeeds acting on no address, yet moves the interface's routes out of the main table",
+    "sbr-new-keys": "table, gateways and addSourceHints (upstream 1.6.0 and later) are implemented; the "
+                    "reference 1.1.1 ignores them",
+})
+
+# bandwidth (test_diff_bandwidth.py).
+DIFFERENCES.update({
+    "bw-one-mirred": "bandwidth's redirect filter has one action, mirred egress redirect to the ifb (stolen); "
+                     "the reference's has a second one after it, the same redirect with verdict pass "
+                     "(vishvananda/netlink adds one for RedirIndex besides the explicit action), which never runs",
+    "bw-ifb-alias": "the ifb carries the alias \"cni-bandwidth net=<network> ifname=<ifname>\" (GC, DEL and a "
+                    "repeated ADD go by it); the reference's has none",
+    "bw-del-qdiscs": "bandwidth's DEL also removes the tbf and ingress qdiscs from the host veth when prevResult "
+                     "and CNI_NETNS lead to it; the reference removes only the ifb (the qdiscs go with the veth)",
+    "bw-del-lenient": "bandwidth's DEL does not read the rate keys, so the DEL of a config its ADD refused "
+                      "succeeds; the reference validates them in DEL too and fails",
+    "bw-repeat-add": "a repeated ADD of an attachment replaces what the earlier one made; the reference fails "
+                     "(\"file exists\") and leaves the qdiscs",
+    "bw-second-interface": "egress shaping of a second interface of a container on the same network (the ifb's "
+                           "name is the first one's) is refused (code 7) before anything is made, and that "
+                           "interface's DEL leaves the first one's ifb alone; the reference shapes the second "
+                           "veth's ingress, then fails (\"file exists\"), and its DEL deletes the first one's ifb",
+    "bw-check": "bandwidth's CHECK wants tbf 1: as the host veth's and the ifb's root qdisc, the ingress qdisc "
+                "and the redirect filter; the reference compares the numbers of the tbfs listed before the "
+                "first other qdisc, so a missing filter, ingress qdisc or tbf passes",
+    "bw-zero-no-prev": "all-zero limits without prevResult print an empty result; the reference crashes (nil "
+                       "result, Go panic, exit 2)",
+    "bw-check-no-keys": "CHECK of a config without any of the four keys succeeds; the reference 1.1.1 crashes "
+                        "(nil entry, Go panic, exit 2; upstream fixed it later)",
+})
+
 # The reference speaks up to 1.0.0; cnibox speaks 0.1.0..1.1.0. Diff only the common ones.
 ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 

@@ -344,29 +344,233 @@ if has dummy; then
 else
     echo "VMTEST INFO no dummy applet in this cnibox"
 fi
+# --- vrf -----------------------------------------------------------------------
 # vrf is chained: after bridge (whose result is its prevResult) it makes the
-# VRF device in the container and enslaves the interface to it.
+# VRF device in the container namespace and enslaves the interface to it. The
+# bridges are gateways (10.x.0.1, fdxx::1) unless said otherwise, and IPAM adds
+# routes through them, which vrf moves into the VRF's table. busybox ip shows
+# a table's IPv6 routes only in "table all".
 if has vrf && has bridge && has host-local; then
-    VB="{\"cniVersion\":\"1.0.0\",\"name\":\"vrfnet\",\"type\":\"bridge\",\"bridge\":\"vmbr1\",\"ipam\":$(ipam 10.92.0.0/24 /run/ipam/vrf)}"
-    vrfconf() {  # prevResult
-        echo "{\"cniVersion\":\"1.0.0\",\"name\":\"vrfnet\",\"type\":\"vrf\",\"vrfname\":\"blue\",\"table\":1001,\"prevResult\":$1}"
+    VD=/run/ipam/vrf
+    # vbr NETWORK BRIDGE SUBNETS ROUTES [ISGATEWAY]: a bridge config; SUBNETS
+    # and ROUTES comma-separated (a range set per subnet; routes via the gateway)
+    vbr() {
+        rs=""; for s in $(echo "$3" | tr , ' '); do rs="$rs${rs:+,}[{\"subnet\":\"$s\"}]"; done
+        rt=""; for d in $(echo "$4" | tr , ' '); do rt="$rt${rt:+,}{\"dst\":\"$d\"}"; done
+        echo "{\"cniVersion\":\"1.0.0\",\"name\":\"$1\",\"type\":\"bridge\",\"bridge\":\"$2\",\"isGateway\":${5:-true},\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$VD\",\"ranges\":[$rs],\"routes\":[$rt]}}"
     }
+    vconf() {  # VRFNAME TABLE PREVRESULT
+        echo "{\"cniVersion\":\"1.0.0\",\"name\":\"vrfnet\",\"type\":\"vrf\",\"vrfname\":\"$1\",\"table\":$2,\"prevResult\":$3}"
+    }
+    # vattach NS IFNAME CID BRIDGECONF VRFNAME TABLE [PREP]: bridge ADD, then
+    # PREP NS when given, then vrf ADD ($RC and /tmp/out are its; $res its result)
+    vattach() {
+        res=""
+        cni ADD $1 $2 "$4" $3
+        [ $RC = 0 ] || return
+        prev=$(cat /tmp/out)
+        [ -z "$7" ] || $7 $1
+        cni ADD $1 $2 "$(vconf $5 $6 "$prev")" $3
+        res=$(cat /tmp/out)
+    }
+    enslaved() { inns $1 ip link show $2 | grep -qE "master $3( |\$)"; }   # NS IFNAME VRF
+    released() { inns $1 ip link show $2 >/dev/null 2>&1 && ! enslaved "$@"; }
+    nolink() { ! inns $1 ip link show $2 >/dev/null 2>&1; }
+    isup() { inns $1 ip link show $2 | grep -qE '[<,]UP[,>]'; }
+    # vtable NS TABLE TEXT: a route of TABLE reads TEXT
+    vtable() { inns $1 ip route show table all | grep -E " table $2( |\$)" | grep -q "$3"; }
+    routes() { inns $1 ip route show table all | tr '\n' ';' | head -c 600; }
+    # failed_with NAME TEXT: PASS when the last cni call failed naming TEXT
+    failed_with() { if [ "$RC" != 0 ] && out_has "$2"; then pass "$1"; else fail "$1" "$(why)"; fi; }
+    # up to 3 tries a second apart (an IPv6 gateway may still be in DAD)
+    retry() { for i in 1 2 3; do "$@" && return 0; sleep 1; done; return 1; }
+
+    # STATUS (in the VM's own namespace): ready, and the probe made no link; GC
+    nlinks() { ip link show | grep -c '^[0-9]'; }
+    l0=$(nlinks)
+    cni STATUS "" eth0 '{"cniVersion":"1.1.0","name":"vrfnet","type":"vrf","vrfname":"blue"}'; ok vrf-status
+    check vrf-status-no-link "links before $l0, after $(nlinks)" test "$(nlinks)" = "$l0"
+    cni GC "" eth0 '{"cniVersion":"1.1.0","name":"vrfnet","type":"vrf","vrfname":"blue","cni.dev/valid-attachments":[]}'
+    ok vrf-gc
+
+    # One attachment, table 1001: the VRF, its routes, CHECK, the DEL cells.
+    B1=$(vbr vrf1 vmbr1 10.92.0.0/24 0.0.0.0/0,10.10.10.0/24)
     mkns; ns=$NS
-    cni ADD $ns eth0 "$VB" vr1; ok vrf-base-add
-    prev=$(cat /tmp/out)
-    cni ADD $ns eth0 "$(vrfconf "$prev")" vr1; ok vrf-add
-    res=$(cat /tmp/out)
+    vattach $ns eth0 vr1 "$B1" blue 1001; ok vrf-add
+    r1=$res
     check vrf-device "no vrf blue in netns" inns $ns ip link show blue
-    check vrf-enslaved "eth0 not in vrf blue" sh -c "inns $ns ip link show eth0 | grep -q 'master blue'"
+    check vrf-up "blue not up" isup $ns blue
+    check vrf-enslaved "eth0 not in vrf blue" enslaved $ns eth0 blue
     check vrf-addr-kept "eth0 lost 10.92.0.2" addrin $ns eth0 10.92.0.2/24
-    cni CHECK $ns eth0 "$(vrfconf "$res")" vr1; ok vrf-check
-    cni DEL $ns eth0 "$(vrfconf "$res")" vr1; ok vrf-del
-    check vrf-del-released "eth0 still in vrf blue" sh -c "! inns $ns ip link show eth0 | grep -q 'master blue'"
-    cni DEL $ns eth0 "$(vrfconf "$res")" vr1; ok vrf-del-repeat
-    cni DEL $ns eth0 "$VB" vr1
-    cni DEL "" eth0 "$(vrfconf "$res")" vr1; ok vrf-del-netns-empty
+    check vrf-table-connected "$(routes $ns)" vtable $ns 1001 "10.92.0.0/24 dev eth0"
+    check vrf-table-default "$(routes $ns)" vtable $ns 1001 "default via 10.92.0.1 dev eth0"
+    check vrf-table-ipam-route "$(routes $ns)" vtable $ns 1001 "10.10.10.0/24 via 10.92.0.1 dev eth0"
+    check vrf-main-empty "$(routes $ns)" sh -c "! inns $ns ip route show | grep -q 'dev eth0'"
+    check vrf-ping-gw "cannot reach 10.92.0.1 in vrf blue" inns $ns ping -c 1 -W 2 -I blue 10.92.0.1
+    check vrf-ping-outside-fails "10.92.0.1 reached outside the VRF" sh -c "! inns $ns ping -c 1 -W 1 10.92.0.1"
+    check vrf-result "result is not prevResult" out_has '"name": *"eth0"'
+    cni CHECK $ns eth0 "$(vconf blue 1001 "$r1")" vr1; ok vrf-check
+    cni CHECK $ns eth0 "$(vconf blue 0 "$r1")" vr1; ok vrf-check-table-0
+    cni CHECK $ns eth0 "$(vconf blue 1002 "$r1")" vr1; failed_with vrf-check-other-table-fails "routing table 1001"
+    cni CHECK $ns eth0 "$(vconf red 1001 "$r1")" vr1; failed_with vrf-check-other-vrf-fails "not found"
+    cni ADD $ns eth0 "$(vconf blue 1001 "$r1")" vr1; failed_with vrf-add-again-fails "already has a master: blue"
+    check vrf-add-again-kept "eth0 left blue" enslaved $ns eth0 blue
+    cni DEL "" eth0 "$(vconf blue 1001 "$r1")" vr1; ok vrf-del-netns-empty
+    check vrf-del-netns-empty-kept "eth0 left blue" enslaved $ns eth0 blue
+    cni DEL $ns eth0 "$(vconf blue 1001 "$r1")" vr1; ok vrf-del
+    check vrf-del-released "eth0 still in vrf blue" released $ns eth0 blue
+    check vrf-del-vrf-gone "blue kept after its last slave left" nolink $ns blue
+    check vrf-del-addr-kept "eth0 lost 10.92.0.2" addrin $ns eth0 10.92.0.2/24
+    cni DEL $ns eth0 "$(vconf blue 1001 "$r1")" vr1; ok vrf-del-repeat
+    cni DEL $ns eth0 "$B1" vr1
+    # the link removed behind the plugin's back: DEL removes the empty VRF
+    vattach $ns eth0 vr2 "$B1" blue 1001; r2=$res
+    inns $ns ip link del eth0
+    cni DEL $ns eth0 "$(vconf blue 1001 "$r2")" vr2; ok vrf-del-link-gone
+    check vrf-del-link-gone-vrf "blue kept" nolink $ns blue
+    cni DEL $ns eth0 "$B1" vr2
+    # the namespace gone
+    vattach $ns eth0 vr3 "$B1" blue 1001; r3=$res
     rmns $ns
-    cni DEL $ns eth0 "$(vrfconf "$res")" vr1; ok vrf-del-netns-gone
+    cni DEL $ns eth0 "$(vconf blue 1001 "$r3")" vr3; ok vrf-del-netns-gone
+    cni DEL $ns eth0 "$B1" vr3
+    check vrf-del-leases "leases kept" sh -c "! leased $VD/vrf1 vr1 && ! leased $VD/vrf1 vr2 && ! leased $VD/vrf1 vr3"
+
+    # One VRF, two slaves (eth0 on vmbr1, eth1 on vmbr4): table 0 takes the
+    # lowest free id (1), the second ADD (table 0, or 1 given) joins it; an ADD
+    # naming another table fails; DEL of one keeps the VRF and makes the other
+    # one's CHECK fail, DEL of the other removes it. ORDER: which one goes first.
+    vrf_shared() {
+        o=$1; p=vrf-shared-$o
+        A=$(vbr vrf1 vmbr1 10.92.0.0/24 0.0.0.0/0,10.10.10.0/24)
+        B=$(vbr vrf4 vmbr4 10.96.0.0/24 10.11.0.0/24)
+        tb=0; [ $o = last ] && tb=1
+        mkns; ns=$NS
+        vattach $ns eth0 sa-$o "$A" blue 0; ok $p-add-a
+        ra=$res
+        check $p-lowest-table "$(routes $ns)" vtable $ns 1 "10.92.0.0/24 dev eth0"
+        vattach $ns eth1 sb-$o "$B" blue $tb; ok $p-add-b
+        rb=$res
+        check $p-both "eth0 and eth1 not both in blue" sh -c "inns $ns ip link show | grep -c 'master blue ' | grep -qx 2"
+        check $p-routes-a "$(routes $ns)" vtable $ns 1 "10.10.10.0/24 via 10.92.0.1 dev eth0"
+        check $p-routes-b "$(routes $ns)" vtable $ns 1 "10.11.0.0/24 via 10.96.0.1 dev eth1"
+        check $p-ping-a "cannot reach 10.92.0.1 in blue" inns $ns ping -c 1 -W 2 -I blue 10.92.0.1
+        check $p-ping-b "cannot reach 10.96.0.1 in blue" inns $ns ping -c 1 -W 2 -I blue 10.96.0.1
+        if [ $o = first ]; then
+            # an existing VRF with another table: refused, eth2 untouched
+            C=$(vbr vrf7 vmbr7 10.99.0.0/24 10.12.0.0/24)
+            vattach $ns eth2 sc-$o "$C" blue 1001; failed_with vrf-other-table-fails "routing table 1, not 1001"
+            check vrf-other-table-untouched "eth2 enslaved or its routes moved: $(routes $ns)" \
+                sh -c "! inns $ns ip link show eth2 | grep -q master && inns $ns ip route show | grep -q '10.12.0.0/24 via 10.99.0.1 dev eth2'"
+            cni DEL $ns eth2 "$C" sc-$o
+        fi
+        if [ $o = first ]; then set -- eth0 sa-$o "$ra" "$A" eth1 sb-$o "$rb" "$B"
+        else set -- eth1 sb-$o "$rb" "$B" eth0 sa-$o "$ra" "$A"; fi
+        cni CHECK $ns $1 "$(vconf blue 0 "$3")" $2; ok $p-check-1
+        cni DEL $ns $1 "$(vconf blue 0 "$3")" $2; ok $p-del-1
+        check $p-del-1-released "$1 still in blue" released $ns $1 blue
+        check $p-del-1-vrf-kept "blue gone with $5 in it" enslaved $ns $5 blue
+        cni CHECK $ns $1 "$(vconf blue 0 "$3")" $2; failed_with $p-check-released-fails "associated to VRF"
+        cni CHECK $ns $5 "$(vconf blue 0 "$7")" $6; ok $p-check-2
+        cni DEL $ns $5 "$(vconf blue 0 "$7")" $6; ok $p-del-2
+        check $p-del-2-vrf-gone "blue kept after its last slave left" nolink $ns blue
+        cni DEL $ns $1 "$(vconf blue 0 "$3")" $2; ok $p-del-repeat
+        cni DEL $ns $1 "$4" $2; cni DEL $ns $5 "$8" $6
+        rmns $ns
+    }
+    vrf_shared first
+    vrf_shared last
+
+    # Two VRFs with overlapping addresses in one namespace: vmbr5 and vmbr6
+    # (not gateways) carry the same subnet from two networks; eth0 (vmbr5) in
+    # red (table 1), eth1 (vmbr6) in green (table 0: the lowest free, 2), both
+    # 10.97.0.2. A peer on each bridge (10.97.0.3 both) is reached through
+    # each VRF. DEL in the other order than ADD. ($ov: the inns function sets
+    # $ns to the namespace it enters, here the peers' too.)
+    R=$(vbr vrf5 vmbr5 10.97.0.0/24 10.10.10.0/24 false)
+    G=$(vbr vrf6 vmbr6 10.97.0.0/24 10.10.10.0/24 false)
+    mkns; ov=$NS; mkns; pr=$NS; mkns; pg=$NS
+    vattach $ov eth0 ov-r "$R" red 1; ok vrf-overlap-add-red
+    rr=$res
+    vattach $ov eth1 ov-g "$G" green 0; ok vrf-overlap-add-green
+    rg=$res
+    cni ADD $pr eth0 "$R" peer-r; ok vrf-overlap-peer-r
+    cni ADD $pg eth0 "$G" peer-g; ok vrf-overlap-peer-g
+    check vrf-overlap-addrs "10.97.0.2 not on both" sh -c "inns $ov ip -4 addr show eth0 | grep -q 'inet 10.97.0.2/24' && inns $ov ip -4 addr show eth1 | grep -q 'inet 10.97.0.2/24'"
+    check vrf-overlap-red-table "$(routes $ov)" vtable $ov 1 "10.97.0.0/24 dev eth0"
+    check vrf-overlap-red-route "$(routes $ov)" vtable $ov 1 "10.10.10.0/24 via 10.97.0.1 dev eth0"
+    check vrf-overlap-green-table "$(routes $ov)" vtable $ov 2 "10.97.0.0/24 dev eth1"
+    check vrf-overlap-green-route "$(routes $ov)" vtable $ov 2 "10.10.10.0/24 via 10.97.0.1 dev eth1"
+    check vrf-overlap-ping-red "cannot reach the red peer" inns $ov ping -c 1 -W 2 -I red 10.97.0.3
+    check vrf-overlap-ping-green "cannot reach the green peer" inns $ov ping -c 1 -W 2 -I green 10.97.0.3
+    # each VRF's neighbour 10.97.0.3 is its own bridge's peer
+    macof() { inns $1 ip link show $2 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+    mr=$(macof $pr eth0); mg=$(macof $pg eth0)
+    check vrf-overlap-neigh-red "not $mr: $(inns $ov ip neigh show dev eth0)" \
+        sh -c "inns $ov ip neigh show dev eth0 | grep -q '10.97.0.3 lladdr $mr'"
+    check vrf-overlap-neigh-green "not $mg: $(inns $ov ip neigh show dev eth1)" \
+        sh -c "inns $ov ip neigh show dev eth1 | grep -q '10.97.0.3 lladdr $mg'"
+    check vrf-overlap-peer-r-reply "red peer cannot reach 10.97.0.2" inns $pr ping -c 1 -W 2 10.97.0.2
+    check vrf-overlap-peer-g-reply "green peer cannot reach 10.97.0.2" inns $pg ping -c 1 -W 2 10.97.0.2
+    cni CHECK $ov eth0 "$(vconf red 1 "$rr")" ov-r; ok vrf-overlap-check-red
+    cni CHECK $ov eth1 "$(vconf green 2 "$rg")" ov-g; ok vrf-overlap-check-green
+    cni DEL $ov eth1 "$(vconf green 0 "$rg")" ov-g; ok vrf-overlap-del-green
+    check vrf-overlap-green-gone "green kept" nolink $ov green
+    check vrf-overlap-red-kept "eth0 left red" enslaved $ov eth0 red
+    check vrf-overlap-ping-red-after "cannot reach the red peer after green's DEL" inns $ov ping -c 1 -W 2 -I red 10.97.0.3
+    cni DEL $ov eth0 "$(vconf red 1 "$rr")" ov-r; ok vrf-overlap-del-red
+    check vrf-overlap-red-gone "red kept" nolink $ov red
+    cni DEL $ov eth1 "$G" ov-g; cni DEL $ov eth0 "$R" ov-r
+    cni DEL $pr eth0 "$R" peer-r; cni DEL $pg eth0 "$G" peer-g
+    rmns $ov; rmns $pr; rmns $pg
+
+    # Dual stack: the IPv6 address stays in place (keep_addr_on_down=1, as
+    # bridge sets it), or is dropped by the kernel on enslave and put back by
+    # vrf, which waits for its local route (accept_dad=1: after DAD, ~1 s).
+    D=$(vbr vrf8 vmbr8 10.98.0.0/24,fd98::/64 0.0.0.0/0,::/0)
+    v6prep() {  # NS: before vrf's ADD
+        [ $mode = kept ] || inns $1 sh -c 'echo 0 >/proc/sys/net/ipv6/conf/eth0/keep_addr_on_down
+            echo 1 >/proc/sys/net/ipv6/conf/eth0/accept_dad'
+        t0=$(cut -d' ' -f1 /proc/uptime)
+    }
+    for mode in kept readd; do
+        p=vrf-v6-$mode
+        mkns; ns=$NS
+        vattach $ns eth0 v6-$mode "$D" v6 0 v6prep; ok $p-add
+        r6=$res
+        echo "VMTEST INFO $p: vrf ADD from $t0 to $(cut -d' ' -f1 /proc/uptime) s (uptime)"
+        a6=$(sed -n 's/.*"address": *"\(fd98::[0-9a-f]*\)\/64".*/\1/p' /tmp/out | head -n 1)
+        check $p-addr "'$a6' not on eth0: $(inns $ns ip -6 addr show eth0 | tr '\n' ' ')" \
+            sh -c "[ -n '$a6' ] && inns $ns ip -6 addr show eth0 | grep -q 'inet6 $a6/64'"
+        check $p-local-route "$(routes $ns)" vtable $ns 1 "local $a6 dev eth0"
+        check $p-prefix-route "$(routes $ns)" vtable $ns 1 "fd98::/64 dev eth0"
+        check $p-default6 "$(routes $ns)" vtable $ns 1 "default via fd98::1 dev eth0"
+        check $p-default4 "$(routes $ns)" vtable $ns 1 "default via 10.98.0.1 dev eth0"
+        check $p-ping6 "cannot reach fd98::1 in vrf v6" retry inns $ns ping -6 -c 1 -W 2 -I v6 fd98::1
+        cni CHECK $ns eth0 "$(vconf v6 0 "$r6")" v6-$mode; ok $p-check
+        cni DEL $ns eth0 "$(vconf v6 0 "$r6")" v6-$mode; ok $p-del
+        check $p-del-vrf-gone "v6 kept" nolink $ns v6
+        cni DEL $ns eth0 "$D" v6-$mode
+        rmns $ns
+    done
+    # A failed ADD puts everything back: the address comes back as a duplicate
+    # of one the bridge holds, so DAD fails and its local route never comes.
+    v6dup() {
+        mode=readd; v6prep $1
+        dup=$(echo "$prev" | sed -n 's/.*"address": *"\(fd98::[0-9a-f]*\)\/64".*/\1/p' | head -n 1)
+        echo 0 >/proc/sys/net/ipv6/conf/vmbr8/accept_dad   # busybox ip has no nodad
+        ip -6 addr add $dup/128 dev vmbr8
+    }
+    p=vrf-v6-dadfail
+    mkns; ns=$NS
+    vattach $ns eth0 v6-dup "$D" v6 0 v6dup; failed_with $p-add-fails "did not appear in table 1"
+    check $p-released "eth0 still in v6" released $ns eth0 v6
+    check $p-vrf-gone "v6 kept" nolink $ns v6
+    check $p-routes-back "$(routes $ns)" sh -c "inns $ns ip route show | grep -q 'default via 10.98.0.1 dev eth0'"
+    check $p-addr-back "$dup not on eth0" sh -c "inns $ns ip -6 addr show eth0 | grep -q 'inet6 $dup/64'"
+    ip -6 addr del $dup/128 dev vmbr8
+    cni DEL $ns eth0 "$D" v6-dup
+    rmns $ns
 else
     echo "VMTEST INFO no vrf applet in this cnibox (module check only)"
 fi
