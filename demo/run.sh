@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cnibox demo: two "containers" on one bridge network, attached by cnibox's
 # cnitool running the chain bridge (+ host-local, ipMasq) -> portmap ->
-# firewall exactly as a container runtime's libcni would, container A
-# publishing a web server on host port 8080. Then two more containers on a
+# firewall -> bandwidth exactly as a container runtime's libcni would,
+# container A publishing a web server on host port 8080, container B shaped
+# to 8 Mbit/s each way (measured). Then two more containers on a
 # macvlan LAN whose DHCP server (dnsmasq) gives them their addresses through
 # cnibox's dhcp IPAM and its daemon.
 #
@@ -91,11 +92,12 @@ cat > "$WORK/net.d/10-demonet.conflist" <<EOF
       }
     },
     {"type": "portmap", "capabilities": {"portMappings": true}},
-    {"type": "firewall"}
+    {"type": "firewall"},
+    {"type": "bandwidth", "capabilities": {"bandwidth": true}}
   ]
 }
 EOF
-bold "the network: $WORK/net.d/10-demonet.conflist (bridge -> portmap -> firewall)"
+bold "the network: $WORK/net.d/10-demonet.conflist (bridge -> portmap -> firewall -> bandwidth)"
 sed 's/^/    /' "$WORK/net.d/10-demonet.conflist"
 
 # cnitool VERB CONTAINER-NS [CAP_ARGS]: libcni's way of running the chain, inside the demo host.
@@ -110,9 +112,11 @@ bold "ADD: attaching $A, publishing host port 8080 -> its port 80"
 PORTS='{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}'
 say "\$ CAP_ARGS='$PORTS' cnitool add $NET /run/netns/$A"
 cnitool add "$A" "$PORTS" | sed 's/^/    /'
-bold "ADD: attaching $B"
-say "\$ cnitool add $NET /run/netns/$B"
-cnitool add "$B" | sed 's/^/    /'
+# 8 Mbit/s each way; bursts of 256 kbit (32 KiB) at line rate
+BW='{"bandwidth":{"ingressRate":8000000,"ingressBurst":256000,"egressRate":8000000,"egressBurst":256000}}'
+bold "ADD: attaching $B, shaped to 8 Mbit/s each way (the bandwidth capability)"
+say "\$ CAP_ARGS='$BW' cnitool add $NET /run/netns/$B"
+cnitool add "$B" "$BW" | sed 's/^/    /'
 
 addr_of() {  # the container's IPv4 address on eth0
     ip netns exec "$1" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1
@@ -168,6 +172,29 @@ run ip netns exec "$B" "${CURL[@]}" -o /dev/null -w '%{http_code}\n' http://192.
 say "the outside server's log:"
 sed 's/^/      /' "$WORK/httpd-out.log"
 
+bold "traffic shaping: B is held to 8 Mbit/s each way, A is not"
+say "the qdiscs bandwidth made in the demo host (tbf on B's host veth; its egress goes"
+say "through an ifb, redirected by a u32 filter on the veth's ingress qdisc, and shaped there):"
+VETHB=$(ip netns exec "$HOST" ip -o link show master "$BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1 | while read -r v; do
+    ip netns exec "$HOST" tc qdisc show dev "$v" | grep tbf > /dev/null && echo "$v"; done)
+IFB=$(ip netns exec "$HOST" ip -o link show type ifb | awk -F': ' 'NR == 1 {print $2}')
+run ip netns exec "$HOST" tc qdisc show dev "$VETHB"
+run ip netns exec "$HOST" tc qdisc show dev "$IFB"
+# rate FROM-NS TO-NS TO-ADDR: a 3 s TCP transfer, the receiver's measured rate
+rate() {
+    local port=$((5000 + RANDOM % 1000)) out
+    out=$(mktemp "$WORK/rate-XXXXXX")
+    ip netns exec "$2" python3 demo/rate.py recv "$port" > "$out" 2>&1 &
+    local rp=$!
+    for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
+    ip netns exec "$1" python3 demo/rate.py send "$3" "$port" 3
+    wait "$rp"
+    tail -n 1 "$out"
+}
+say "B -> demo host (B's egress, limited to 8 Mbit/s):  $(rate "$B" "$HOST" "$GW")"
+say "demo host -> B (B's ingress, limited to 8 Mbit/s): $(rate "$HOST" "$B" "$IPB")"
+say "A -> demo host (not shaped):                       $(rate "$A" "$HOST" "$GW")"
+
 bold "the netfilter rules cnibox made in the demo host (in-process, no iptables/nft exec)"
 if [ -n "$(ip netns exec "$HOST" nft list tables 2>/dev/null)" ]; then
     run ip netns exec "$HOST" nft list ruleset
@@ -184,9 +211,9 @@ bold "DEL: detaching $A (with the same capability args, as a runtime does)"
 say "\$ CAP_ARGS='$PORTS' cnitool del $NET /run/netns/$A"
 cnitool del "$A" "$PORTS"
 run ip netns exec "$A" ip -br link
-bold "DEL: detaching $B"
-say "\$ cnitool del $NET /run/netns/$B"
-cnitool del "$B"
+bold "DEL: detaching $B (its ifb goes too)"
+say "\$ CAP_ARGS='$BW' cnitool del $NET /run/netns/$B"
+cnitool del "$B" "$BW"
 run ip netns exec "$B" ip -br link
 bold "after DEL: leases and cached results gone, no per-container rule left; the bridge stays"
 run ls -A "$WORK/ipam/$NET" "$WORK/cache/results"

@@ -1,5 +1,6 @@
 """The README's demo runs to the end (it makes and removes its own namespaces)."""
 import os
+import re
 import subprocess
 
 import cnitest
@@ -16,6 +17,11 @@ def test_demo_runs():
     assert p.stdout.count("hello from container A") >= 4, p.stdout[-3000:]
     # masquerade: the outside server answered container B (status 200)
     assert "\n      200\n" in p.stdout, p.stdout[-3000:]
+    # the shaped container: both directions measured near 8 Mbit/s, the
+    # unshaped one far above
+    rates = [float(r) for r in re.findall(r"\):\s+([0-9.]+) Mbit/s\n", p.stdout)]
+    assert len(rates) == 3, p.stdout[-3000:]
+    assert all(8 * 0.85 <= r <= 8 * 1.15 for r in rates[:2]) and rates[2] > 40, rates
     # the LAN scene: two containers leased from dnsmasq, pinging it and each
     # other, both leases released by DEL
     assert p.stdout.count(" 0% packet loss") >= 7, p.stdout[-3000:]
