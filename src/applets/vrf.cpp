@@ -96,7 +96,7 @@ constexpr const char* kHelp =
     "  table     0           its routing table; 0: an existing VRF's, or for a new one\n"
     "                        the lowest id >= 1 no other VRF of the namespace uses\n"
     "                        (253..255 skipped); an existing VRF with another table is\n"
-    "                        an error\n"
+    "                        an error, so is a new VRF on a table another VRF has (code 7)\n"
     "Needs prevResult (ADD, CHECK), naming CNI_IFNAME when it lists interfaces;\n"
     "versions 0.3.1 and later. Bad input is code 7 with nothing changed.\n"
     "\n"
@@ -183,12 +183,16 @@ Error ensureVrf(nl::Socket& sk, const Conf& c, nl::LinkInfo& vrf, bool& created)
         s.kind = "vrf";
         s.name = c.vrfName;
         s.vrfTable = c.table;
-        if (!s.vrfTable) {
-            std::vector<nl::LinkInfo> links;
-            if (auto e = sk.links(links)) return e;
-            if (!(s.vrfTable = lowestFreeTable(links)))
-                return Error(cni::kInternal, "no free routing table for VRF " + quoted(c.vrfName));
-        }
+        std::vector<nl::LinkInfo> links;
+        if (auto e = sk.links(links)) return e;
+        if (!s.vrfTable && !(s.vrfTable = lowestFreeTable(links)))
+            return Error(cni::kInternal, "no free routing table for VRF " + quoted(c.vrfName));
+        // Two VRFs on one table would see each other's routes.
+        for (const nl::LinkInfo& l : links)
+            if (l.kind == "vrf" && l.vrfTable == s.vrfTable)
+                return Error(cni::kInvalidNetConf, "routing table " + std::to_string(s.vrfTable) + " is VRF " +
+                                                       quoted(l.name) + "'s already: VRF " + quoted(c.vrfName) +
+                                                       " needs a table of its own");
         bool taken = false;
         if (auto e = sk.addSubLink(s, &taken); e && !taken) return e;
         // Taken: another attachment made it meanwhile, take that one.

@@ -501,6 +501,12 @@ if has vrf && has bridge && has host-local; then
     check vrf-overlap-red-route "$(routes $ov)" vtable $ov 1 "10.10.10.0/24 via 10.97.0.1 dev eth0"
     check vrf-overlap-green-table "$(routes $ov)" vtable $ov 2 "10.97.0.0/24 dev eth1"
     check vrf-overlap-green-route "$(routes $ov)" vtable $ov 2 "10.10.10.0/24 via 10.97.0.1 dev eth1"
+    # a third VRF on green's table: refused, nothing made
+    C=$(vbr vrf7 vmbr7 10.99.0.0/24 10.12.0.0/24)
+    vattach $ov eth2 ov-c "$C" yellow 2; failed_with vrf-table-of-another-vrf-fails "routing table 2 is VRF"
+    check vrf-table-of-another-vrf-nothing-made "yellow made or eth2 enslaved" \
+        sh -c "! inns $ov ip link show yellow >/dev/null 2>&1 && ! inns $ov ip link show eth2 | grep -q master"
+    cni DEL $ov eth2 "$C" ov-c
     check vrf-overlap-ping-red "cannot reach the red peer" inns $ov ping -c 1 -W 2 -I red 10.97.0.3
     check vrf-overlap-ping-green "cannot reach the green peer" inns $ov ping -c 1 -W 2 -I green 10.97.0.3
     # each VRF's neighbour 10.97.0.3 is its own bridge's peer
