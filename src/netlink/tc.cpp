@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -243,11 +244,11 @@ Error addRedirect(Socket& sk, int ifindex, const Redirect& rd) {
     uint32_t info = uint32_t(rd.prio) << 16 | htons(rd.protocol);
     MsgPtr m = tcMessage(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, ifindex, 0, rd.parent, info);
     // The selector: one key matching anything at offset 0, terminal.
+    // (tc_u32_sel ends in its keys, a zero-length array in older headers:
+    // its fields are set in place, never through an object of the type.)
     uint8_t sel[sizeof(tc_u32_sel) + sizeof(tc_u32_key)] = {};
-    tc_u32_sel head{};
-    head.flags = TC_U32_TERMINAL;
-    head.nkeys = 1;
-    std::memcpy(sel, &head, sizeof head);
+    sel[offsetof(tc_u32_sel, flags)] = TC_U32_TERMINAL;
+    sel[offsetof(tc_u32_sel, nkeys)] = 1;
     tc_mirred mirred{};
     mirred.action = TC_ACT_STOLEN;
     mirred.eaction = TCA_EGRESS_REDIR;
@@ -291,12 +292,14 @@ Error filters(Socket& sk, int ifindex, uint32_t parent, std::vector<Filter>& out
         if (f.kind != "u32" || !tb[TCA_OPTIONS]) return;
         nlattr* u[TCA_U32_MAX + 1];
         if (nla_parse_nested(u, TCA_U32_MAX, tb[TCA_OPTIONS], nullptr) < 0 || !u[TCA_U32_SEL]) return;
-        tc_u32_sel sel;
-        if (!payload(u[TCA_U32_SEL], sel)) return;
-        if (sel.nkeys == 1 && nla_len(u[TCA_U32_SEL]) >= int(sizeof sel + sizeof(tc_u32_key))) {
+        // The selector's fields read in place (see addRedirect).
+        const auto* sel = static_cast<const uint8_t*>(nla_data(u[TCA_U32_SEL]));
+        int len = nla_len(u[TCA_U32_SEL]);
+        if (len < int(sizeof(tc_u32_sel))) return;
+        if (sel[offsetof(tc_u32_sel, nkeys)] == 1 && len >= int(sizeof(tc_u32_sel) + sizeof(tc_u32_key))) {
             tc_u32_key key;
-            std::memcpy(&key, static_cast<const char*>(nla_data(u[TCA_U32_SEL])) + sizeof sel, sizeof key);
-            f.matchAll = key.mask == 0 && key.val == 0 && (sel.flags & TC_U32_TERMINAL);
+            std::memcpy(&key, sel + sizeof(tc_u32_sel), sizeof key);
+            f.matchAll = key.mask == 0 && key.val == 0 && (sel[offsetof(tc_u32_sel, flags)] & TC_U32_TERMINAL);
         }
         if (u[TCA_U32_CLASSID]) f.classid = nla_get_u32(u[TCA_U32_CLASSID]);
         f.actions = parseActions(u[TCA_U32_ACT]);
