@@ -228,6 +228,12 @@ Error json::parseResult(const Value& doc, std::string_view fallbackVersion, Resu
     return {};
 }
 
+std::string routeJson(const Route& r) {
+    gojson::Writer w(0);
+    writeRoute(w, r, true);
+    return w.take();
+}
+
 Error printResult(const Result& r, std::string_view version, std::string& out) {
     std::string_view from = r.cniVersion.empty() ? str(kCurrent) : std::string_view(r.cniVersion);
     if (version.empty()) version = "0.1.0";

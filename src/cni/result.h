@@ -74,6 +74,10 @@ Error printResult(const Result& r, std::string_view version, std::string& out);
 // `version` and parsing back (fields the version lacks are dropped).
 Error convertResult(const Result& r, std::string_view version, Result& out);
 
+// One route as Go's json.Marshal writes a types.Route (compact: dst, gw,
+// then the 1.1.0 fields that are set).
+std::string routeJson(const Route& r);
+
 // DNS object shared by configs and results: {nameservers, domain, search, options}.
 // Its reader over a rapidjson value is json::getDNS (json.h).
 

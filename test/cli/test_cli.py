@@ -13,8 +13,8 @@ import cnitest
 
 ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
 # Applets finished in this release; the binary may hold more (planned ones).
-FINISHED = {"bandwidth", "bridge", "cnitool", "dhcp", "dummy", "firewall", "host-device", "host-local", "ipvlan",
-            "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf"}
+FINISHED = {"bandwidth", "bridge", "cnitool", "dhcp", "dummy", "firewall", "flannel", "host-device", "host-local",
+            "ipvlan", "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf"}
 # Applets that are tools with their own command line, not CNI plugins.
 NOT_PLUGINS = {"cnitool"}
 
@@ -111,7 +111,10 @@ def test_finished_applets_document_their_keys(box):
     keys = {"bridge": ["isGateway", "ipMasq", "hairpinMode", "mtu"],
             "ptp": ["ipMasq", "mtu"],
             "host-local": ["ranges", "dataDir", "routes"],
-            "static": ["addresses", "routes"]}
+            "static": ["addresses", "routes"],
+            "flannel": ["subnetFile", "dataDir", "delegate", "ipam", "runtimeConfig", "FLANNEL_NETWORK",
+                        "FLANNEL_SUBNET", "FLANNEL_IPV6_NETWORK", "FLANNEL_IPV6_SUBNET", "FLANNEL_MTU",
+                        "FLANNEL_IPMASQ", "STATUS", "GC"]}
     for a, ks in keys.items():
         out = run([box, a, "--help"]).stdout
         for k in ks:
