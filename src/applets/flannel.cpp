@@ -191,12 +191,7 @@ Error delegateIpam(const cni::CmdArgs& a, const SubnetEnv& env, std::string& out
 
 Error parseSubnetEnv(std::string_view text, std::string_view file, SubnetEnv& out) {
     out = SubnetEnv{};
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t j = text.find('\n', i);
-        if (j == std::string_view::npos) j = text.size();
-        std::string_view line = text.substr(i, j - i);
-        i = j + 1;
+    for (std::string_view line : util::splitOn(text, '\n')) {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         size_t eq = line.find('=');
         std::string_view key = line.substr(0, eq);

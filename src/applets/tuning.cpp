@@ -143,12 +143,9 @@ Error checkAllowlist(const std::vector<Sysctl>& sysctls, const std::string& file
         return Error(cni::kInternal, "failed to read " + file + ": " + util::errnoText(e));
     }
     std::vector<std::string> lines;
-    for (size_t i = 0; i < text.size();) {
-        size_t j = text.find('\n', i);
-        if (j == std::string::npos) j = text.size();
-        std::string_view line = util::trimSpace(std::string_view(text).substr(i, j - i));
+    for (std::string_view l : util::splitOn(text, '\n')) {
+        std::string_view line = util::trimSpace(l);
         if (!line.empty()) lines.emplace_back(line);
-        i = j + 1;
     }
     std::string listed = "[";
     for (const auto& l : lines) listed += (listed.size() > 1 ? " " : "") + l;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "util/fd.h"
+#include "util/text.h"
 
 namespace util {
 
@@ -153,12 +154,7 @@ std::string cleanPath(std::string_view p) {
     if (p.empty()) return ".";
     bool rooted = p[0] == '/';
     std::vector<std::string_view> parts;
-    size_t i = 0;
-    while (i < p.size()) {
-        size_t j = p.find('/', i);
-        if (j == std::string_view::npos) j = p.size();
-        std::string_view part = p.substr(i, j - i);
-        i = j + 1;
+    for (std::string_view part : splitOn(p, '/')) {
         if (part.empty() || part == ".") continue;
         if (part == "..") {
             if (!parts.empty() && parts.back() != "..") parts.pop_back();

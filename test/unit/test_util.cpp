@@ -197,6 +197,11 @@ TEST_CASE("mkdirAll makes parents, reports what it made, and fails with the errn
 TEST_CASE("text helpers", "[util]") {
     CHECK(util::trimSpace(" \t a b \r\n") == "a b");
     CHECK(util::trimSpace("   ").empty());
+    using V = std::vector<std::string_view>;
+    CHECK(util::splitOn("", '\n').empty());
+    CHECK(util::splitOn("a\n", '\n') == V{"a"});
+    CHECK(util::splitOn("a\n\nb", '\n') == V{"a", "", "b"});
+    CHECK(util::splitOn("/x//y/", '/') == V{"", "x", "", "y"});
     CHECK(util::quoted("x y") == "\"x y\"");
 }
 
