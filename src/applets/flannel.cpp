@@ -342,23 +342,17 @@ cni::CmdArgs withConfig(const cni::CmdArgs& a, std::string config) {
 }
 
 // Writes the saved config as flannel's plugin does (0600 in a 0700
-// directory, synced), atomically: through ".<containerID>.tmp", a name no
-// container ID has. The directories it made are appended to `created`.
+// directory, not synced: neither is host-local's lease store, which the
+// saved config goes with), atomically: through ".<containerID>.tmp", a name
+// no container ID has. The directories it made are appended to `created`.
 Error save(const Conf& c, const std::string& containerID, const std::string& config,
            std::vector<std::string>& created) {
     if (auto e = util::mkdirAll(c.dataDir, 0700, &created)) return e;
     util::Fd dfd(::open(c.dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) return util::pathError("open", c.dataDir, errno);
     std::string tmp = "." + containerID + ".tmp";
-    if (auto e = util::writeFileAt(dfd.get(), tmp.c_str(), config, 0600, O_DSYNC)) {
-        (void)unlinkat(dfd.get(), tmp.c_str(), 0);
+    if (auto e = util::writeFileAtomicAt(dfd.get(), containerID.c_str(), tmp.c_str(), config, 0600))
         return e.wrap("failed to save the delegate config in " + c.dataDir);
-    }
-    if (renameat(dfd.get(), tmp.c_str(), dfd.get(), containerID.c_str()) != 0) {
-        int err = errno;
-        (void)unlinkat(dfd.get(), tmp.c_str(), 0);
-        return util::pathError("rename", savedPath(c, containerID), err);
-    }
     return {};
 }
 

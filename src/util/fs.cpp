@@ -137,6 +137,13 @@ Error writeFileAtomic(const std::string& path, std::string_view data, unsigned m
 }
 
 Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* created) {
+    // The common cases in one call: the directory is there, or only it is missing.
+    if (mkdir(dir.c_str(), mode) == 0) {
+        if (created) created->push_back(dir);
+        return {};
+    }
+    if (errno == EEXIST) return {};
+    // Otherwise the walk below names the component that fails.
     for (size_t i = 1; i <= dir.size(); i++) {
         if (i < dir.size() && dir[i] != '/') continue;
         if (i < dir.size() && dir[i - 1] == '/') continue;  // "a//b"
