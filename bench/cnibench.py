@@ -661,6 +661,49 @@ def measure_in_namespace(script, host, prefix, tmp_prefix, args):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def side_main(script, doc, inner_fn, table_fn, short, plugins=(), containers=10, rounds=3, extra=()):
+    """The main of the side-by-side scripts (netfilter.py, meta.py,
+    flannel.py): their common options, the reference check (`plugins` in
+    /usr/lib/cni), then `script --inner` (inner_fn) measuring in a namespace
+    cbt-bench-<short>-base-*, and table_fn(res, command) printed. extra:
+    (option, default) pairs of further integer options passed on."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cnibox", required=True)
+    ap.add_argument("--containers", type=int, default=containers, help="container namespaces per side")
+    ap.add_argument("--rounds", type=int, default=rounds, help="ADD/DEL rounds over those namespaces")
+    for opt, default in extra:
+        ap.add_argument(opt, type=int, default=default)
+    ap.add_argument("--json", help="also write the raw figures here")
+    ap.add_argument("--command", default="bench/run")
+    for hidden in ("--prefix", "--result", "--workdir"):
+        ap.add_argument(hidden, help=argparse.SUPPRESS)
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if prologue(a, inner_fn, plugins):
+        return
+    if a.containers < 1 or a.rounds < 1:
+        sys.exit(f"{os.path.basename(script)}: --containers and --rounds must be at least 1")
+    prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
+    args = ["--cnibox", a.cnibox, "--containers", str(a.containers), "--rounds", str(a.rounds),
+            "--command", a.command]
+    for opt, _ in extra:
+        args += [opt, str(getattr(a, opt.lstrip("-").replace("-", "_")))]
+    # The sampler lives in a namespace of its own too (never the machine's).
+    res = measure_in_namespace(os.path.abspath(script), f"cbt-bench-{short}-base{prefix}", prefix,
+                               f"cnibox-bench-{short}-", args)
+    report(table_fn(res, a.command), res, a.json)
+
+
+def release(sides, made):
+    """The end of an inner run: signals held, the sides' namespace fds
+    closed, the namespaces it made deleted."""
+    _hold_signals()
+    for s in sides:
+        os.close(s.fd)
+    for n in made:
+        ns_del(n)
+
+
 def report(text, res, json_path):
     print(text)
     if json_path:

@@ -25,11 +25,9 @@ Cases:
 
 Namespaces are named cbt-bench-nf-* and removed at the end, also on failure.
 """
-import argparse
 import ctypes
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -254,11 +252,7 @@ def inner(a):
         with open(a.result, "w") as f:
             json.dump(res, f)
     finally:
-        cb._hold_signals()
-        for s in sides:
-            os.close(s.fd)
-        for n in made:
-            cb.ns_del(n)
+        cb.release(sides, made)
 
 
 def table(res, command):
@@ -290,27 +284,8 @@ def table(res, command):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cnibox", required=True)
-    ap.add_argument("--containers", type=int, default=12, help="container namespaces per implementation")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--scale-samples", type=int, default=15)
-    ap.add_argument("--json")
-    ap.add_argument("--command", default="bench/run")
-    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--prefix", help=argparse.SUPPRESS)
-    ap.add_argument("--result", help=argparse.SUPPRESS)
-    ap.add_argument("--workdir", help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if cb.prologue(a, inner, ("bridge", "portmap", "firewall")):
-        return
-    prefix = f"-{os.getpid()}-{secrets.token_hex(3)}"
-    # The sampler lives in a namespace of its own too (never the machine's).
-    args = ["--cnibox", a.cnibox, "--containers", str(a.containers), "--rounds", str(a.rounds),
-            "--scale-samples", str(a.scale_samples)]
-    res = cb.measure_in_namespace(os.path.abspath(__file__), f"cbt-bench-nf-base{prefix}", prefix,
-                                  "cnibox-bench-nf-", args)
-    cb.report(table(res, a.command), res, a.json)
+    cb.side_main(__file__, __doc__, inner, table, "nf", ("bridge", "portmap", "firewall"),
+                 containers=12, extra=(("--scale-samples", 15),))
 
 
 if __name__ == "__main__":
