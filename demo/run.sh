@@ -5,7 +5,11 @@
 # container A publishing a web server on host port 8080, container B shaped
 # to 8 Mbit/s each way (measured). Then two more containers on a
 # macvlan LAN whose DHCP server (dnsmasq) gives them their addresses through
-# cnibox's dhcp IPAM and its daemon.
+# cnibox's dhcp IPAM and its daemon. Last, a two-node flannel cluster: each
+# node a namespace with a vxlan device as flanneld makes it (the cluster
+# tier's setup, test/cluster/flannelnet.py), a pod on each attached through
+# the flannel conflist, pinging each other across the overlay on both
+# IPv4 and IPv6.
 #
 # Everything happens inside network namespaces this script makes (a demo
 # "host", the "containers", an "outside" machine wired to the host and a LAN
@@ -48,12 +52,18 @@ cleanup() {
     bold "cleaning up: namespaces $HOST $A $B $OUT $LAN $C $D and $WORK"
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     for ns in "$A" "$B" "$C" "$D" "$OUT" "$LAN" "$HOST"; do ip netns delete "$ns" 2>/dev/null; done
+    cluster down > /dev/null 2>&1
     rm -rf "$WORK"
     [ "$rc" = 0 ] && bold "demo finished OK" || bold "demo FAILED (exit $rc)"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The two-node cluster's namespaces are cnidemo-cl-<role>-$ID (flannelnet.py).
+cluster() {  # ACTION [NODE POD] [options]
+    python3 test/cluster/flannelnet.py "$@" --prefix cnidemo-cl --tag "$ID" --nodes 2 --work "$WORK/cluster" --bin "$BIN"
+}
 
 bold "cnibox: $("$CNIBOX" --version | head -1)"
 "$CNIBOX" --version | tail -n +2 | sed 's/^/    /'
@@ -118,8 +128,8 @@ bold "ADD: attaching $B, shaped to 8 Mbit/s each way (the bandwidth capability)"
 say "\$ CAP_ARGS='$BW' cnitool add $NET /run/netns/$B"
 cnitool add "$B" "$BW" | sed 's/^/    /'
 
-addr_of() {  # the container's IPv4 address on eth0
-    ip netns exec "$1" ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1
+addr_of() {  # NS [-6]: the container's IPv4 (global IPv6) address on eth0
+    ip netns exec "$1" ip "${2:--4}" -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1
 }
 IPA=$(addr_of "$A")
 IPB=$(addr_of "$B")
@@ -149,7 +159,7 @@ echo "hello from container A ($IPA)" > "$WORK/www/index.html"
 ip netns exec "$A" python3 -m http.server 80 --bind 0.0.0.0 --directory "$WORK/www" \
     > "$WORK/httpd-a.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do ip netns exec "$A" sh -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do ip netns exec "$A" bash -c 'exec 3<>/dev/tcp/127.0.0.1/80' 2>/dev/null && break; sleep 0.1; done
 CURL=(curl -sS --max-time 5)
 say "from the demo host, on localhost:"
 run ip netns exec "$HOST" "${CURL[@]}" http://127.0.0.1:8080/
@@ -166,7 +176,7 @@ bold "masquerade: container B -> the outside machine, which sees the host's addr
 ip netns exec "$OUT" python3 -m http.server 8000 --bind 0.0.0.0 --directory "$WORK/www" \
     > "$WORK/httpd-out.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do ip netns exec "$OUT" sh -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do ip netns exec "$OUT" bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000' 2>/dev/null && break; sleep 0.1; done
 say "(the outside machine has no route to $SUBNET: only the masquerade lets it answer)"
 run ip netns exec "$B" "${CURL[@]}" -o /dev/null -w '%{http_code}\n' http://192.0.2.2:8000/
 say "the outside server's log:"
@@ -282,3 +292,47 @@ done
 bold "after DEL: the server's lease file is empty, its log shows the acks and releases"
 run cat "$WORK/dnsmasq.leases"
 grep -E "DHCP(ACK|RELEASE)" "$WORK/dnsmasq.log" | sed 's/^.*dnsmasq-dhcp\[[0-9]*\]: /      /'
+
+bold "a two-node flannel cluster"
+say "two nodes (namespaces cnidemo-cl-n1-$ID, cnidemo-cl-n2-$ID) on an underlay bridge, 198.18.0.11"
+say "and .12; the cluster network 10.42.0.0/16 + fd42::/48, node N owning 10.42.N.0/24 + fd42:0:0:N::/64."
+say "flanneld's part, played with ip and bridge (cnibox never touches vxlan): flannel.1 (VNI 1,"
+say "UDP 8472, learning off) and, per remote node, a route, a neighbour and an FDB entry:"
+cluster up --dual --show
+N1=cnidemo-cl-n1-$ID
+N2=cnidemo-cl-n2-$ID
+bold "node 1's subnet.env (flanneld writes it) and the conflist (packaging/flannel/10-flannel.conflist)"
+run cat "$WORK/cluster/n1/subnet.env"
+run cat packaging/flannel/10-flannel.conflist
+bold "node 1's routes to node 2's pods, through flannel.1"
+run ip -n "$N1" route show dev flannel.1
+run ip -n "$N1" -6 route show dev flannel.1
+run bridge -n "$N1" fdb show dev flannel.1
+for n in 1 2; do
+    bold "ADD: a pod on node $n (cnitool add cbr0, flannel -> bridge + host-local -> portmap -> bandwidth -> firewall)"
+    cluster add "$n" a | sed 's/^/    /'
+done
+P1=cnidemo-cl-n1a-$ID
+P2=cnidemo-cl-n2a-$ID
+P1V4=$(addr_of "$P1")
+P2V4=$(addr_of "$P2")
+P1V6=$(addr_of "$P1" -6)
+P2V6=$(addr_of "$P2" -6)
+bold "the delegate config flannel saved for node 1's pod (flannel's own format)"
+for f in "$WORK"/cluster/n1/flannel/*; do say "$f:"; say "$(cat "$f")"; done
+bold "ping across the nodes: pod on node 1 ($P1V4, $P1V6) <-> pod on node 2 ($P2V4, $P2V6)"
+for pair in "$P1 $P2V4" "$P2 $P1V4" "$P1 $P2V6" "$P2 $P1V6"; do
+    read -r from to <<< "$pair"
+    run ip netns exec "$from" ping -c 2 -W 2 "$to"
+done
+say "the packets went through node 1's vxlan device:"
+run ip -n "$N1" -s link show flannel.1
+for n in 1 2; do
+    bold "DEL: the pod on node $n"
+    say "\$ cnitool del cbr0 /run/netns/cnidemo-cl-n${n}a-$ID"
+    cluster del "$n" a
+done
+bold "after DEL: no saved delegate config, no lease, no veth left on node 1"
+run ls -A "$WORK/cluster/n1/flannel" "$WORK/cluster/n1/ipam/cbr0"
+run ip -n "$N1" -br link
+cluster down

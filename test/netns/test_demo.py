@@ -26,5 +26,11 @@ def test_demo_runs():
     # other, both leases released by DEL
     assert p.stdout.count(" 0% packet loss") >= 7, p.stdout[-3000:]
     assert p.stdout.count("DHCPACK(eth0)") >= 2 and p.stdout.count("DHCPRELEASE(eth0)") == 2, p.stdout[-3000:]
+    # the two-node flannel cluster: pods on different nodes ping each other
+    # on both families (ttl 62: two routers, the nodes, on the way), through
+    # the vxlan devices
+    cl = p.stdout[p.stdout.index("a two-node flannel cluster"):]
+    assert cl.count(" 0% packet loss") == 4 and cl.count("ttl=62") >= 8, cl[-3000:]
+    assert "10.42.2.0/24 via 10.42.2.0 onlink" in cl, cl[:3000]
     leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "cnidemo-" not in leftovers
