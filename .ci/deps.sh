@@ -41,8 +41,10 @@ declare -A GROUP=(
     # `apt-get source` and the builds of libnl (flex, bison), nettle (m4) and
     # libiptc from Debian's sources (dpkg-dev, make), the binary's checks
     # (file, binutils' strip and readelf), the .deb (dpkg-deb), the installer
-    # image's static shell (busybox-static), unshare/chroot (util-linux)
-    [static]="musl-tools musl-dev make flex bison m4 dpkg-dev file binutils busybox-static util-linux"
+    # image's static shell (busybox-static), unshare/chroot (util-linux), the
+    # flannel DaemonSet manifest's parser (python3-yaml)
+    [static]="musl-tools musl-dev make flex bison m4 dpkg-dev file binutils busybox-static util-linux
+              python3-yaml"
     # the e2e tier: real runtimes (podman on its CNI backend, runc, containerd's
     # ctr) and a busybox image made from busybox-static
     [e2e]="podman runc conmon containerd busybox-static"
