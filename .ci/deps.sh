@@ -51,6 +51,12 @@ declare -A GROUP=(
     # the vm tier: Debian's kernel under qemu with a busybox initramfs, and
     # dnsmasq in it as the DHCP server of the ipvlan + dhcp cases
     [vm]="qemu-system-x86 busybox-static cpio dnsmasq-base"
+    # ARCH=arm64|armhf|riscv64 packaging/build-static.sh: the cross compilers
+    # (their libstdc++ and libgcc come along) and qemu-user to run the
+    # foreign binary's checks; the foreign musl and libnftnl are fetched by
+    # the build itself (not installed)
+    [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf
+             gcc-riscv64-linux-gnu g++-riscv64-linux-gnu qemu-user-static"
 )
 # What each of test/run's tiers (and a few other users) needs.
 declare -A TIER=(
@@ -71,6 +77,7 @@ declare -A TIER=(
     [netns-static]="build pytest tools static"
     [vm]="build vm"
     [packaging]="build static"
+    [cross]="build static cross"
 )
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }

@@ -3,11 +3,16 @@
 #
 #   packaging/build-static.sh OUT_DIR            -> OUT_DIR/cnibox (every applet)
 #   APPLETS=bridge,host-local,loopback packaging/build-static.sh OUT_DIR
+#   ARCH=arm64 packaging/build-static.sh OUT_DIR  -> an aarch64 cnibox
 #
 # Environment:
+#   ARCH         the Debian architecture to build for: amd64, arm64, armhf or
+#                riscv64 (default: this machine's). Another architecture than
+#                the machine's is a cross build (musl only): see below
 #   APPLETS      comma-separated applets to build in (default: every applet the
 #                "applets" meson option knows)
-#   BUILD_DIR    meson build directory (default: build-static in the source tree);
+#   BUILD_DIR    meson build directory (default: build-static in the source tree,
+#                build-static-ARCH for another architecture);
 #                it keeps the unstripped binary (cnibox) and the link map (cnibox.map)
 #   DEPS_CACHE   static archives built from Debian's sources (default: $BUILD_DIR-deps)
 #   LIBC         musl (default) or glibc: the C library linked in
@@ -37,6 +42,15 @@
 #
 # LIBC=glibc: static glibc; libiptc is built from Debian's sources, the
 # other archives are Debian's.
+#
+# Another ARCH: Debian's cross compilers (gcc-/g++-<triplet>, whose
+# libstdc++.a and libgcc are linked as on the machine's own architecture)
+# and that architecture's musl (libc.a, start files, headers) and libnftnl.a
+# from Debian's packages for it (musl, musl-dev, libnftnl-dev), downloaded
+# with a private apt configuration and unpacked under the cache: the
+# machine's dpkg never gets a foreign architecture. libnl, nettle and
+# libiptc are built from the same Debian sources with the cross compiler.
+# The binary's checks run it under qemu-user (qemu-user-static).
 set -euo pipefail
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }
@@ -46,12 +60,28 @@ case $1 in -h|--help) usage ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 OUT_DIR=$(abspath "$1")
-BUILD_DIR=$(abspath "${BUILD_DIR:-$ROOT/build-static}")
-DEPS_CACHE=$(abspath "${DEPS_CACHE:-$BUILD_DIR-deps}")
 LIBC=${LIBC:-musl}
 APPLETS=${APPLETS:-}
 CC=${CC:-cc}
 case $LIBC in musl|glibc) ;; *) echo "build-static: LIBC must be musl or glibc" >&2; exit 2 ;; esac
+NATIVE_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH=${ARCH:-$NATIVE_ARCH}
+# Debian architecture -> GNU triplet, musl triplet, meson cpu family, qemu-user
+case $ARCH in
+    amd64)   TRIPLET=x86_64-linux-gnu      MUSL_TRIPLET=x86_64-linux-musl    CPU=x86_64  QEMU=qemu-x86_64-static ;;
+    arm64)   TRIPLET=aarch64-linux-gnu     MUSL_TRIPLET=aarch64-linux-musl   CPU=aarch64 QEMU=qemu-aarch64-static ;;
+    armhf)   TRIPLET=arm-linux-gnueabihf   MUSL_TRIPLET=arm-linux-musleabihf CPU=arm     QEMU=qemu-arm-static ;;
+    riscv64) TRIPLET=riscv64-linux-gnu     MUSL_TRIPLET=riscv64-linux-musl   CPU=riscv64 QEMU=qemu-riscv64-static ;;
+    *) echo "build-static: ARCH must be amd64, arm64, armhf or riscv64 (not $ARCH)" >&2; exit 2 ;;
+esac
+CROSS_BUILD=false
+if [ "$ARCH" != "$NATIVE_ARCH" ]; then
+    CROSS_BUILD=true
+    [ "$LIBC" = musl ] || { echo "build-static: a cross build (ARCH=$ARCH) links musl only" >&2; exit 2; }
+    BUILD_DIR=${BUILD_DIR:-$ROOT/build-static-$ARCH}
+fi
+BUILD_DIR=$(abspath "${BUILD_DIR:-$ROOT/build-static}")
+DEPS_CACHE=$(abspath "${DEPS_CACHE:-$BUILD_DIR-deps}")
 
 log() { echo "build-static: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -64,36 +94,62 @@ die() { log "error: $*"; exit 1; }
 # cache, in a copy of its source under $cache/build/$LIBC, and installed into
 # $cache/root-$LIBC (lib/*.a, lib/pkgconfig/*.pc, include/).
 # ---------------------------------------------------------------------------
-APT_OPTS=()
-apt_private_setup() {  # dir
-    local d=$1 f
-    [ ${#APT_OPTS[@]} -eq 0 ] || return 0
+APT_OPTS=() APT_DIR=
+# apt_private_setup DIR TYPE [ARCH]: APT_OPTS for an apt configuration in DIR
+# whose sources are the machine's as TYPE entries: deb-src (source
+# packages), or deb with ARCH (that architecture's binary packages, against
+# an empty dpkg status, so the machine's packages play no part).
+apt_private_setup() {
+    local d=$1 type=$2 arch=${3:-} f
+    [ "$APT_DIR" = "$d" ] && return 0
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d"
     : > "$d/sources.list"
-    # One-line style: every "deb" line again as "deb-src".
+    # One-line style: every "deb" line again as a $type line.
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
-        sed -n 's/^[[:space:]]*deb\([[:space:]]\)/deb-src\1/p' "$f" >> "$d/sources.list"
+        sed -n 's/^[[:space:]]*deb\([[:space:]]\)/'"$type"'\1/p' "$f" >> "$d/sources.list"
     done
-    # deb822 style: the same stanzas with "Types: deb-src".
+    # deb822 style: the same stanzas with "Types: $type".
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
-        sed 's/^Types:.*/Types: deb-src/' "$f" > "$d/sources.list.d/$(basename "$f")"
+        sed "s/^Types:.*/Types: $type/" "$f" > "$d/sources.list.d/$(basename "$f")"
     done
     APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/sources.list.d"
               -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache"
               -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "APT::Sandbox::User=root")
-    if ! compgen -G "$d/lists/*Sources*" > /dev/null; then
-        log "apt-get update (private deb-src configuration in $d)"
-        apt-get "${APT_OPTS[@]}" -q update >&2 || die "apt-get update for the source indexes failed"
+    if [ -n "$arch" ]; then
+        : > "$d/status"
+        APT_OPTS+=(-o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o "Dir::State::status=$d/status")
     fi
+    APT_DIR=$d
+    if ! compgen -G "$d/lists/*_$([ "$type" = deb-src ] && echo Sources || echo Packages)*" > /dev/null; then
+        log "apt-get update (private $type${arch:+ $arch} configuration in $d)"
+        apt-get "${APT_OPTS[@]}" -q update >&2 || die "apt-get update for the $type${arch:+ $arch} indexes failed"
+    fi
+}
+
+# Debian's musl, musl-dev and libnftnl-dev for ARCH (a cross build), unpacked
+# (dpkg-deb -x) into $cache/foreign: prints that directory.
+foreign_root() {  # cache
+    local cache=$1 root=$1/foreign debs=$1/debs-$ARCH p
+    if [ ! -f "$root/.unpacked" ]; then
+        apt_private_setup "$cache/apt-$ARCH" deb "$ARCH"
+        rm -rf "$root" "$debs"
+        mkdir -p "$root" "$debs"
+        log "apt-get download musl musl-dev libnftnl-dev ($ARCH)"
+        (cd "$debs" && apt-get "${APT_OPTS[@]}" -q download "musl:$ARCH" "musl-dev:$ARCH" "libnftnl-dev:$ARCH" >&2) ||
+            die "apt-get download of $ARCH's musl and libnftnl-dev failed"
+        for p in "$debs"/*.deb; do dpkg-deb -x "$p" "$root" || die "dpkg-deb -x $p failed"; done
+        touch "$root/.unpacked"
+    fi
+    echo "$root"
 }
 
 fetch_source() {  # cache package -> prints the unpacked source directory
     local cache=$1 pkg=$2 dir
     dir=$(find "$cache/src" -maxdepth 1 -type d -name "$pkg-[0-9]*" 2>/dev/null | sort | tail -n 1)
     if [ -z "$dir" ]; then
-        apt_private_setup "$cache/apt"
+        apt_private_setup "$cache/apt" deb-src
         mkdir -p "$cache/src"
         log "apt-get source $pkg"
         (cd "$cache/src" && apt-get "${APT_OPTS[@]}" -q source "$pkg" >&2) ||
@@ -128,6 +184,7 @@ build_deps() {
     shift 3
     jobs=$(nproc 2>/dev/null || echo 2)
     local conf=(--prefix="$root" --libdir="$root/lib" --enable-static --disable-shared)
+    $CROSS_BUILD && conf+=(--host="$TRIPLET" --build="$(gcc -dumpmachine)")
     for lib in "$@"; do
         case $lib in
             libiptc) [ -f "$root/lib/libip4tc.a" ] && [ -f "$root/lib/libip6tc.a" ] && continue
@@ -159,27 +216,46 @@ build_deps() {
 # musl's headers replace /usr/include), the libstdc++ configuration overlay,
 # a specs file that links musl's start files and libc.a, and the meson cross
 # file naming it all.
-musl_toolchain() {  # cache -> prints the cross file
-    local cache=$1 root=$1/root-musl m tri sysinc cxxdirs=() d gccinc nftnl_libdir out
-    tri=$(gcc -dumpmachine)
-    m=/usr/lib/${tri%-gnu}-musl
-    if [ ! -f "$m/libc.a" ] || ! command -v musl-gcc > /dev/null; then die "musl not found (apt-get install musl-tools musl-dev)"; fi
+# A cross build takes the cross compilers ($TRIPLET-gcc/g++), the asm/
+# kernel headers of their sysroot and the foreign musl and libnftnl.a (foreign_root);
+# its C compiler is the cross gcc with the same specs and musl's headers
+# (what musl-gcc is on the machine's own architecture).
+musl_toolchain() {  # cache -> prints the cross file; the C compiler's command line in $cache/musl/cc
+    local cache=$1 root=$1/root-musl m tri sysinc cxxdirs=() d gccinc nftnl_lib out prefix=
+    local musl_inc cc=() arch_inc frt
+    if $CROSS_BUILD; then
+        # the machine's kernel headers but for asm/, the cross sysroot's (the
+        # cross package's linux/ may be older: its const.h says typeof, which
+        # C++ lacks)
+        tri=$TRIPLET prefix=$TRIPLET- arch_inc=/usr/$TRIPLET/include
+        command -v "${prefix}g++" > /dev/null ||
+            die "${prefix}g++ not found (apt-get install g++-$TRIPLET, or bash .ci/deps.sh --tier cross)"
+        frt=$(foreign_root "$cache") || exit 1
+        m=$frt/usr/lib/$MUSL_TRIPLET musl_inc=$frt/usr/include/$MUSL_TRIPLET
+        nftnl_lib=$frt/usr/lib/$TRIPLET/libnftnl.a
+        [ -f "$m/libc.a" ] && [ -f "$nftnl_lib" ] || die "no $ARCH musl or libnftnl.a under $frt"
+    else
+        tri=$(gcc -dumpmachine) arch_inc=/usr/include/$tri
+        m=/usr/lib/${tri%-gnu}-musl musl_inc=/usr/include/${tri%-gnu}-musl
+        if [ ! -f "$m/libc.a" ] || ! command -v musl-gcc > /dev/null; then die "musl not found (apt-get install musl-tools musl-dev)"; fi
+        nftnl_lib=$(pkg-config --variable=libdir libnftnl)/libnftnl.a
+    fi
     sysinc=$cache/musl/sysinc
     mkdir -p "$sysinc" "$cache/musl/cxxinc/bits"
     for d in linux asm-generic libmnl libnftnl rapidjson; do
         [ -d "/usr/include/$d" ] || die "/usr/include/$d missing"
         ln -sfn "/usr/include/$d" "$sysinc/$d"
     done
-    ln -sfn "/usr/include/$tri/asm" "$sysinc/asm"
+    ln -sfn "$arch_inc/asm" "$sysinc/asm"
     # Copied only when it differs: every C++ object depends on it, and a new
     # mtime would rebuild them all on each run.
     cmp -s "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h" ||
         cp "$ROOT/packaging/musl/c++config.h" "$cache/musl/cxxinc/bits/c++config.h"
     # libstdc++'s header directories, in g++'s own order
-    while read -r d; do cxxdirs+=("$d"); done < <(g++ -xc++ -E -v /dev/null 2>&1 |
+    while read -r d; do cxxdirs+=("$d"); done < <("${prefix}g++" -xc++ -E -v /dev/null 2>&1 |
         sed -n '/^#include <...> search starts here:/,/^End of search list/p' | sed -n 's/^ \(.*c++.*\)$/\1/p')
     [ ${#cxxdirs[@]} -gt 0 ] || die "cannot find libstdc++'s headers"
-    gccinc=$(gcc -print-file-name=include)
+    gccinc=$("${prefix}gcc" -print-file-name=include)
     cat > "$cache/musl/g++.specs" <<EOF
 *link_libgcc:
 -L$m -L .%s
@@ -206,27 +282,33 @@ EOF
         printf 'Name: catch2\nDescription: header-only\nVersion: %s\nCflags:\n' \
             "$(pkg-config --modversion catch2)" > "$root/lib/pkgconfig/catch2.pc"
     fi
-    nftnl_libdir=$(pkg-config --variable=libdir libnftnl)
-    printf 'Name: libnftnl\nDescription: Debian'"'"'s archive\nVersion: %s\nLibs: %s\nCflags:\n' \
-        "$(pkg-config --modversion libnftnl)" "$nftnl_libdir/libnftnl.a" > "$root/lib/pkgconfig/libnftnl.pc"
+    printf 'libdir=%s\nName: libnftnl\nDescription: Debian'"'"'s archive\nVersion: %s\nLibs: %s\nCflags:\n' \
+        "$(dirname "$nftnl_lib")" "$(pkg-config --modversion libnftnl)" "$nftnl_lib" > "$root/lib/pkgconfig/libnftnl.pc"
+    if $CROSS_BUILD; then
+        cc=("${prefix}gcc" "-specs=$cache/musl/g++.specs" -nostdinc -isystem "$musl_inc" -isystem "$gccinc")
+    else
+        cc=(musl-gcc)
+    fi
+    echo "${cc[*]}" > "$cache/musl/cc"
     q() { printf "'%s', " "$@"; }
     out=$cache/musl/cross.ini
     {
         echo "[binaries]"
-        echo "c = ['musl-gcc']"
-        echo "cpp = [$(q g++ "-specs=$cache/musl/g++.specs" -nostdinc -nostdinc++ -isystem "$cache/musl/cxxinc")$(
+        echo "c = [$(q "${cc[@]}")]"
+        echo "cpp = [$(q "${prefix}g++" "-specs=$cache/musl/g++.specs" -nostdinc -nostdinc++ -isystem "$cache/musl/cxxinc")$(
             for d in "${cxxdirs[@]}"; do q -isystem "$d"; done)$(
-            q -isystem "/usr/include/${tri%-gnu}-musl" -isystem "$gccinc" -isystem "$sysinc" \
+            q -isystem "$musl_inc" -isystem "$gccinc" -isystem "$sysinc" \
               -isystem "$root/include" -isystem "$root/include/libnl3")]"
-        echo "ar = 'gcc-ar'"
-        echo "strip = 'strip'"
+        echo "ar = '${prefix}gcc-ar'"
+        echo "strip = '${prefix}strip'"
         echo "pkgconfig = 'pkg-config'"
+        if $CROSS_BUILD && command -v "$QEMU" > /dev/null; then echo "exe_wrapper = '$QEMU'"; fi
         echo "[properties]"
         echo "pkg_config_libdir = ['$root/lib/pkgconfig']"
         echo "[host_machine]"
         echo "system = 'linux'"
-        echo "cpu_family = '$(uname -m)'"
-        echo "cpu = '$(uname -m)'"
+        echo "cpu_family = '$CPU'"
+        echo "cpu = '$CPU'"
         echo "endian = 'little'"
     } > "$out"
     echo "$out"
@@ -239,8 +321,8 @@ CFLAGS_DEPS="-Os -ffunction-sections -fdata-sections"
 MESON_LIBC=()
 if [ "$LIBC" = musl ]; then
     CROSS=$(musl_toolchain "$DEPS_CACHE") && [ -f "$CROSS" ] || die "cannot set up the musl toolchain"
-    build_deps "$DEPS_CACHE" musl-gcc "$CFLAGS_DEPS -isystem $DEPS_CACHE/musl/sysinc" libiptc libnl nettle
-    CC=musl-gcc
+    CC=$(cat "$DEPS_CACHE/musl/cc")
+    build_deps "$DEPS_CACHE" "$CC" "$CFLAGS_DEPS -isystem $DEPS_CACHE/musl/sysinc" libiptc libnl nettle
     MESON_LIBC=(--cross-file "$CROSS")
 else
     build_deps "$DEPS_CACHE" "$CC" "$CFLAGS_DEPS" libiptc
@@ -248,12 +330,14 @@ else
 fi
 
 # A build directory set up for the other C library starts again.
-if [ -f "$BUILD_DIR/build.ninja" ] && [ "$(cat "$BUILD_DIR/.libc" 2>/dev/null)" != "$LIBC" ]; then
-    log "$BUILD_DIR was set up for another C library: setting it up again"
+# (.libc: "LIBC" for the machine's architecture, "LIBC ARCH" for another)
+TARGET=$LIBC$($CROSS_BUILD && echo " $ARCH" || true)
+if [ -f "$BUILD_DIR/build.ninja" ] && [ "$(cat "$BUILD_DIR/.libc" 2>/dev/null)" != "$TARGET" ]; then
+    log "$BUILD_DIR was set up for another C library or architecture: setting it up again"
     rm -rf "$BUILD_DIR"
 fi
 mkdir -p "$BUILD_DIR"
-echo "$LIBC" > "$BUILD_DIR/.libc"
+echo "$TARGET" > "$BUILD_DIR/.libc"
 # The stubs (static-netdb.c: no name service; static-terminate.c: no C++
 # demangler; musl/compat.c, musl/malloc.c: see above) are linked as objects; they must exist
 # before meson's sanity-check links, which use the same link arguments.
@@ -261,7 +345,7 @@ STUBS=
 for s in static-netdb static-terminate $([ "$LIBC" = musl ] && echo musl/compat musl/malloc); do
     o=$BUILD_DIR/$(basename "$s").o
     if [ ! -f "$o" ] || [ "$ROOT/packaging/$s.c" -nt "$o" ]; then
-        "$CC" -Os -Wall -Wextra -Werror -c "$ROOT/packaging/$s.c" -o "$o"
+        $CC -Os -Wall -Wextra -Werror -c "$ROOT/packaging/$s.c" -o "$o"
         rm -f "$BUILD_DIR/cnibox"   # ninja does not see link-argument objects: relink
     fi
     STUBS+=" $o"
@@ -312,13 +396,23 @@ fi
 BIN=$BUILD_DIR/cnibox
 desc=$(file -b "$BIN")
 case $desc in *"statically linked"*) ;; *) die "not statically linked: $desc" ;; esac
+case $ARCH:$desc in
+    amd64:*x86-64*|arm64:*"ARM aarch64"*|armhf:*"ARM, EABI5"*|riscv64:*RISC-V*) ;;
+    *) die "not an $ARCH executable: $desc" ;;
+esac
 if ldd "$BIN" >/dev/null 2>&1; then die "ldd finds dynamic dependencies: $(ldd "$BIN" 2>&1)"; fi
-banner=$("$BIN" --version | head -n 1)
+RUN=()
+if $CROSS_BUILD; then
+    command -v "$QEMU" > /dev/null || die "$QEMU not found: it runs the $ARCH binary's checks (apt-get install qemu-user-static)"
+    RUN=("$QEMU")
+fi
+banner=$("${RUN[@]}" "$BIN" --version | sed -n 1p)
 [ "$banner" = "cnibox $VERSION - CNI plugins in one binary" ] ||
     die "binary reports '$banner', meson project version is $VERSION"
 
 mkdir -p "$OUT_DIR"
-strip --strip-all --remove-section=.comment -o "$OUT_DIR/.cnibox.new" "$BIN"
+STRIP=$($CROSS_BUILD && echo "$TRIPLET-" || true)strip
+"$STRIP" --strip-all --remove-section=.comment -o "$OUT_DIR/.cnibox.new" "$BIN"
 mv -f "$OUT_DIR/.cnibox.new" "$OUT_DIR/cnibox"
 
 # The netfilter test program, linked the same way (NFTOOL=1).
@@ -326,9 +420,9 @@ if [ "${NFTOOL:-0}" = 1 ]; then
     meson compile -C "$BUILD_DIR" test/netfilter/nftool >&2 || die "nftool build failed"
     TOOL=$BUILD_DIR/test/netfilter/nftool
     case $(file -b "$TOOL") in *"statically linked"*) ;; *) die "nftool is not statically linked" ;; esac
-    strip --strip-all -o "$OUT_DIR/nftool" "$TOOL"
+    "$STRIP" --strip-all -o "$OUT_DIR/nftool" "$TOOL"
     log "$OUT_DIR/nftool: static netfilter test program"
 fi
 size=$(stat -c %s "$OUT_DIR/cnibox")
-log "$OUT_DIR/cnibox: cnibox $VERSION, $size bytes stripped ($(awk -v s="$size" 'BEGIN{printf "%.2f", s/1048576}') MiB), applets: $APPLETS"
+log "$OUT_DIR/cnibox: cnibox $VERSION ($ARCH), $size bytes stripped ($(awk -v s="$size" 'BEGIN{printf "%.2f", s/1048576}') MiB), applets: $APPLETS"
 echo "$OUT_DIR/cnibox"
