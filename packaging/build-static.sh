@@ -285,7 +285,9 @@ EOF
     printf 'libdir=%s\nName: libnftnl\nDescription: Debian'"'"'s archive\nVersion: %s\nLibs: %s\nCflags:\n' \
         "$(dirname "$nftnl_lib")" "$(pkg-config --modversion libnftnl)" "$nftnl_lib" > "$root/lib/pkgconfig/libnftnl.pc"
     if $CROSS_BUILD; then
-        cc=("${prefix}gcc" "-specs=$cache/musl/g++.specs" -nostdinc -isystem "$musl_inc" -isystem "$gccinc")
+        # (-static: the specs' start files are the static ones, which a
+        # default PIE link refuses on armhf)
+        cc=("${prefix}gcc" "-specs=$cache/musl/g++.specs" -static -nostdinc -isystem "$musl_inc" -isystem "$gccinc")
     else
         cc=(musl-gcc)
     fi
