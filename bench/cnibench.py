@@ -180,6 +180,15 @@ def ns_del(name):
     subprocess.run(["ip", "netns", "delete", name], stderr=subprocess.DEVNULL)
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def setns_net(fd):
+    """Moves the calling thread into the network namespace open at fd."""
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+
+
 def ns_list():
     try:
         return os.listdir("/run/netns")
@@ -278,6 +287,26 @@ def check(r, what):
         raise Failure(f"{what} failed (exit {r.rc}): {r.out.decode(errors='replace')}"
                       f"{r.err.decode(errors='replace')}")
     return r
+
+
+class HostSide:
+    """One side of a side-by-side bench (netfilter.py, meta.py, flannel.py):
+    its plugin directory and the "host" namespace its plugins run in, entered
+    with setns before each spawn."""
+
+    def __init__(self, name, bindir, hostns):
+        self.name, self.bindir = name, bindir
+        self.fd = os.open(hostns if hostns.startswith("/") else f"/run/netns/{hostns}", os.O_RDONLY)
+
+    def env(self, cmd, netns, cid):
+        return cni_env(cmd, netns, self.bindir, cid)
+
+    def exec(self, plugin, cmd, conf, netns, cid):
+        """Runs plugin with conf (a dict, or its JSON text) on stdin; raises Failure when it fails."""
+        setns_net(self.fd)
+        data = conf if isinstance(conf, str) else json.dumps(conf)
+        return check(run(os.path.join(self.bindir, plugin), self.env(cmd, netns, cid), data.encode()),
+                     f"{self.name} {plugin} {cmd} {cid}")
 
 
 def add(impl, kind, ns, cid):

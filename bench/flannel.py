@@ -50,7 +50,6 @@ than on tmpfs (TMPDIR=/dev/shm measures the latter).
 
 Namespaces are named cbt-bench-fl-* and removed at the end, also on failure.
 """
-import ctypes
 import json
 import math
 import os
@@ -61,35 +60,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnibench as cb  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 NET = "flbench"
 SUBNET_ENV = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
 TARGET_MS = 0.2
 CASES = ("flannel", "bridge")   # flannel -> bridge, bridge alone
 
 
-def setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
-
-
-class Side:
+class Side(cb.HostSide):
     """One case: its plugin, its host namespace, its container namespaces."""
 
     def __init__(self, name, plugin, bindir, hostns):
-        self.name, self.plugin, self.bindir = name, plugin, bindir
-        self.fd = os.open(hostns, os.O_RDONLY)
+        super().__init__(name, bindir, hostns)
+        self.plugin = plugin
         self.ctrs = []
-
-    def exec(self, cmd, conf_text, netns, cid):
-        setns(self.fd)
-        r = cb.run(os.path.join(self.bindir, self.plugin), cb.cni_env(cmd, netns, self.bindir, cid),
-                   conf_text.encode())
-        if r.rc != 0:
-            raise cb.Failure(f"{self.name}: {self.plugin} {cmd} {cid} failed (exit {r.rc}): "
-                             f"{r.out.decode(errors='replace')}{r.err.decode(errors='replace')}")
-        return r
 
 
 def compact(obj):
@@ -155,7 +138,7 @@ def inner(a):
 
         # warm-up (not measured): flannel makes cni0 and its stores; its saved
         # delegate config becomes the bridge-alone case's config
-        r = fl.exec("ADD", fconf_text, fl.ctrs[0], "warm")
+        r = fl.exec(fl.plugin, "ADD", fconf_text, fl.ctrs[0], "warm")
         check_addr(fl.ctrs[0], r.out, "flannel ADD")
         with open(os.path.join(fl_data, "warm")) as f:
             delegate_text = f.read()
@@ -164,12 +147,12 @@ def inner(a):
             raise cb.Failure(f"flannel saved an unexpected delegate config: {delegate_text}")
         dconf["ipam"]["dataDir"] = os.path.join(w, "ipam-bridge")
         bconf_text = compact(dconf)
-        fl.exec("DEL", compact(dict(fconf, prevResult=json.loads(r.out))), fl.ctrs[0], "warm")
+        fl.exec(fl.plugin, "DEL", compact(dict(fconf, prevResult=json.loads(r.out))), fl.ctrs[0], "warm")
         if os.listdir(fl_data):
             raise cb.Failure(f"flannel DEL left {os.listdir(fl_data)} in its dataDir")
-        r = br.exec("ADD", bconf_text, br.ctrs[0], "warm")
+        r = br.exec(br.plugin, "ADD", bconf_text, br.ctrs[0], "warm")
         check_addr(br.ctrs[0], r.out, "bridge ADD")
-        br.exec("DEL", bconf_text, br.ctrs[0], "warm")
+        br.exec(br.plugin, "DEL", bconf_text, br.ctrs[0], "warm")
 
         # samples: [case][verb] -> list of (wall ms, cpu ms), index-aligned
         t = {s.name: {"add": [], "del": []} for s in sides}
@@ -181,7 +164,7 @@ def inner(a):
             for j in range(k):
                 for s in (sides if (j + rnd) % 2 == 0 else sides[::-1]):
                     cid = f"fl-{rnd}-{j}"
-                    r = s.exec("ADD", fconf_text if s is fl else bconf_text, s.ctrs[j], cid)
+                    r = s.exec(s.plugin, "ADD", fconf_text if s is fl else bconf_text, s.ctrs[j], cid)
                     t[s.name]["add"].append((r.ms, r.cpu_ms))
                     results[(s.name, j)] = r.out
             for j in range(k):
@@ -191,7 +174,7 @@ def inner(a):
                         text = compact(dict(fconf, prevResult=json.loads(results[(s.name, j)])))
                     else:
                         text = bconf_text  # as flannel passes the saved config on
-                    r = s.exec("DEL", text, s.ctrs[j], cid)
+                    r = s.exec(s.plugin, "DEL", text, s.ctrs[j], cid)
                     t[s.name]["del"].append((r.ms, r.cpu_ms))
             cb.progress(f"flannel round {rnd + 1}/{a.rounds} ({time.time() - t0:.0f}s)")
         left = os.listdir(fl_data)

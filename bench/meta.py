@@ -22,7 +22,6 @@ Cases:
 
 Namespaces are named cbt-bench-meta-* and removed at the end, also on failure.
 """
-import ctypes
 import json
 import os
 import subprocess
@@ -32,34 +31,18 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnibench as cb  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 # 80 Mbit/s, 1 Mbit of burst, both ways (the shaping itself costs the same
 # for any rate).
 SHAPE = {"ingressRate": 80_000_000, "ingressBurst": 1_000_000,
          "egressRate": 80_000_000, "egressBurst": 1_000_000}
 
 
-def setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
-
-
-class Side:
+class Side(cb.HostSide):
     """One implementation: its plugins, its host namespace."""
 
     def __init__(self, name, bindir, net, hostns, data):
-        self.name, self.bindir, self.net, self.data = name, bindir, net, data
-        self.fd = os.open(f"/run/netns/{hostns}", os.O_RDONLY)
-
-    def exec(self, plugin, cmd, conf, netns, cid):
-        setns(self.fd)
-        r = cb.run(os.path.join(self.bindir, plugin), cb.cni_env(cmd, netns, self.bindir, cid),
-                   json.dumps(conf).encode())
-        if r.rc != 0:
-            raise cb.Failure(f"{self.name} {plugin} {cmd} {cid}: {r.out.decode(errors='replace')}"
-                             f"{r.err.decode(errors='replace')}")
-        return r
+        super().__init__(name, bindir, hostns)
+        self.net, self.data = net, data
 
     def bridge(self):
         return {"cniVersion": "1.0.0", "name": f"meta{self.net}", "type": "bridge",
@@ -82,7 +65,7 @@ class Floor:
         self.rt = None
 
     def sample(self, j):
-        setns(self.fd)
+        cb.setns_net(self.fd)
         if self.rt is None:
             self.rt = cb.Rtnl()   # bound in the floor's own host namespace
         name = f"kfifb{j}"

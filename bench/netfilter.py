@@ -25,7 +25,6 @@ Cases:
 
 Namespaces are named cbt-bench-nf-* and removed at the end, also on failure.
 """
-import ctypes
 import json
 import os
 import subprocess
@@ -35,13 +34,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cnibench as cb  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns")
 
 
 def legacy_dir(workdir):
@@ -53,28 +45,19 @@ def legacy_dir(workdir):
     return d
 
 
-class Side:
+class Side(cb.HostSide):
     """One implementation: its plugins, its host namespace, its backend."""
 
     def __init__(self, name, bindir, backend, net, hostns, data, path):
-        self.name, self.bindir, self.backend, self.net = name, bindir, backend, net
-        self.hostns = hostns
-        self.fd = os.open(f"/run/netns/{hostns}", os.O_RDONLY)
+        super().__init__(name, bindir, hostns)
+        self.backend, self.net = backend, net
         self.data = data
         self.path = path
 
     def env(self, cmd, netns, cid):
-        e = cb.cni_env(cmd, netns, self.bindir, cid)
+        e = super().env(cmd, netns, cid)
         e["PATH"] = self.path
         return e
-
-    def exec(self, plugin, cmd, conf, netns, cid):
-        setns(self.fd)
-        r = cb.run(os.path.join(self.bindir, plugin), self.env(cmd, netns, cid), json.dumps(conf).encode())
-        if r.rc != 0:
-            raise cb.Failure(f"{self.name} {plugin} {cmd} {cid}: {r.out.decode(errors='replace')}"
-                             f"{r.err.decode(errors='replace')}")
-        return r
 
     def bridge(self, masq=False):
         c = {"cniVersion": "1.0.0", "name": f"nf{self.net}{'m' if masq else ''}", "type": "bridge",
