@@ -100,16 +100,9 @@ def node_leftovers(node, ips=()):
     extra = sorted(l["ifname"] for l in links if l["ifname"] not in ("lo", "eth0", "flannel.1", "cni0"))
     if extra:
         left.append(f"links {extra}")
-    store = os.path.join(node.ipam, flannelnet.NET)
-    if os.path.isdir(store):
-        held = []
-        for f in os.listdir(store):
-            try:
-                held.append(str(ipaddress.ip_address(f)))
-            except ValueError:
-                pass
-        if held:
-            left.append(f"leases {sorted(held)}")
+    held = cnitest.leases(node.ipam, flannelnet.NET)
+    if held:
+        left.append(f"leases {sorted(held)}")
     for what, d in (("saved delegate configs", node.data), ("cached results", os.path.join(node.cache, "results"))):
         if os.path.isdir(d) and os.listdir(d):
             left.append(f"{what} {sorted(os.listdir(d))}")

@@ -410,6 +410,13 @@ class Scratch:
     def __init__(self, prefix="cbt-data-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
 
+    @classmethod
+    def of(cls, path):
+        """An existing directory seen as a Scratch (for files())."""
+        s = cls.__new__(cls)
+        s.path = path
+        return s
+
     def files(self, sub=""):
         base = os.path.join(self.path, sub)
         out = []
@@ -432,10 +439,13 @@ def plugin_conf(plugin, net, scratch, version="1.0.0", subnets=(), **kw):
     return c
 
 
-def leases(scratch, net):
-    """The addresses host-local holds leases for on network `net` in `scratch`."""
+def leases(store, net):
+    """The addresses host-local holds leases for on network `net` in `store`
+    (a Scratch, or the path of a host-local dataDir)."""
+    if isinstance(store, str):
+        store = Scratch.of(store)
     out = []
-    for f in scratch.files(net):
+    for f in store.files(net):
         try:
             out.append(str(ipaddress.ip_address(f)))
         except ValueError:

@@ -39,13 +39,6 @@ def ipam_dir(scratch):
     return os.path.join(scratch.path, "ipam")
 
 
-def ipam_store(scratch):
-    """host-local's dataDir as a Scratch, for cnitest.leases."""
-    s = cnitest.Scratch.__new__(cnitest.Scratch)
-    s.path = ipam_dir(scratch)
-    return s
-
-
 def write_env(scratch, text=ENV_V4):
     with open(subnet_file(scratch), "w") as f:
         f.write(text)
@@ -125,7 +118,7 @@ def test_add_check_del_saves_flannels_delegate_config(host, ctr, scratch, case):
     assert d.ok, d
     assert saved_files(scratch) == []
     assert ctr.link("eth0") is None
-    assert cnitest.leases(ipam_store(scratch), NET) == []
+    assert cnitest.leases(ipam_dir(scratch), NET) == []
     d = flannel("DEL", host, ctr, conf)
     assert d.ok, d
 
@@ -180,7 +173,7 @@ def test_del_of_a_config_saved_by_flannels_own_plugin(host, ctr, scratch):
     assert d.ok, d
     assert ctr.link("eth0") is None
     assert saved_files(scratch) == []
-    assert cnitest.leases(ipam_store(scratch), NET) == []
+    assert cnitest.leases(ipam_dir(scratch), NET) == []
 
 
 def test_del_without_saved_config_and_unusable_saved_config(host, ctr, scratch):
@@ -211,7 +204,7 @@ def test_del_idempotent(host, make_ns, scratch, gone):
     d = run_plugin("flannel", "DEL", conf, host=host, netns=netns)
     assert d.ok, d
     assert saved_files(scratch) == []
-    assert cnitest.leases(ipam_store(scratch), NET) == []
+    assert cnitest.leases(ipam_dir(scratch), NET) == []
     d = run_plugin("flannel", "DEL", conf, host=host, netns=netns)
     assert d.ok, d
 
@@ -258,12 +251,12 @@ def test_gc_removes_stale_saved_configs_and_leases(host, make_ns, scratch):
     # another network's saved config in the same dataDir stays
     with open(os.path.join(data_dir(scratch), "other1"), "w") as f:
         f.write('{"name":"othernet","type":"bridge"}')
-    assert len(cnitest.leases(ipam_store(scratch), NET)) == 2
+    assert len(cnitest.leases(ipam_dir(scratch), NET)) == 2
     gc = dict(conf, **{"cni.dev/valid-attachments": [{"containerID": "ctr1", "ifname": "eth0"}]})
     g = run_plugin("flannel", "GC", gc, host=host)
     assert g.ok, g
     assert saved_files(scratch) == ["ctr1", "other1"]
-    assert cnitest.leases(ipam_store(scratch), NET) == ["10.1.17.2"]
+    assert cnitest.leases(ipam_dir(scratch), NET) == ["10.1.17.2"]
     os.unlink(subnet_file(scratch))
     gc = dict(conf, **{"cni.dev/valid-attachments": []})
     assert_cni_error(run_plugin("flannel", "GC", gc, host=host), 11, "subnet.env")

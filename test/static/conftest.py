@@ -1,5 +1,7 @@
 import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -34,3 +36,11 @@ def project_version():
 def applets(static_bin):
     return subprocess.run([static_bin, "--list"], check=True, capture_output=True,
                           text=True).stdout.split()
+
+
+@pytest.fixture
+def outdir():
+    """A scratch directory, removed afterwards."""
+    d = tempfile.mkdtemp(prefix="cbt-pkg-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

@@ -13,16 +13,12 @@ and deletes a container through cnitool, in namespaces this test makes."""
 import json
 import os
 import re
-import shlex
-import shutil
 import subprocess
-import tempfile
 
-import pytest
 import yaml
 
 import cnitest
-from test_packaging import busybox, needs_root, script
+from test_packaging import busybox, needs_root, run_in_image, script
 
 ROOT = cnitest.ROOT
 FLANNEL = os.path.join(ROOT, "packaging", "flannel")
@@ -67,13 +63,6 @@ def env_of(container):
 def mounts_of(container, volumes):
     """{mountPath (trailing / dropped): volume} of a container."""
     return {m["mountPath"].rstrip("/"): volumes[m["name"]] for m in container.get("volumeMounts", [])}
-
-
-@pytest.fixture
-def workdir():
-    d = tempfile.mkdtemp(prefix="cbt-fn-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 # --- the files ----------------------------------------------------------------------
@@ -149,32 +138,21 @@ def test_manifest_matches_image_and_conflist():
 def run_container(rootfs, container, binds):
     """Runs a container of the DaemonSet as a kubelet would: its command (or
     the image's entrypoint) and args, its env only, chrooted into the image's
-    rootfs with `binds` ({mountPath: directory}) mounted, in a private mount
-    namespace."""
+    rootfs with `binds` ({mountPath: directory}) mounted."""
     argv = (container.get("command") or entrypoint()) + container.get("args", [])
-    sh = [f"mount -t proc proc {shlex.quote(rootfs)}/proc"]
-    for path, src in binds.items():
-        target = os.path.join(rootfs, path.lstrip("/"))
-        os.makedirs(target, exist_ok=True)
-        sh.append(f"mount --bind {shlex.quote(src)} {shlex.quote(target)}")
-    env = " ".join(shlex.quote(f"{k}={v}") for k, v in env_of(container).items())
-    sh.append(f"exec env -i {env} {shutil.which('chroot')} {shlex.quote(rootfs)} "
-              + " ".join(shlex.quote(a) for a in argv))
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                           "set -e; " + "; ".join(sh)], capture_output=True, text=True, timeout=60)
+    return run_in_image(rootfs, argv, binds, env_of(container))
 
 
-def node_install(static_bin, workdir):
+def node_install(static_bin, outdir):
     """The image's rootfs, the DaemonSet's initContainers run on a scratch
     node: returns (node's /opt/cni/bin, node's /etc/cni/net.d)."""
-    ctx = script("image-context.sh", os.path.join(workdir, "ctx"), static_bin)
+    ctx = script("image-context.sh", os.path.join(outdir, "ctx"), static_bin)
     rootfs = os.path.join(ctx, "rootfs")
-    os.makedirs(os.path.join(rootfs, "proc"), exist_ok=True)
     assert os.readlink(os.path.join(rootfs, "bin/cp")) == "busybox"
 
     docs = manifest()
     spec = docs["DaemonSet"]["spec"]["template"]["spec"]
-    node_bin, node_netd = os.path.join(workdir, "opt-cni-bin"), os.path.join(workdir, "etc-cni-net.d")
+    node_bin, node_netd = os.path.join(outdir, "opt-cni-bin"), os.path.join(outdir, "etc-cni-net.d")
     os.mkdir(node_bin)
     # What was there before: flannel's own plugin (a regular file, replaced:
     # CNI_FORCE) and a plugin cnibox does not have (left alone). net.d is
@@ -182,7 +160,7 @@ def node_install(static_bin, workdir):
     for name in ("flannel", "multus"):
         with open(os.path.join(node_bin, name), "w") as f:
             f.write("old " + name)
-    cfg = os.path.join(workdir, "configmap")
+    cfg = os.path.join(outdir, "configmap")
     os.mkdir(cfg)
     for key, value in docs["ConfigMap"]["data"].items():
         with open(os.path.join(cfg, key), "w") as f:
@@ -214,8 +192,8 @@ def flannel_conf(plugins_conf, version, **inject):
 
 @needs_root
 @busybox
-def test_node_install_and_flannel_chain(static_bin, applets, workdir, make_ns):
-    node_bin, node_netd = node_install(static_bin, workdir)
+def test_node_install_and_flannel_chain(static_bin, applets, outdir, make_ns):
+    node_bin, node_netd = node_install(static_bin, outdir)
     assert sorted(os.listdir(node_bin)) == sorted(["cnibox", "multus"] + applets)
     for a in applets:
         assert os.readlink(os.path.join(node_bin, a)) == "cnibox", a
@@ -232,9 +210,9 @@ def test_node_install_and_flannel_chain(static_bin, applets, workdir, make_ns):
 
     # flanneld has not written subnet.env yet: ADD is code 11 (try again
     # later) and STATUS (1.1.0) code 50, before anything is touched.
-    subnet_env = os.path.join(workdir, "run-flannel", "subnet.env")
-    data_dir = os.path.join(workdir, "var-lib-cni-flannel")
-    ipam_dir = os.path.join(workdir, "var-lib-cni-networks")
+    subnet_env = os.path.join(outdir, "run-flannel", "subnet.env")
+    data_dir = os.path.join(outdir, "var-lib-cni-flannel")
+    ipam_dir = os.path.join(outdir, "var-lib-cni-networks")
     host, ctr = make_ns("cbt-fn-host"), make_ns("cbt-fn-ctr")
     before = ctr.state()
     inject = {"subnetFile": subnet_env, "dataDir": data_dir}
@@ -255,13 +233,13 @@ def test_node_install_and_flannel_chain(static_bin, applets, workdir, make_ns):
     r = cnitest.run_plugin("flannel", "STATUS", flannel_conf(conf, "1.1.0", **inject), host=host,
                            binary=flannel, cni_path=node_bin)
     assert r.ok, r
-    netd = os.path.join(workdir, "net.d-test")
+    netd = os.path.join(outdir, "net.d-test")
     os.mkdir(netd)
     conf["plugins"][0].update(inject, ipam={"dataDir": ipam_dir})
     with open(os.path.join(netd, "10-flannel.conflist"), "w") as f:
         json.dump(conf, f)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "NETCONFPATH": netd, "CNI_PATH": node_bin,
-           "CNI_CACHE_DIR": os.path.join(workdir, "cache"),
+           "CNI_CACHE_DIR": os.path.join(outdir, "cache"),
            "CAP_ARGS": json.dumps({"portMappings": [{"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}]})}
 
     def cnitool(*args):
@@ -289,11 +267,4 @@ def test_node_install_and_flannel_chain(static_bin, applets, workdir, make_ns):
     assert r.returncode == 0, r.stderr
     assert os.listdir(data_dir) == []
     assert "eth0" not in ctr.links()
-    assert cnitest.leases(cnitest_scratch(ipam_dir), "cbr0") == []
-
-
-def cnitest_scratch(path):
-    """An existing directory as a cnitest.Scratch (for cnitest.leases)."""
-    s = cnitest.Scratch.__new__(cnitest.Scratch)
-    s.path = path
-    return s
+    assert cnitest.leases(ipam_dir, "cbr0") == []

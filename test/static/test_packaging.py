@@ -10,7 +10,6 @@ import shlex
 import shutil
 import subprocess
 import tarfile
-import tempfile
 
 import pytest
 
@@ -20,13 +19,6 @@ ROOT = cnitest.ROOT
 PKG = os.path.join(ROOT, "packaging")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chroot)")
 GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-
-
-@pytest.fixture
-def outdir():
-    d = tempfile.mkdtemp(prefix="cbt-pkg-")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def script(name, *args, env=None):
@@ -144,18 +136,27 @@ busybox = pytest.mark.skipif(
     reason="needs a static busybox (Debian package busybox-static)")
 
 
-def install_cni(rootfs, node, env=None):
-    """Runs the image's entrypoint chrooted into its rootfs, with `node`
-    mounted at /host/opt/cni/bin, as a DaemonSet would (private mount ns)."""
-    mnt = os.path.join(rootfs, "host/opt/cni/bin")
-    os.makedirs(mnt, exist_ok=True)
+def run_in_image(rootfs, argv, binds, env=None):
+    """Runs argv chrooted into an image's rootfs as a container runtime
+    would: /proc and `binds` ({path in the image: directory}) mounted, only
+    `env` in its environment, in a private mount namespace."""
     os.makedirs(os.path.join(rootfs, "proc"), exist_ok=True)
+    sh = [f"mount -t proc proc {shlex.quote(rootfs)}/proc"]
+    for path, src in binds.items():
+        target = os.path.join(rootfs, path.lstrip("/"))
+        os.makedirs(target, exist_ok=True)
+        sh.append(f"mount --bind {shlex.quote(src)} {shlex.quote(target)}")
     e = " ".join(shlex.quote(f"{k}={v}") for k, v in (env or {}).items())
-    sh = (f"set -e; mount -t proc proc {shlex.quote(rootfs)}/proc; "
-          f"mount --bind {shlex.quote(node)} {shlex.quote(mnt)}; "
-          f"exec env -i {e} {shutil.which('chroot')} {shlex.quote(rootfs)} /bin/sh /install-cni.sh")
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", sh],
-                          capture_output=True, text=True, timeout=60)
+    sh.append(f"exec env -i {e} {shutil.which('chroot')} {shlex.quote(rootfs)} "
+              + " ".join(shlex.quote(a) for a in argv))
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           "set -e; " + "; ".join(sh)], capture_output=True, text=True, timeout=60)
+
+
+def install_cni(rootfs, node, env=None):
+    """Runs the image's entrypoint with `node` mounted at /host/opt/cni/bin,
+    as a DaemonSet would."""
+    return run_in_image(rootfs, ["/bin/sh", "/install-cni.sh"], {"/host/opt/cni/bin": node}, env)
 
 
 @needs_root
