@@ -64,6 +64,14 @@ const Plugin* inProcess(std::string_view type, const std::string& file) {
     if (!p) return nullptr;
     struct stat a, self;
     if (stat(file.c_str(), &a) != 0 || stat("/proc/self/exe", &self) != 0) return nullptr;
+    if (a.st_dev == self.st_dev && a.st_ino == self.st_ino) return p;
+    // Under an emulator (qemu-user), /proc/self/exe is the emulator itself,
+    // while the link's target reads as the program it runs.
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return nullptr;
+    exe[n] = '\0';
+    if (stat(exe, &self) != 0) return nullptr;
     return a.st_dev == self.st_dev && a.st_ino == self.st_ino ? p : nullptr;
 }
 

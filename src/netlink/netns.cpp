@@ -24,7 +24,26 @@ namespace nl {
 
 namespace {
 constexpr const char* kSelfNet = "/proc/thread-self/ns/net";
+
+// An nsfs file descriptor of a network namespace. NS_GET_NSTYPE (Linux 4.11)
+// says so; where it is missing (older kernels answer ENOTTY, qemu-user
+// ENOSYS), entering it as a network namespace does (the kernel refuses
+// another kind with EINVAL), and the thread goes straight back.
+bool isNetNamespace(int fd) {
+    int t = ioctl(fd, NS_GET_NSTYPE);
+    if (t >= 0) return t == CLONE_NEWNET;
+    if (errno != ENOTTY && errno != ENOSYS && errno != EINVAL) return false;
+    int orig = ::open(kSelfNet, O_RDONLY | O_CLOEXEC);
+    if (orig < 0) return false;
+    bool net = setns(fd, CLONE_NEWNET) == 0;
+    if (net && setns(orig, CLONE_NEWNET) < 0) {
+        std::fprintf(stderr, "cnibox: cannot return to the original netns: %s\n", util::errnoDesc(errno));
+        std::abort();
+    }
+    ::close(orig);
+    return net;
 }
+}  // namespace
 
 Netns::~Netns() {
     if (fd_ >= 0) ::close(fd_);
@@ -58,8 +77,7 @@ Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
         return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
     }
     // nsfs: make sure it is a network namespace, not another kind.
-    bool ok = (fs.f_type == NSFS_MAGIC && ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET) ||
-              fs.f_type == PROC_SUPER_MAGIC;
+    bool ok = (fs.f_type == NSFS_MAGIC && isNetNamespace(fd)) || fs.f_type == PROC_SUPER_MAGIC;
     if (!ok) {
         ::close(fd);
         return Error(util::kInvalidNetNS, q + " is not a valid network namespace");
