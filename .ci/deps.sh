@@ -20,7 +20,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-GROUPS_ORDER=(build tools pytest fuzz reference static e2e vm)
+GROUPS_ORDER=(build tools pytest fuzz reference static e2e vm cross)
 declare -A GROUP=(
     # build/cnibox (meson setup build && meson compile -C build); its default
     # -Dtests=true also builds the unit tests (catch2), test/netlink and the
@@ -51,12 +51,14 @@ declare -A GROUP=(
     # the vm tier: Debian's kernel under qemu with a busybox initramfs, and
     # dnsmasq in it as the DHCP server of the ipvlan + dhcp cases
     [vm]="qemu-system-x86 busybox-static cpio dnsmasq-base"
-    # ARCH=arm64|armhf|riscv64 packaging/build-static.sh: the cross compilers
-    # (their libstdc++ and libgcc come along) and qemu-user to run the
-    # foreign binary's checks; the foreign musl and libnftnl are fetched by
-    # the build itself (not installed)
-    [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf
-             gcc-riscv64-linux-gnu g++-riscv64-linux-gnu qemu-user-static"
+    # the cross tier: ARCH=arm64 packaging/build-static.sh with Debian's cross
+    # compiler (its libstdc++ and libgcc come along; the foreign musl and
+    # libnftnl are fetched by the build itself, not installed), qemu-user to
+    # run the binary and the unit tests, and qemu-system-arm for the arm64
+    # guest of test/vm (VM_ARCH=arm64)
+    [cross]="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user-static qemu-system-arm"
+    # the cross-full tier and releases: armhf and riscv64 too
+    [cross-full]="gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf gcc-riscv64-linux-gnu g++-riscv64-linux-gnu"
 )
 # What each of test/run's tiers (and a few other users) needs.
 declare -A TIER=(
@@ -76,8 +78,9 @@ declare -A TIER=(
     [static]="build pytest static"
     [netns-static]="build pytest tools static"
     [vm]="build vm"
-    [packaging]="build static"
-    [cross]="build static cross"
+    [packaging]="build static e2e cross cross-full"
+    [cross]="build pytest tools static e2e vm cross"
+    [cross-full]="build pytest tools static e2e vm cross cross-full"
 )
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }

@@ -15,6 +15,9 @@
 #                build-static-ARCH for another architecture);
 #                it keeps the unstripped binary (cnibox) and the link map (cnibox.map)
 #   DEPS_CACHE   static archives built from Debian's sources (default: $BUILD_DIR-deps)
+#   SRC_CACHE    where those sources are fetched (apt-get source) and kept
+#                (default: DEPS_CACHE; for another ARCH, build-static-deps, the
+#                machine's own build's, which every architecture shares)
 #   LIBC         musl (default) or glibc: the C library linked in
 #   NFTOOL       1: also build test/netfilter/nftool statically (OUT_DIR/nftool),
 #                for running the netfilter tests against the static build
@@ -51,6 +54,15 @@
 # machine's dpkg never gets a foreign architecture. libnl, nettle and
 # libiptc are built from the same Debian sources with the cross compiler.
 # The binary's checks run it under qemu-user (qemu-user-static).
+#
+# ARCH=riscv64: Debian 12 (bookworm) has no riscv64 port, so riscv64's musl,
+# musl-dev and libnftnl-dev come from Debian 13 (trixie, FOREIGN_SUITE): the
+# private apt configuration takes the machine's main archive entries with
+# trixie as their suite (no -updates, no -security). Trixie's libnftnl.a
+# (gcc 14, glibc 2.41) is linked like bookworm's: the glibc symbols it names
+# are the same two from compat.c. Its crt1.o's debug information, which
+# bookworm's riscv64 ld cannot read, is stripped. The cross compiler and the
+# sources built here stay bookworm's.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2; exit 2; }
@@ -74,6 +86,10 @@ case $ARCH in
     riscv64) TRIPLET=riscv64-linux-gnu     MUSL_TRIPLET=riscv64-linux-musl   CPU=riscv64 QEMU=qemu-riscv64-static ;;
     *) echo "build-static: ARCH must be amd64, arm64, armhf or riscv64 (not $ARCH)" >&2; exit 2 ;;
 esac
+# The Debian release the foreign musl and libnftnl-dev come from (a cross
+# build): empty for the machine's own; riscv64 is only in Debian 13 and later.
+FOREIGN_SUITE=
+[ "$ARCH" = riscv64 ] && FOREIGN_SUITE=trixie
 CROSS_BUILD=false
 if [ "$ARCH" != "$NATIVE_ARCH" ]; then
     CROSS_BUILD=true
@@ -82,6 +98,10 @@ if [ "$ARCH" != "$NATIVE_ARCH" ]; then
 fi
 BUILD_DIR=$(abspath "${BUILD_DIR:-$ROOT/build-static}")
 DEPS_CACHE=$(abspath "${DEPS_CACHE:-$BUILD_DIR-deps}")
+# Debian's sources are the same for every architecture: a cross build takes
+# them (and the deb-src apt indexes) from the machine's own static build's cache.
+if $CROSS_BUILD; then SRC_CACHE=$(abspath "${SRC_CACHE:-$ROOT/build-static-deps}")
+else SRC_CACHE=$(abspath "${SRC_CACHE:-$DEPS_CACHE}"); fi
 
 log() { echo "build-static: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -94,62 +114,39 @@ die() { log "error: $*"; exit 1; }
 # cache, in a copy of its source under $cache/build/$LIBC, and installed into
 # $cache/root-$LIBC (lib/*.a, lib/pkgconfig/*.pc, include/).
 # ---------------------------------------------------------------------------
-APT_OPTS=() APT_DIR=
-# apt_private_setup DIR TYPE [ARCH]: APT_OPTS for an apt configuration in DIR
-# whose sources are the machine's as TYPE entries: deb-src (source
-# packages), or deb with ARCH (that architecture's binary packages, against
-# an empty dpkg status, so the machine's packages play no part).
-apt_private_setup() {
-    local d=$1 type=$2 arch=${3:-} f
-    [ "$APT_DIR" = "$d" ] && return 0
-    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d"
-    : > "$d/sources.list"
-    # One-line style: every "deb" line again as a $type line.
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -n 's/^[[:space:]]*deb\([[:space:]]\)/'"$type"'\1/p' "$f" >> "$d/sources.list"
-    done
-    # deb822 style: the same stanzas with "Types: $type".
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        sed "s/^Types:.*/Types: $type/" "$f" > "$d/sources.list.d/$(basename "$f")"
-    done
-    APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/sources.list.d"
-              -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache"
-              -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache=" -o "APT::Sandbox::User=root")
-    if [ -n "$arch" ]; then
-        : > "$d/status"
-        APT_OPTS+=(-o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -o "Dir::State::status=$d/status")
-    fi
-    APT_DIR=$d
-    if ! compgen -G "$d/lists/*_$([ "$type" = deb-src ] && echo Sources || echo Packages)*" > /dev/null; then
-        log "apt-get update (private $type${arch:+ $arch} configuration in $d)"
-        apt-get "${APT_OPTS[@]}" -q update >&2 || die "apt-get update for the $type${arch:+ $arch} indexes failed"
-    fi
-}
+# shellcheck source=packaging/apt-private.sh
+. "$ROOT/packaging/apt-private.sh"
 
 # Debian's musl, musl-dev and libnftnl-dev for ARCH (a cross build), unpacked
 # (dpkg-deb -x) into $cache/foreign: prints that directory.
 foreign_root() {  # cache
     local cache=$1 root=$1/foreign debs=$1/debs-$ARCH p
     if [ ! -f "$root/.unpacked" ]; then
-        apt_private_setup "$cache/apt-$ARCH" deb "$ARCH"
+        apt_private_setup "$cache/apt-$ARCH${FOREIGN_SUITE:+-$FOREIGN_SUITE}" deb "$ARCH" "$FOREIGN_SUITE" ||
+            die "apt-get update for $ARCH's package indexes failed"
         rm -rf "$root" "$debs"
-        mkdir -p "$root" "$debs"
-        log "apt-get download musl musl-dev libnftnl-dev ($ARCH)"
-        (cd "$debs" && apt-get "${APT_OPTS[@]}" -q download "musl:$ARCH" "musl-dev:$ARCH" "libnftnl-dev:$ARCH" >&2) ||
+        mkdir -p "$root"
+        log "apt-get download musl musl-dev libnftnl-dev ($ARCH${FOREIGN_SUITE:+, Debian $FOREIGN_SUITE})"
+        apt_private_download "$debs" "musl:$ARCH" "musl-dev:$ARCH" "libnftnl-dev:$ARCH" ||
             die "apt-get download of $ARCH's musl and libnftnl-dev failed"
         for p in "$debs"/*.deb; do dpkg-deb -x "$p" "$root" || die "dpkg-deb -x $p failed"; done
+        # Debian's start files carry debug information, whose relocations
+        # may be newer than the cross binutils (trixie's riscv64 crt1.o:
+        # R_RISCV_SET_ULEB128, on which bookworm's ld 2.40 crashes). The
+        # final binary is stripped anyway: strip it here.
+        for p in "$root/usr/lib/$MUSL_TRIPLET"/*crt*.o; do
+            "$TRIPLET-strip" --strip-debug "$p" || die "strip --strip-debug $p failed"
+        done
         touch "$root/.unpacked"
     fi
     echo "$root"
 }
 
 fetch_source() {  # cache package -> prints the unpacked source directory
-    local cache=$1 pkg=$2 dir
+    local cache=$SRC_CACHE pkg=$2 dir
     dir=$(find "$cache/src" -maxdepth 1 -type d -name "$pkg-[0-9]*" 2>/dev/null | sort | tail -n 1)
     if [ -z "$dir" ]; then
-        apt_private_setup "$cache/apt" deb-src
+        apt_private_setup "$cache/apt" deb-src || die "apt-get update for the deb-src indexes failed"
         mkdir -p "$cache/src"
         log "apt-get source $pkg"
         (cd "$cache/src" && apt-get "${APT_OPTS[@]}" -q source "$pkg" >&2) ||

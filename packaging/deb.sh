@@ -5,25 +5,27 @@
 #   packaging/deb.sh OUT_DIR [CNIBOX]     -> OUT_DIR/cnibox_<version>_<arch>.deb
 #
 # CNIBOX: the static binary (default OUT_DIR/cnibox, built with
-# build-static.sh when missing). The package holds /opt/cni/bin/cnibox, one
-# /opt/cni/bin/APPLET -> cnibox symlink per applet (shipped as package files,
-# so dpkg removes exactly them), the dhcp daemon's systemd units
-# (/lib/systemd/system/cnibox-dhcp.{socket,service}, not enabled: no
-# maintainer scripts) and the copyright file; no dependencies (the binary is
-# static). Built with dpkg-deb.
+# build-static.sh when missing), for any architecture: <arch> and the
+# package's Architecture are its own (amd64, arm64, armhf, riscv64), whatever
+# the machine's; a foreign binary runs under qemu-user. The package holds
+# /opt/cni/bin/cnibox, one /opt/cni/bin/APPLET -> cnibox symlink per applet
+# (shipped as package files, so dpkg removes exactly them), the dhcp daemon's
+# systemd units (/lib/systemd/system/cnibox-dhcp.{socket,service}, not
+# enabled: no maintainer scripts) and the copyright file; no dependencies
+# (the binary is static). Built with dpkg-deb.
 # Environment: DEB_VERSION (default: the project version), DEB_MAINTAINER.
 #
 #   dpkg -i OUT_DIR/cnibox_*.deb     dpkg -r cnibox
 set -euo pipefail
 # shellcheck source=packaging/common.sh
 . "$(dirname "$0")/common.sh"
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2; fi
 command -v dpkg-deb > /dev/null || pkg_die "dpkg-deb missing (package dpkg)"
 
 OUT=$(pkg_abspath "$1")
 mkdir -p "$OUT"
 pkg_binary "$OUT" "${2:-}"
-ARCH=$(dpkg --print-architecture)
+ARCH=$PKG_ARCH
 VERSION=${DEB_VERSION:-$PKG_VERSION}
 MAINTAINER=${DEB_MAINTAINER:-cnibox maintainers <cnibox@localhost>}
 DEB=$OUT/cnibox_${VERSION}_$ARCH.deb

@@ -31,11 +31,11 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-Error parseId(const cni::CmdArgs& a, const char* key, long& out) {
+Error parseId(const cni::CmdArgs& a, const char* key, int64_t& out) {
     if (!cni::json::get(a.config(), key)) return {};
     uint32_t v = 0;
     if (auto e = cni::json::getUint32(a.config(), key, v)) return e;
-    out = long(v);
+    out = v;
     return {};
 }
 

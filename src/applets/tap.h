@@ -1,6 +1,7 @@
 // tap: its config, parsed without touching the kernel.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "cni/error.h"
@@ -12,7 +13,7 @@ struct Conf {
     std::string mac;   // the container MAC, normalised
     int mtu = 0;
     bool multiQueue = false;
-    long owner = -1, group = -1;   // -1 = not set
+    int64_t owner = -1, group = -1;   // -1 = not set (a uid/gid is a uint32: 64 bits on every CPU)
     std::string bridge;
     std::string selinuxContext;
 };

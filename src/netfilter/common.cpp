@@ -99,10 +99,14 @@ Error chooseBackend(std::optional<Backend> wanted, Backend& out) {
     bool ok = false;
     int err = 0;
     if (auto e = usable(out, ok, &err)) return e;
-    if (!ok)
+    if (!ok) {
+        std::string why = err ? std::string(": ") + util::errnoDesc(err) : std::string();
+        // The kernel loads nf_tables on demand, but not ip_tables: the
+        // iptables program loads it itself, and cnibox loads no module.
+        if (out == Backend::kIptables && err == ENOPROTOOPT) why += " (is the ip_tables module loaded?)";
         return {cni::kNotAvailable, std::string("the ") + std::string(backendName(out)) +
-                                        " backend is not usable in this network namespace" +
-                                        (err ? std::string(": ") + util::errnoDesc(err) : std::string())};
+                                        " backend is not usable in this network namespace" + why};
+    }
     return {};
 }
 

@@ -121,8 +121,8 @@ struct SubLinkSpec {
 struct TapSpec {
     std::string name;
     bool multiQueue = false;
-    long owner = -1;
-    long group = -1;
+    int64_t owner = -1;   // a uint32 uid/gid, 64 bits wide on 32-bit CPUs too
+    int64_t group = -1;
 };
 Error addTap(const TapSpec& spec);
 

@@ -36,6 +36,40 @@ def nftool_binary():
     return b
 
 
+def load_test_module(tier, name):
+    """test/TIER/NAME.py as a module of its own, so that another tier reuses
+    its helpers and fixtures rather than copying them."""
+    import importlib.util
+    path = os.path.join(ROOT, "test", tier, name + ".py")
+    spec = importlib.util.spec_from_file_location(f"cbt_{tier}_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CROSS_ARCHES = ("arm64", "armhf", "riscv64")
+
+
+def cross_binaries():
+    """The cross-built static binaries under test, [(arch, path, named)]:
+    $CNIBOX_CROSS ("ARCH=PATH ARCH=PATH ..."), named=True (a missing binary
+    fails its tests); unset, every build-static-ARCH/out/cnibox of the source
+    tree that exists, named=False."""
+    spec = os.environ.get("CNIBOX_CROSS")
+    if spec is None:
+        out = []
+        for arch in CROSS_ARCHES:
+            p = os.path.join(ROOT, f"build-static-{arch}", "out", "cnibox")
+            if os.path.exists(p):
+                out.append((arch, p, False))
+        return out
+    out = []
+    for word in spec.split():
+        arch, sep, path = word.partition("=")
+        out.append((arch, os.path.abspath(path) if path else "", True) if sep else (word, "", True))
+    return out
+
+
 _bindir = None
 
 

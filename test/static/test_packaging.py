@@ -35,22 +35,28 @@ def sha256(path):
 
 # --- tarball ------------------------------------------------------------------
 
-def test_tarball(static_bin, project_version, applets, outdir):
-    path = script("tarball.sh", outdir, static_bin)
-    assert os.path.basename(path) == f"cnibox-{project_version}-linux-{GOARCH}.tar.gz"
+def check_tarball(outdir, binary, applets, goarch, version):
+    """tarball.sh's archive of `binary`: its name, cnibox and one link per
+    applet at the top, the .sha256, the same bytes when made again."""
+    path = script("tarball.sh", outdir, binary)
+    assert os.path.basename(path) == f"cnibox-{version}-linux-{goarch}.tar.gz"
     with tarfile.open(path) as t:
         members = {m.name: m for m in t.getmembers()}
         assert sorted(members) == sorted(["cnibox"] + applets)
         b = members["cnibox"]
         assert b.isfile() and b.mode == 0o755 and b.uid == 0 and b.gid == 0
-        assert t.extractfile(b).read() == open(static_bin, "rb").read()
+        assert t.extractfile(b).read() == open(binary, "rb").read()
         for a in applets:
             assert members[a].issym() and members[a].linkname == "cnibox", a
     digest, name = open(path + ".sha256").read().split()
     assert name == os.path.basename(path) and digest == sha256(path)
     # Same binary, same bytes.
-    again = script("tarball.sh", outdir, static_bin)
+    again = script("tarball.sh", outdir, binary)
     assert again == path and sha256(path) == digest
+
+
+def test_tarball(static_bin, project_version, applets, outdir):
+    check_tarball(outdir, static_bin, applets, GOARCH, project_version)
 
 
 def test_tarball_extracts_to_working_plugins(static_bin, outdir):

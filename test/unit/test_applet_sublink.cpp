@@ -248,7 +248,7 @@ TEST_CASE("tap config: defaults and each key", "[applet][tap]") {
     CHECK(c.bridge == "br0");
     Conf maxId;
     REQUIRE_FALSE(tap(R"(,"owner":4294967295)", maxId));
-    CHECK(maxId.owner == 4294967295L);
+    CHECK(maxId.owner == 4294967295LL);
 }
 
 TEST_CASE("tap config: what is refused", "[applet][tap]") {

@@ -29,7 +29,10 @@ void setAge(const std::string& path, long long agoMs) {
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     long long ns = now.tv_sec * 1000000000LL + now.tv_nsec - agoMs * kMs;
-    timespec times[2] = {{ns / 1000000000LL, ns % 1000000000LL}, {ns / 1000000000LL, ns % 1000000000LL}};
+    timespec t{};
+    t.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+    t.tv_nsec = static_cast<long>(ns % 1000000000LL);   // (a 32-bit long on armhf)
+    timespec times[2] = {t, t};
     REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
 }
 

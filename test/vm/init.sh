@@ -9,28 +9,7 @@
 # link made with busybox ip) and the bridge; "containers" are namespaces bound
 # on files under /run/netns (busybox unshare --net=FILE), entered with nsenter.
 
-/bin/busybox mkdir -p /proc /sys /dev /run /tmp /var/lib /usr/bin /usr/sbin /sbin
-/bin/busybox --install -s
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-exec </dev/null
-
-PASSN=0
-FAILN=0
-pass() { PASSN=$((PASSN + 1)); echo "VMTEST PASS $1"; }
-fail() { FAILN=$((FAILN + 1)); echo "VMTEST FAIL $1 $2"; }
-# check NAME REASON CMD...: PASS when CMD succeeds.
-check() { n=$1; r=$2; shift 2; if "$@" >/dev/null 2>&1; then pass "$n"; else fail "$n" "$r"; fi; }
-finish() {
-    echo "VMTEST COUNTS $PASSN $FAILN"
-    echo "VMTEST DONE"
-    sync
-    poweroff -f
-    sleep 10
-}
+. /guest.sh
 
 echo "VMTEST BEGIN kernel $(uname -r)"
 
@@ -45,13 +24,7 @@ for m in 8021q ipvlan dummy vrf veth bridge macvlan; do
     if [ -d /sys/module/$m ]; then pass "module-$m"; else fail "module-$m" "not loaded: $(cat /tmp/insmod.err)"; fi
 done
 
-# --- the binary ------------------------------------------------------------
-BIN=/opt/cni/bin
-mkdir -p $BIN /run/netns /run/ipam
-if ! /bin/cnibox --install $BIN >/tmp/install.out 2>&1; then
-    fail cnibox-install "$(head -c 300 /tmp/install.out | tr '\n' ' ')"
-    finish
-fi
+install_applets
 for x in /extra/*; do
     [ -f "$x" ] && rm -f $BIN/${x##*/} && cp "$x" $BIN/ && echo "VMTEST INFO extra plugin ${x##*/}"
 done
@@ -59,32 +32,9 @@ APPLETS=" $(ls $BIN | tr '\n' ' ') "
 echo "VMTEST INFO applets:$APPLETS"
 has() { case $APPLETS in *" $1 "*) return 0 ;; esac; return 1; }
 
-# --- helpers ---------------------------------------------------------------
-NSN=0
-mkns() {  # -> path of a new named namespace in $NS
-    NSN=$((NSN + 1))
-    NS=/run/netns/c$NSN
-    touch $NS
-    unshare --net=$NS true
-    nsenter --net=$NS ip link set lo up
-}
-rmns() { umount "$1" 2>/dev/null; rm -f "$1"; }
-inns() { ns=$1; shift; nsenter --net="$ns" "$@"; }
-
-# cni CMD NETNS IFNAME CONFIG [CONTAINERID] -> $RC, stdout in /tmp/out, stderr in /tmp/err
-cni() {
-    # the plugin: the config's first "type" (ipam's and prevResult's come later)
-    typ=$(echo "$4" | sed 's/"ipam".*//; s/"prevResult".*//' | sed -n 's/.*"type" *: *"\([^"]*\)".*/\1/p')
-    printf '%s' "$4" | env CNI_COMMAND="$1" CNI_CONTAINERID="${5:-ctr-$1}" CNI_NETNS="$2" \
-        CNI_IFNAME="$3" CNI_PATH=$BIN $BIN/"$typ" >/tmp/out 2>/tmp/err
-    RC=$?
-}
-why() { echo "rc=$RC $(head -c 300 /tmp/out | tr '\n' ' ') $(head -c 300 /tmp/err | tr '\n' ' ')"; }
-# ok NAME: PASS when the last cni call succeeded
-ok() { if [ "$RC" = 0 ]; then pass "$1"; else fail "$1" "$(why)"; fi; }
+# --- helpers (more in guest.sh) -------------------------------------------
 # linkin NS IF: the interface exists in namespace NS
 linkin() { inns "$1" ip link show "$2" >/dev/null 2>&1; }
-addrin() { inns "$1" ip -4 addr show "$2" 2>/dev/null | grep -q "inet $3"; }
 # out_has TEXT: the result printed by the last call mentions TEXT
 out_has() { grep -q "$1" /tmp/out; }
 

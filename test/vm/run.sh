@@ -7,6 +7,7 @@
 # the machine's dnsmasq copied into the initramfs.
 #
 #   bash test/vm/run.sh [CNIBOX]
+#   VM_ARCH=arm64 bash test/vm/run.sh build-static-arm64/out/cnibox
 #
 # CNIBOX: the binary to test (default $CNIBOX, else build/cnibox). A static one
 # goes in alone; a dynamic one brings the libraries ldd names and the loader.
@@ -15,12 +16,23 @@
 # an initramfs of busybox-static + cnibox + dnsmasq + test/vm/init.sh as /init, one boot
 # with a timeout, then the console's "VMTEST PASS|FAIL" lines are counted.
 #
+# VM_ARCH=arm64: the netfilter smoke (test/vm/smoke.sh as /init: bridge +
+# host-local, portmap and firewall on both netfilter backends) on Debian's
+# arm64 kernel under qemu-system-aarch64 (TCG, -M virt); the kernel, its
+# netfilter/bridge/veth modules and busybox-static come from Debian's arm64
+# packages, fetched with apt-get download through a private apt configuration
+# (the machine's sources, arm64 only) kept in $VM_CACHE/arm64/apt. The modules
+# load on demand: modules.dep and modules.alias are made here from the
+# modules' own .modinfo, the guest's busybox modprobe is the kernel's helper.
+# The binary must be a static aarch64 one.
+#
 # Environment:
+#   VM_ARCH      amd64 (default) or arm64: the guest, and the binary's machine
 #   VM_CACHE     kernel cache (default /var/cache/cnibox-vm as root, else
 #                ${XDG_CACHE_HOME:-~/.cache}/cnibox-vm)
-#   VM_KERNEL    kernel package name (default: what linux-image-amd64 depends on;
+#   VM_KERNEL    kernel package name (default: what linux-image-$VM_ARCH depends on;
 #                without apt lists, the newest one in the cache)
-#   VM_TIMEOUT   seconds the VM may run (default 150)
+#   VM_TIMEOUT   seconds the VM may run (default 150; arm64: 300)
 #   VM_LOG       keep the console log here (default: a temporary file)
 #   VM_EXTRA_PLUGINS  space-separated plugin binaries put next to the applets
 #                (replacing an applet of the same name), e.g. a reference
@@ -37,10 +49,53 @@ die() { log "error: $*"; echo "vm: 0 passed, 1 failed"; exit 1; }
 BIN=${1:-${CNIBOX:-$ROOT/build/cnibox}}
 [ -x "$BIN" ] || die "cnibox binary not found: $BIN"
 BIN=$(readlink -f "$BIN")
-VM_TIMEOUT=${VM_TIMEOUT:-150}
+VM_ARCH=${VM_ARCH:-amd64}
+case $VM_ARCH in
+    amd64) want_machine=62 ;;   # e_machine EM_X86_64
+    arm64) want_machine=183 ;;  # EM_AARCH64
+    *) die "VM_ARCH=$VM_ARCH: amd64 or arm64" ;;
+esac
+# The binary must be an ELF file for the guest's machine.
+[ "$(od -An -tx1 -N4 "$BIN" | tr -d ' \n')" = 7f454c46 ] || die "$BIN is not an ELF file"
+machine=$(od -An -tu2 -j18 -N2 "$BIN" | tr -d ' \n')
+if [ "$machine" != "$want_machine" ]; then
+    case $machine in 62) m=x86-64 ;; 183) m=aarch64 ;; *) m="ELF machine $machine" ;; esac
+    die "$BIN is an $m binary, not one for VM_ARCH=$VM_ARCH (VM_ARCH=amd64 takes x86-64, VM_ARCH=arm64 aarch64)"
+fi
+if [ "$VM_ARCH" = amd64 ]; then VM_TIMEOUT=${VM_TIMEOUT:-150}; else VM_TIMEOUT=${VM_TIMEOUT:-300}; fi
 if [ -z "${VM_CACHE:-}" ]; then
     if [ "$(id -u)" = 0 ]; then VM_CACHE=/var/cache/cnibox-vm
     else VM_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/cnibox-vm; fi
+fi
+# --- boot --------------------------------------------------------------------
+# boot QEMU-COMMAND...: one boot of $WORK/initrd.gz with a timeout, then the
+# console's VMTEST lines are counted (the script's last output and status).
+# The caller sets OUT (the console log, VM_LOG or $WORK/console.log) and passes
+# -serial file:$OUT.
+boot() {
+    start=$(date +%s)
+    timeout -k 5 "$VM_TIMEOUT" "$@" </dev/null >"$WORK/qemu.out" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    tr -d '\r' < "$OUT" > "$WORK/clean.log"
+    grep -E '^VMTEST ' "$WORK/clean.log" || true
+    pass=$(grep -c '^VMTEST PASS ' "$WORK/clean.log")
+    fail=$(grep -c '^VMTEST FAIL ' "$WORK/clean.log")
+    if ! grep -q '^VMTEST DONE' "$WORK/clean.log"; then
+        log "the VM did not finish (qemu exit $rc after ${secs}s); console tail:"
+        tail -n 40 "$WORK/clean.log" >&2
+        cat "$WORK/qemu.out" >&2
+        fail=$((fail + 1))
+    fi
+    log "boot to poweroff ${secs}s"
+    echo "vm: $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+}
+
+if [ "$VM_ARCH" = arm64 ]; then
+    # shellcheck source=test/vm/arm64.sh
+    . "$HERE/arm64.sh"
+    exit $?
 fi
 for t in qemu-system-x86_64 cpio gzip; do
     command -v $t >/dev/null || die "$t missing (apt-get install qemu-system-x86 cpio busybox-static)"
@@ -104,6 +159,7 @@ mkdir -p "$R"/{bin,lib/modules,proc,sys,dev,run,tmp,etc}
 cp "$BUSYBOX" "$R/bin/busybox"
 cp "$KDIR"/modules/*.ko "$R/lib/modules/"
 cp "$HERE/init.sh" "$R/init"
+cp "$HERE/guest.sh" "$R/guest.sh"
 chmod 755 "$R/init"
 cp "$BIN" "$R/bin/cnibox"
 add_libs() {  # every library a dynamic program needs, at the path the loader looks for it
@@ -130,23 +186,7 @@ log "kernel $KPKG, $kind cnibox $BIN ($(du -sh "$WORK/initrd.gz" | cut -f1) init
 
 # --- boot --------------------------------------------------------------------
 OUT=${VM_LOG:-$WORK/console.log}
-start=$(date +%s)
-timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
+boot qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
     -display none -monitor none -serial "file:$OUT" -nic none -no-reboot \
     -kernel "$KDIR/vmlinuz" -initrd "$WORK/initrd.gz" \
-    -append "console=ttyS0 panic=-1 loglevel=3 quiet" </dev/null >"$WORK/qemu.out" 2>&1
-rc=$?
-secs=$(( $(date +%s) - start ))
-tr -d '\r' < "$OUT" > "$WORK/clean.log"
-grep -E '^VMTEST ' "$WORK/clean.log" || true
-pass=$(grep -c '^VMTEST PASS ' "$WORK/clean.log")
-fail=$(grep -c '^VMTEST FAIL ' "$WORK/clean.log")
-if ! grep -q '^VMTEST DONE' "$WORK/clean.log"; then
-    log "the VM did not finish (qemu exit $rc after ${secs}s); console tail:"
-    tail -n 40 "$WORK/clean.log" >&2
-    cat "$WORK/qemu.out" >&2
-    fail=$((fail + 1))
-fi
-log "boot to poweroff ${secs}s"
-echo "vm: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+    -append "console=ttyS0 panic=-1 loglevel=3 quiet"
