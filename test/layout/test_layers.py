@@ -128,3 +128,32 @@ def test_a_folder_outside_the_table_is_caught(tree):
     (tree / "src/extra").mkdir()
     (tree / "src/extra/x.h").write_text("#pragma once\n")
     assert any("src/extra/" in b for b in violations(tree))
+
+
+# The static build links Debian's libstdc++.a, compiled against glibc, with
+# musl (packaging/build-static.sh). Classes whose layout holds a glibc type
+# that musl sizes differently break at that seam: std::basic_filebuf holds a
+# pthread_mutex_t (48 bytes in glibc on arm64, 40 in musl: the fstreams
+# crash there) and the streams' locale code reads glibc's locale structure
+# out of musl's (istream >> misreads or crashes on every architecture).
+# Product code uses none of them.
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>', re.M)
+MUSL_SEAM = {"fstream", "iostream", "istream", "ostream", "sstream", "locale", "mutex", "shared_mutex",
+             "condition_variable", "thread", "future", "regex", "syncstream", "spanstream"}
+
+
+def seam_includes(root):
+    return [f"{f.relative_to(root)}: #include <{h}>" for f in sorted((root / "src").rglob("*"))
+            if f.is_file() and f.suffix in (".h", ".cpp")
+            for h in SYSTEM_INCLUDE.findall(f.read_text(errors="replace")) if h in MUSL_SEAM]
+
+
+def test_no_libstdcxx_class_that_breaks_on_musl():
+    bad = seam_includes(ROOT)
+    assert not bad, "\n".join(bad)
+
+
+def test_a_seam_include_is_caught(tree):
+    f = tree / "src/util/text.cpp"
+    f.write_text("#include <sstream>\n" + f.read_text())
+    assert seam_includes(tree) == ["src/util/text.cpp: #include <sstream>"]
