@@ -64,7 +64,9 @@ Netns& Netns::operator=(Netns&& o) noexcept {
 Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
     if (notExist) *notExist = false;
     std::string q = "\"" + path + "\"";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO planted as CNI_NETNS must not hang the plugin (it
+    // is refused below, as any file that is not a namespace).
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (notExist && e == ENOENT) *notExist = true;
@@ -76,8 +78,9 @@ Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
         ::close(fd);
         return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
     }
-    // nsfs: make sure it is a network namespace, not another kind.
-    bool ok = (fs.f_type == NSFS_MAGIC && isNetNamespace(fd)) || fs.f_type == PROC_SUPER_MAGIC;
+    // nsfs (or procfs, where kernels before 3.19 kept namespace files): and
+    // a network namespace, not another kind, nor any other file under /proc.
+    bool ok = (fs.f_type == NSFS_MAGIC || fs.f_type == PROC_SUPER_MAGIC) && isNetNamespace(fd);
     if (!ok) {
         ::close(fd);
         return Error(util::kInvalidNetNS, q + " is not a valid network namespace");

@@ -5,6 +5,8 @@ makes; CHECK with the ADD result as prevResult (as a runtime passes it);
 traffic from the host namespace to each container and between the two; DEL
 leaves no veth, no container eth0 and no lease.
 """
+import pytest
+
 import cnitest
 
 NET = "crossnet"
@@ -57,3 +59,15 @@ def test_bridge_host_local_add_check_ping_del(cross, host, make_ns, scratch, bri
     assert cnitest.leases(scratch, NET) == []
     # Left: host-local's lock and last reservation, cnibox's lease index.
     assert scratch.files(NET) == [".cnibox/state", "last_reserved_ip.0", "lock"]
+
+
+@pytest.mark.parametrize("path", ["/proc/self/ns/mnt", "/proc/self/status"], ids=["mnt-namespace", "proc-file"])
+def test_not_a_net_namespace_is_refused(cross, path):
+    """qemu-user answers the NS_GET_NSTYPE ioctl with ENOSYS (kernels before
+    4.11 with ENOTTY): CNI_NETNS is then checked by entering it as a network
+    namespace, which the kernel refuses for another kind of namespace and
+    for any other file under /proc: code 8, for ADD and DEL."""
+    conf = {"cniVersion": "1.0.0", "name": "lo", "type": "loopback"}
+    for cmd in ("ADD", "DEL"):
+        r = cross.plugin("loopback", cmd, conf, netns=path, ifname="lo")
+        cnitest.assert_cni_error(r, 8, "not a valid network namespace")

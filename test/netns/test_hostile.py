@@ -9,6 +9,7 @@ Where upstream's plugins answer 999 ("internal", the skel's wrapper for any
 untyped Go error) for what the spec has a code for, cnibox answers the
 spec's code; each such case says so in its `why`.
 """
+import atexit
 import json
 import os
 
@@ -105,6 +106,14 @@ def full_range(data):
 
 NO_FILE = "/etc/hostname"          # a plain file, not a namespace
 NO_NS = "/run/netns/cbt-does-not-exist-0"
+FIFO = f"/tmp/cbt-hostile-fifo-{os.getpid()}"   # a FIFO: opening it for reading would wait for a writer
+PROC_FILE = "/proc/self/status"     # under /proc (procfs' magic), not a namespace
+
+
+def make_fifo(t):
+    if not os.path.exists(FIFO):
+        os.mkfifo(FIFO)
+        atexit.register(os.unlink, FIFO)
 
 CI = "containerid"   # the env var's name as messages put it (case-insensitive match)
 
@@ -173,6 +182,13 @@ CASES = [
          why="3 (container does not exist) is the spec's other fitting code"),
     Case("netns-a-directory", "loopback", lambda d: LOOPBACK, 8, ["/run"], netns="/run"),
     Case("loopback-netns-plain-file", "loopback", lambda d: LOOPBACK, 8, [NO_FILE], netns=NO_FILE),
+    # a FIFO must not hang a DEL (the ADD's own path check refuses it first)
+    *[Case(f"{p}-{cmd.lower()}-netns-a-fifo", p, conf, 8, [FIFO], cmd=cmd, netns=FIFO, setup=make_fifo)
+      for p, conf in (("bridge", lambda d: bridge(d)), ("loopback", lambda d: LOOPBACK))
+      for cmd in ("ADD", "DEL")],
+    # a file under /proc is procfs, as namespace files were before Linux 3.19: it must be a net namespace
+    *[Case(f"bridge-{cmd.lower()}-netns-a-proc-file", "bridge", lambda d: bridge(d), 8,
+           [PROC_FILE, "not a valid network namespace"], cmd=cmd, netns=PROC_FILE) for cmd in ("ADD", "DEL")],
 
     # ---- CNI_ARGS: code 4 (an invalid environment variable; upstream: 999)
     Case("cni-args-no-equals", "host-local", lambda d: hl(d), 4, ["foo"], args="foo"),
