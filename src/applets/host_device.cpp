@@ -6,6 +6,8 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cctype>
+
 #include "attach/ipam.h"
 #include "attach/sandbox.h"
 #include "attach/sublink.h"
@@ -38,6 +40,28 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
+// A ".." component anywhere in `path`.
+bool hasDotDot(const std::string& path) {
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string::npos) end = path.size();
+        if (path.compare(start, end - start, "..") == 0) return true;
+        start = end + 1;
+    }
+    return false;
+}
+
+// A device's name on a sysfs bus (a PCI address: 0000:04:00.5): letters,
+// digits, ':', '.', '_', '-', not starting with '.'.
+bool isDeviceName(const std::string& id) {
+    if (id.empty() || id.size() > 64 || id[0] == '.') return false;
+    for (char ch : id)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != ':' && ch != '.' && ch != '_' && ch != '-')
+            return false;
+    return true;
+}
+
 }  // namespace
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
@@ -54,6 +78,14 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (!c.kernelpath.empty() && c.kernelpath.rfind("/sys/devices/", 0) != 0)
         return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath +
                                                "\" must be absolute and begin with /sys/devices/");
+    if (hasDotDot(c.kernelpath))
+        return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath + "\" must not contain \"..\"");
+    // pciBusID (or the runtime's deviceID) is joined onto /sys/bus/pci/devices/:
+    // one name there, never a path.
+    if (!c.pciBusID.empty() && !isDeviceName(c.pciBusID))
+        return Error(cni::kInvalidNetConf, "invalid device ID \"" + c.pciBusID +
+                                               "\" in pciBusID or runtimeConfig.deviceID: a PCI address such as "
+                                               "0000:04:00.5");
     if (!c.hwaddr.empty()) {
         auto m = util::normalizeMac(c.hwaddr);
         if (!m) return Error(cni::kInvalidNetConf, "invalid MAC address \"" + c.hwaddr + "\" in hwaddr");

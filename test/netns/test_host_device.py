@@ -69,6 +69,11 @@ def test_errors(host, ctr, dev, scratch):
     assert_cni_error(run("ADD", host, ctr, conf(scratch, pciBusID="0000:99:99.9")), 999, "0000:99:99.9")
     assert_cni_error(run("ADD", host, ctr, conf(scratch, runtimeConfig={"deviceID": "0000:99:99.8"})),
                      999, "0000:99:99.8")
+    # nothing leads out of /sys/devices/ or /sys/bus/pci/devices/
+    assert_cni_error(run("ADD", host, ctr, conf(scratch, kernelpath="/sys/devices/../../tmp")), 7, '"..')
+    assert_cni_error(run("ADD", host, ctr, conf(scratch, pciBusID="../../../../tmp")), 7, "invalid device ID")
+    assert_cni_error(run("ADD", host, ctr, conf(scratch, runtimeConfig={"deviceID": "../../../../tmp"})),
+                     7, "invalid device ID")
     ctr.sh("ip link add net1 type veth peer name z1")
     assert_cni_error(run("ADD", host, ctr, conf(scratch, device=dev)), 999, "already exists")
     assert host.link("hd0") is not None

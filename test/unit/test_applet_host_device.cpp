@@ -50,6 +50,21 @@ TEST_CASE("host-device config: kernelpath and hwaddr are checked", "[applet][hos
     parse.refuses(R"(,"kernelpath":"sys/devices/x")",
                   "kernel device path \"sys/devices/x\" must be absolute and begin with /sys/devices/");
     parse.refuses(R"(,"hwaddr":"zz:bb:cc:dd:ee:ff")", "invalid MAC address \"zz:bb:cc:dd:ee:ff\" in hwaddr");
+    // Nothing may lead out of /sys/devices/ or /sys/bus/pci/devices/.
+    for (const char* kp : {"/sys/devices/../../etc", "/sys/devices/pci0000:00/..", "/sys/devices/a/../../b"})
+        parse.refuses(std::string(R"(,"kernelpath":")") + kp + "\"",
+                      std::string("kernel device path \"") + kp + "\" must not contain \"..\"");
+    Conf dots;
+    REQUIRE_FALSE(parse(R"(,"kernelpath":"/sys/devices/a..b/...")", dots));
+    for (const char* id : {"../../../etc", "0000:00:03.0/../..", "..", ".hidden", "a b", "x/y"})
+        parse.refuses(std::string(R"(,"pciBusID":")") + id + "\"",
+                      std::string("invalid device ID \"") + id +
+                          "\" in pciBusID or runtimeConfig.deviceID: a PCI address such as 0000:04:00.5");
+    parse.refuses(R"(,"runtimeConfig":{"deviceID":"../../x"})",
+                  "invalid device ID \"../../x\" in pciBusID or runtimeConfig.deviceID: a PCI address such as "
+                  "0000:04:00.5");
+    Conf aux;
+    REQUIRE_FALSE(parse(R"(,"runtimeConfig":{"deviceID":"mlx5_core.sf.4"})", aux));
     // DEL keeps what it was given.
     Conf lax;
     REQUIRE_FALSE(parse(R"(,"hwaddr":"AA-BB","kernelpath":"/x")", lax, false));
