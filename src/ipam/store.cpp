@@ -92,7 +92,7 @@ cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
         return ioError("open", dir_, err);
     }
     std::string lockPath = dir_ + "/" + kLockFile;
-    util::Fd lock(openat(dir.get(), kLockFile, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0750));
+    util::Fd lock(util::openDataAt(dir.get(), kLockFile, O_RDONLY | O_CREAT, 0750));
     if (!lock) return ioError("open", lockPath, errno);
     while (flock(lock.get(), LOCK_EX) != 0)
         if (errno != EINTR) return ioError("lock", lockPath, errno);

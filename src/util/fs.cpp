@@ -78,15 +78,28 @@ Error readFile(const std::string& path, std::string& out, size_t limit) {
     return {};
 }
 
+int openDataAt(int dirfd, const char* name, int flags, unsigned mode) {
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd < 0) return -1;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
+    if (err) {
+        ::close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
 Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit) {
-    Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    Fd fd(openDataAt(dirfd, name, O_RDONLY));
     if (!fd) return pathError("open", name, errno);
     if (int err = readLimited(fd.get(), out, limit)) return pathError("read", name, err);
     return {};
 }
 
 Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags) {
-    Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | extraFlags, mode));
+    Fd fd(openDataAt(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | extraFlags, mode));
     if (!fd) return pathError("open", name, errno);
     if (int err = writeAll(fd.get(), data)) return pathError("write", name, err);
     if (auto e = fd.close()) return pathError("close", name, e.errnum);
@@ -94,7 +107,7 @@ Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned m
 }
 
 Error overwriteFileAt(int dirfd, const char* name, std::string_view data, unsigned mode) {
-    Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, mode));
+    Fd fd(openDataAt(dirfd, name, O_WRONLY | O_CREAT, mode));
     if (!fd) return pathError("open", name, errno);
     ssize_t n = pwrite(fd.get(), data.data(), data.size(), 0);
     if (n != static_cast<ssize_t>(data.size())) return pathError("write", name, n < 0 ? errno : EIO);

@@ -32,7 +32,13 @@ Error pathError(std::string_view op, std::string_view path, int err);
 // ---- whole files
 // Reads a whole file (at most `limit` bytes; a longer one fails with EFBIG).
 Error readFile(const std::string& path, std::string& out, size_t limit = static_cast<size_t>(-1));
-// The same relative to `dirfd`.
+// The *At functions work on files in cnibox's own data directories
+// (`dirfd`): they never follow a symlink in `name`, never wait on a FIFO and
+// touch only regular files (ELOOP, or EINVAL for a FIFO, device or socket),
+// so a file planted there can neither redirect a root write nor block a DEL.
+// openDataAt: `name` opened so (flags as open(2)'s), or -1 with errno set.
+int openDataAt(int dirfd, const char* name, int flags, unsigned mode = 0);
+// readFile relative to `dirfd`.
 Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit = static_cast<size_t>(-1));
 // Creates/truncates `name` with `mode` and writes `data`.
 Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags = 0);

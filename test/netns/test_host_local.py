@@ -535,3 +535,31 @@ def test_index_that_cannot_be_written(scratch, ctr):
     r = hl("DEL", c, ctr, cid="a")
     assert r.ok and r.stderr == warning, r
     assert leases(scratch) == {}
+
+
+@pytest.mark.parametrize("plant", ["lock-fifo", "last-reserved-fifo", "last-reserved-symlink", "lease-fifo"])
+def test_planted_files_neither_block_nor_redirect(scratch, ctr, tmp_path, plant):
+    """A FIFO or a symlink planted in the network's data dir (as the lock,
+    last_reserved_ip.0 or a lease file): ADD and DEL never wait on it
+    (run_plugin's timeout would fail them) and never write through it."""
+    c = conf(scratch, ranges=[[{"subnet": V4}]])
+    d = os.path.join(scratch.path, NET)
+    os.makedirs(d)
+    outside = tmp_path / "outside"
+    outside.write_text("kept")
+    name = {"lock-fifo": "lock", "lease-fifo": "10.71.0.2"}.get(plant, "last_reserved_ip.0")
+    if plant.endswith("fifo"):
+        os.mkfifo(os.path.join(d, name))
+    else:
+        os.symlink(outside, os.path.join(d, name))
+    add = hl("ADD", c, ctr)
+    if plant == "lease-fifo":
+        # not a lease: the address is skipped, the next one taken
+        assert add.ok, add
+        assert addrs(add) == ["10.71.0.3/24"]
+        assert hl("DEL", c, ctr).ok
+    else:
+        # refused at once with an I/O error naming the file
+        assert_cni_error(add, 5, os.path.join(d, name))
+    assert outside.read_text() == "kept"
+    assert [f for f in os.listdir(d) if f[0].isdigit() and f != "10.71.0.2"] == []

@@ -180,6 +180,37 @@ TEST_CASE("file helpers: read, write, overwrite, atomic, limits, errno", "[util]
     CHECK(access((d / ".dir.tmp").c_str(), F_OK) != 0);
 }
 
+TEST_CASE("data files: never through a symlink, never waiting on a FIFO, only regular files", "[util]") {
+    testutil::TmpDir dir;
+    util::Fd d(::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(d);
+    std::string target = dir / "target";
+    REQUIRE_FALSE(util::writeFileAt(d.get(), "target", "kept", 0600));
+    REQUIRE(symlink(target.c_str(), (dir / "link").c_str()) == 0);
+    REQUIRE(mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    REQUIRE(mkdir((dir / "sub").c_str(), 0700) == 0);
+    std::string text;
+    // A symlink: ELOOP, and the file it names is not written.
+    CHECK(util::readFileAt(d.get(), "link", text).errnum == ELOOP);
+    CHECK(util::writeFileAt(d.get(), "link", "x", 0600).errnum == ELOOP);
+    CHECK(util::overwriteFileAt(d.get(), "link", "x", 0600).errnum == ELOOP);
+    REQUIRE_FALSE(util::readFile(target, text));
+    CHECK(text == "kept");
+    // A FIFO (which a blocking open would wait on) and a directory: EINVAL, at once.
+    for (const char* name : {"fifo", "sub"}) {
+        CAPTURE(name);
+        CHECK(util::readFileAt(d.get(), name, text).errnum == EINVAL);
+        CHECK(util::openDataAt(d.get(), name, O_RDONLY) == -1);
+    }
+    CHECK(util::writeFileAt(d.get(), "fifo", "x", 0600).errnum != 0);
+    // A regular file, or a new one, is fine.
+    int fd = util::openDataAt(d.get(), "new", O_RDONLY | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) ::close(fd);
+    REQUIRE_FALSE(util::readFileAt(d.get(), "target", text));
+    CHECK(text == "kept");
+}
+
 TEST_CASE("mkdirAll makes parents, reports what it made, and fails with the errno", "[util]") {
     TmpDir d;
     std::vector<std::string> made;
