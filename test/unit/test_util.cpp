@@ -278,6 +278,21 @@ TEST_CASE("SharedFileLock counts holders, waits, times out with code 11", "[util
     unsetenv("CNIBOX_TEST_LOCK_WAIT");
 }
 
+TEST_CASE("SharedFileLock: a FIFO at the lock's path fails at once", "[util]") {
+    TmpDir d;
+    std::string path = d / "fifo.lock";
+    REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+    REQUIRE(setenv("CNIBOX_TEST_FIFO_LOCK", path.c_str(), 1) == 0);
+    util::SharedFileLock lock({.label = "test lock", .defaultPath = "/nonexistent/x.lock",
+                               .pathEnv = "CNIBOX_TEST_FIFO_LOCK", .waitEnv = "CNIBOX_TEST_LOCK_WAIT",
+                               .defaultWaitMs = 30000});
+    util::SharedFileLock::Hold h;
+    auto e = lock.acquire(h);
+    CHECK(e.errnum == EINVAL);
+    CHECK(e.text().find("is not a regular file") != std::string::npos);
+    CHECK(lock.holders() == 0);
+}
+
 TEST_CASE("containerMac: config < CNI_ARGS < args.cni < runtimeConfig, each validated", "[cni]") {
     using testutil::cmdArgs;
     std::string mac;
