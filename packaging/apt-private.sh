@@ -15,6 +15,9 @@
 # apt_private_download DEST PACKAGE...
 #     the .debs into DEST; when that fails (lists too old for the mirror),
 #     once more after an update
+# apt_arch_suite ARCH
+#     the SUITE for ARCH's packages: Debian 13 (trixie) for riscv64, which
+#     Debian 12 has no port of; nothing (the machine's own) for the others
 # Each returns non-zero, with apt's message on stderr, when apt fails.
 
 APT_OPTS=() APT_DIR=
@@ -69,4 +72,8 @@ apt_private_download() {
     mkdir -p "$dest" || return 1
     (cd "$dest" && apt-get "${APT_OPTS[@]}" -q download "$@" >&2) && return 0
     apt_private_update && (cd "$dest" && apt-get "${APT_OPTS[@]}" -q download "$@" >&2)
+}
+
+apt_arch_suite() {
+    if [ "$1" = riscv64 ]; then echo trixie; fi
 }

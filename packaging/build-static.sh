@@ -88,8 +88,6 @@ case $ARCH in
 esac
 # The Debian release the foreign musl and libnftnl-dev come from (a cross
 # build): empty for the machine's own; riscv64 is only in Debian 13 and later.
-FOREIGN_SUITE=
-[ "$ARCH" = riscv64 ] && FOREIGN_SUITE=trixie
 CROSS_BUILD=false
 if [ "$ARCH" != "$NATIVE_ARCH" ]; then
     CROSS_BUILD=true
@@ -116,6 +114,9 @@ die() { log "error: $*"; exit 1; }
 # ---------------------------------------------------------------------------
 # shellcheck source=packaging/apt-private.sh
 . "$ROOT/packaging/apt-private.sh"
+# shellcheck source=packaging/common.sh
+. "$ROOT/packaging/common.sh"   # (pkg_arch: an ELF file's architecture)
+FOREIGN_SUITE=$(apt_arch_suite "$ARCH")
 
 # Debian's musl, musl-dev and libnftnl-dev for ARCH (a cross build), unpacked
 # (dpkg-deb -x) into $cache/foreign: prints that directory.
@@ -395,10 +396,7 @@ fi
 BIN=$BUILD_DIR/cnibox
 desc=$(file -b "$BIN")
 case $desc in *"statically linked"*) ;; *) die "not statically linked: $desc" ;; esac
-case $ARCH:$desc in
-    amd64:*x86-64*|arm64:*"ARM aarch64"*|armhf:*"ARM, EABI5"*|riscv64:*RISC-V*) ;;
-    *) die "not an $ARCH executable: $desc" ;;
-esac
+[ "$(pkg_arch "$BIN")" = "$ARCH" ] || die "not an $ARCH executable: $desc"
 if ldd "$BIN" >/dev/null 2>&1; then die "ldd finds dynamic dependencies: $(ldd "$BIN" 2>&1)"; fi
 RUN=()
 if $CROSS_BUILD; then

@@ -176,7 +176,7 @@ pkg_fetch_busybox() {
     local arch=$1 cache dir apt f suite=
     # shellcheck source=packaging/apt-private.sh
     . "$PKG_ROOT/packaging/apt-private.sh"
-    [ "$arch" = riscv64 ] && suite=trixie
+    suite=$(apt_arch_suite "$arch")
     cache=$(pkg_abspath "${PKG_CACHE:-$PKG_ROOT/build-pkg-cache}")
     dir=$cache/busybox-$arch apt=$cache/apt-$arch${suite:+-$suite}
     if [ ! -x "$dir/busybox" ]; then

@@ -25,23 +25,16 @@ namespace nl {
 namespace {
 constexpr const char* kSelfNet = "/proc/thread-self/ns/net";
 
-// An nsfs file descriptor of a network namespace. NS_GET_NSTYPE (Linux 4.11)
-// says so; where it is missing (older kernels answer ENOTTY, qemu-user
-// ENOSYS), entering it as a network namespace does (the kernel refuses
-// another kind with EINVAL), and the thread goes straight back.
-bool isNetNamespace(int fd) {
-    int t = ioctl(fd, NS_GET_NSTYPE);
+// Whether `ns` (nsfs or procfs) is a network namespace. NS_GET_NSTYPE
+// (Linux 4.11) says so; where it is missing (older kernels answer ENOTTY,
+// qemu-user ENOSYS), entering it as one does (the kernel refuses another
+// kind, or any other file, with EINVAL), and the guard goes straight back.
+bool isNetNamespace(const Netns& ns) {
+    int t = ioctl(ns.fd(), NS_GET_NSTYPE);
     if (t >= 0) return t == CLONE_NEWNET;
     if (errno != ENOTTY && errno != ENOSYS && errno != EINVAL) return false;
-    int orig = ::open(kSelfNet, O_RDONLY | O_CLOEXEC);
-    if (orig < 0) return false;
-    bool net = setns(fd, CLONE_NEWNET) == 0;
-    if (net && setns(orig, CLONE_NEWNET) < 0) {
-        std::fprintf(stderr, "cnibox: cannot return to the original netns: %s\n", util::errnoDesc(errno));
-        std::abort();
-    }
-    ::close(orig);
-    return net;
+    NetnsGuard g(ns);
+    return !g.error();
 }
 }  // namespace
 
@@ -72,22 +65,16 @@ Error Netns::open(const std::string& path, Netns& out, bool* notExist) {
         if (notExist && e == ENOENT) *notExist = true;
         return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
     }
+    Netns ns;
+    ns.fd_ = fd;
+    ns.path_ = path;
     struct statfs fs;
-    if (fstatfs(fd, &fs) < 0) {
-        int e = errno;
-        ::close(fd);
-        return detail::sysFail(e, "open netns " + q, util::kInvalidNetNS);
-    }
+    if (fstatfs(fd, &fs) < 0) return detail::sysFail(errno, "open netns " + q, util::kInvalidNetNS);
     // nsfs (or procfs, where kernels before 3.19 kept namespace files): and
     // a network namespace, not another kind, nor any other file under /proc.
-    bool ok = (fs.f_type == NSFS_MAGIC || fs.f_type == PROC_SUPER_MAGIC) && isNetNamespace(fd);
-    if (!ok) {
-        ::close(fd);
+    if ((fs.f_type != NSFS_MAGIC && fs.f_type != PROC_SUPER_MAGIC) || !isNetNamespace(ns))
         return Error(util::kInvalidNetNS, q + " is not a valid network namespace");
-    }
-    out = Netns();
-    out.fd_ = fd;
-    out.path_ = path;
+    out = std::move(ns);
     return {};
 }
 

@@ -79,7 +79,11 @@ Error readFile(const std::string& path, std::string& out, size_t limit) {
 }
 
 int openDataAt(int dirfd, const char* name, int flags, unsigned mode) {
-    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    return openRegularAt(dirfd, name, flags | O_NOFOLLOW, mode);
+}
+
+int openRegularAt(int dirfd, const char* name, int flags, unsigned mode) {
+    int fd = openat(dirfd, name, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) return -1;
     struct stat st;
     int err = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;

@@ -38,6 +38,9 @@ Error readFile(const std::string& path, std::string& out, size_t limit = static_
 // so a file planted there can neither redirect a root write nor block a DEL.
 // openDataAt: `name` opened so (flags as open(2)'s), or -1 with errno set.
 int openDataAt(int dirfd, const char* name, int flags, unsigned mode = 0);
+// The same but following symlinks (a path the admin may point elsewhere,
+// such as a lock file shared with other programs).
+int openRegularAt(int dirfd, const char* name, int flags, unsigned mode = 0);
 // readFile relative to `dirfd`.
 Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit = static_cast<size_t>(-1));
 // Creates/truncates `name` with `mode` and writes `data`.

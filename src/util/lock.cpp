@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,13 +46,12 @@ Error SharedFileLock::acquire(Hold& out) {
     std::string label = spec_.label;
     if (std::string dir = dirName(p); dir != "/" && dir != ".")
         if (auto e = mkdirAll(dir, 0755)) return e.wrap("cannot create the directory of the " + label);
-    // O_NONBLOCK and a regular file only: a FIFO at the lock's path must not
-    // hang the plugin.
-    Fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600));
+    // A regular file only, opened without waiting: a FIFO at the lock's path
+    // must not hang the plugin (EINVAL: open(2) gives it for nothing else here).
+    Fd fd(openRegularAt(AT_FDCWD, p.c_str(), O_RDWR | O_CREAT, 0600));
+    if (!fd && errno == EINVAL)
+        return Error::sys(kInternal, "the " + label + " " + p + " is not a regular file", EINVAL);
     if (!fd) return Error::sys(kInternal, "cannot open the " + label + " " + p, errno);
-    struct stat st;
-    if (fstat(fd.get(), &st) != 0) return Error::sys(kInternal, "cannot stat the " + label + " " + p, errno);
-    if (!S_ISREG(st.st_mode)) return Error::sys(kInternal, "the " + label + " " + p + " is not a regular file", EINVAL);
     if (int err = flockWait(fd.get(), waitMs())) {
         if (err == EWOULDBLOCK) return Error(kTryAgainLater, label + " held by another process (" + p + ")").withErrno(err);
         return Error::sys(kInternal, "cannot lock " + p, err);

@@ -28,9 +28,9 @@ import cnitest
 Arch = collections.namedtuple("Arch", "arch qemu file machine bits")
 
 ARCHES = {
-    "arm64": Arch("arm64", "qemu-aarch64-static", "ARM aarch64", 183, 64),       # EM_AARCH64
-    "armhf": Arch("armhf", "qemu-arm-static", "ARM, EABI5", 40, 32),             # EM_ARM
-    "riscv64": Arch("riscv64", "qemu-riscv64-static", "RISC-V", 243, 64),        # EM_RISCV
+    "arm64": Arch("arm64", cnitest.QEMU_USER["arm64"], "ARM aarch64", 183, 64),      # EM_AARCH64
+    "armhf": Arch("armhf", cnitest.QEMU_USER["armhf"], "ARM, EABI5", 40, 32),        # EM_ARM
+    "riscv64": Arch("riscv64", cnitest.QEMU_USER["riscv64"], "RISC-V", 243, 64),    # EM_RISCV
 }
 
 

@@ -33,8 +33,7 @@ GOARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "riscv64": "riscv6
 # Debian architecture -> OCI platform (architecture, variant)
 PLATFORM = {"amd64": ("amd64", None), "arm64": ("arm64", None), "armhf": ("arm", "v7"),
             "riscv64": ("riscv64", None)}
-QEMU = {"amd64": "qemu-x86_64-static", "arm64": "qemu-aarch64-static", "armhf": "qemu-arm-static",
-        "riscv64": "qemu-riscv64-static"}
+QEMU = cnitest.QEMU_USER
 MACHINE_ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
                               text=True).stdout.strip()
 

@@ -48,6 +48,9 @@ def load_test_module(tier, name):
 
 
 CROSS_ARCHES = ("arm64", "armhf", "riscv64")
+# Debian architecture -> the qemu-user emulator that runs its executables here
+QEMU_USER = {"amd64": "qemu-x86_64-static", "arm64": "qemu-aarch64-static", "armhf": "qemu-arm-static",
+             "riscv64": "qemu-riscv64-static"}
 
 
 def cross_binaries():

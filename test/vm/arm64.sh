@@ -1,15 +1,16 @@
 # shellcheck shell=bash
 # VM_ARCH=arm64 part of test/vm/run.sh (sourced by it; BIN, HERE, VM_CACHE,
-# VM_TIMEOUT, log, die and boot come from there): Debian's arm64 kernel, its
-# bridge/veth/netfilter modules and busybox-static:arm64, fetched with
+# VM_TIMEOUT, log, die, boot and packaging/common.sh come from there):
+# Debian's arm64 kernel, its bridge/veth/netfilter modules and
+# busybox-static:arm64, fetched with
 # apt-get download through a private apt configuration, an initramfs with
 # test/vm/smoke.sh as /init, one boot of qemu-system-aarch64 (TCG, -M virt).
 #
 # Cache ($VM_CACHE/arm64):
-#   apt/                 the private apt configuration and its lists (arm64 only)
+#   apt-arm64/           the private apt configuration and its lists (arm64 only)
 #   <kernel package>/    vmlinuz, package, modules.ok, lib/modules/<version>/ (the module
 #                        directories below, modules.dep, modules.alias)
-#   busybox-static/      busybox, package
+#   busybox-arm64/       busybox (pkg_fetch_busybox)
 
 for t in qemu-system-aarch64 cpio gzip apt-get apt-cache dpkg-deb; do
     command -v $t >/dev/null || die "$t missing (apt-get install qemu-system-arm cpio apt dpkg)"
@@ -28,7 +29,7 @@ mkdir -p "$A" || die "cannot create $A"
 # --- private apt configuration: the machine's sources, arm64 packages only ---
 # shellcheck source=packaging/apt-private.sh
 . "$ROOT/packaging/apt-private.sh"
-APTD=$A/apt
+APTD=$A/apt-arm64   # (the lists pkg_fetch_busybox uses too)
 kernel_package() {
     apt-cache "${APT_OPTS[@]}" depends linux-image-arm64 2>/dev/null |
         sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
@@ -105,25 +106,13 @@ if [ ! -f "$KDIR/vmlinuz" ] || [ ! -f "$KDIR/modules.ok" ]; then
     touch "$tmp/modules.ok"
     rm -rf "$KDIR"; mv "$tmp" "$KDIR"
 fi
-BB=$A/busybox-static
-if [ ! -x "$BB/busybox" ]; then
-    log "fetching busybox-static (arm64) into $BB"
-    apt_private_setup "$APTD" deb arm64 && apt_private_download "$WORK/bb" busybox-static || die "apt-get download busybox-static (arm64) failed"
-    deb=$(ls "$WORK"/bb/*.deb 2>/dev/null | head -n 1)
-    [ -n "$deb" ] || die "apt-get download busybox-static gave no .deb"
-    mkdir -p "$WORK/bbx"
-    dpkg-deb -x "$deb" "$WORK/bbx" || die "unpacking $deb failed"
-    tmp=$BB.tmp.$$
-    rm -rf "$tmp"; mkdir -p "$tmp"
-    cp "$WORK/bbx/bin/busybox" "$tmp/busybox" || die "no bin/busybox in $deb"
-    basename "$deb" > "$tmp/package"
-    rm -rf "$BB"; mv "$tmp" "$BB"
-fi
+# busybox-static:arm64, as the installer image gets it (packaging/common.sh)
+BB=$(PKG_CACHE=$A pkg_fetch_busybox arm64) || die "fetching busybox-static (arm64) into $A failed"
 
 # --- initramfs ---------------------------------------------------------------
 R=$WORK/root
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,lib,proc,sys,dev,run,tmp,etc}
-cp "$BB/busybox" "$R/bin/busybox"
+cp "$BB" "$R/bin/busybox"
 cp -a "$KDIR/lib/modules" "$R/lib/"
 cp "$HERE/smoke.sh" "$R/init"
 cp "$HERE/guest.sh" "$R/guest.sh"

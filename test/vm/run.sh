@@ -50,18 +50,13 @@ BIN=${1:-${CNIBOX:-$ROOT/build/cnibox}}
 [ -x "$BIN" ] || die "cnibox binary not found: $BIN"
 BIN=$(readlink -f "$BIN")
 VM_ARCH=${VM_ARCH:-amd64}
-case $VM_ARCH in
-    amd64) want_machine=62 ;;   # e_machine EM_X86_64
-    arm64) want_machine=183 ;;  # EM_AARCH64
-    *) die "VM_ARCH=$VM_ARCH: amd64 or arm64" ;;
-esac
-# The binary must be an ELF file for the guest's machine.
-[ "$(od -An -tx1 -N4 "$BIN" | tr -d ' \n')" = 7f454c46 ] || die "$BIN is not an ELF file"
-machine=$(od -An -tu2 -j18 -N2 "$BIN" | tr -d ' \n')
-if [ "$machine" != "$want_machine" ]; then
-    case $machine in 62) m=x86-64 ;; 183) m=aarch64 ;; *) m="ELF machine $machine" ;; esac
-    die "$BIN is an $m binary, not one for VM_ARCH=$VM_ARCH (VM_ARCH=amd64 takes x86-64, VM_ARCH=arm64 aarch64)"
-fi
+case $VM_ARCH in amd64|arm64) ;; *) die "VM_ARCH=$VM_ARCH: amd64 or arm64" ;; esac
+# The binary must be an ELF file for the guest's machine (packaging/common.sh
+# reads its architecture from its header, as the packaging scripts do).
+# shellcheck source=packaging/common.sh
+. "$ROOT/packaging/common.sh"
+bin_arch=$(pkg_arch "$BIN" 2>&1) || die "${bin_arch#*error: }"
+[ "$bin_arch" = "$VM_ARCH" ] || die "$BIN is an $bin_arch binary, not one for VM_ARCH=$VM_ARCH"
 if [ "$VM_ARCH" = amd64 ]; then VM_TIMEOUT=${VM_TIMEOUT:-150}; else VM_TIMEOUT=${VM_TIMEOUT:-300}; fi
 if [ -z "${VM_CACHE:-}" ]; then
     if [ "$(id -u)" = 0 ]; then VM_CACHE=/var/cache/cnibox-vm
