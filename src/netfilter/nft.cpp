@@ -110,6 +110,7 @@ public:
 
     Error hasChain(std::string_view chain, bool& out) override {
         out = false;
+        if (auto e = checkChainName(chain)) return e.wrap(context_);
         std::string name(chain);
         if (chainsQueued_.count(name)) {
             out = true;
@@ -340,6 +341,7 @@ private:
     // in `use`.
     Error getChain(std::string_view chain, bool& found, uint32_t& use) {
         found = false;
+        if (auto e = checkChainName(chain)) return e.wrap(context_);
         if (auto e = loadChains()) return e;
         auto it = kernelChains_.find(std::string(chain));
         if (it == kernelChains_.end()) return {};
@@ -385,6 +387,8 @@ private:
     // The rules of one chain (or of the whole table with chain == nullptr),
     // in order. A missing table or chain (ENOENT) is no rules.
     Error dumpRules(const std::string* chain, std::vector<KernelRule>& out) {
+        if (chain)
+            if (auto e = checkChainName(*chain)) return e.wrap(context_);
         RulePtr r(nftnl_rule_alloc());
         nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, name_.c_str());
         if (chain) nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain->c_str());

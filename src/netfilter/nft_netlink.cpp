@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -60,9 +61,20 @@ Msg makeMsg(std::string what, const std::function<nlmsghdr*(char* buf)>& build) 
     m.what = std::move(what);
     m.buf.assign(kMsgBufSize, 0);
     nlmsghdr* nlh = build(m.buf.data());
+    // libnftnl writes without a bound. What goes in is bounded before
+    // (names under 256 bytes, comments under 255, at most kMaxRulePorts
+    // ports: a few KiB at most, test_netfilter_nft_rule.cpp); past the
+    // buffer, memory is already overwritten and nothing may go on.
+    if (nlh->nlmsg_len > kMsgBufSize) {
+        static const char msg[] = "cnibox: an nftables message overran its buffer\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        abort();
+    }
     m.buf.resize(nlh->nlmsg_len);
     return m;
 }
+
+size_t msgBufSize() { return kMsgBufSize; }
 
 util::SharedFileLock& lock() {
     static util::SharedFileLock l({.label = "nftables lock",

@@ -27,8 +27,11 @@ struct Msg {
     std::string what;
 };
 
-// Builds a message with `build` into a fresh buffer and trims it to its length.
+// Builds a message with `build` into a fresh buffer of msgBufSize() bytes
+// and trims it to its length. libnftnl writes unbounded: the callers bound
+// what goes in (checkChainName, kMaxRulePorts, comments under 255 bytes).
 Msg makeMsg(std::string what, const std::function<nlmsghdr*(char* buf)>& build);
+size_t msgBufSize();
 
 class Socket {
 public:

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "netfilter/nft_rule.h"
+#include "util/text.h"
 
 namespace nf::nft {
 
@@ -330,7 +331,19 @@ std::string verdictText(const Action& a) {
     return "?";
 }
 
+Error checkChainName(std::string_view chain) {
+    if (chain.empty() || chain.size() >= NFT_CHAIN_MAXNAMELEN || chain.find('\0') != std::string_view::npos)
+        return {cni::kInternal, "nftables: invalid chain name " + util::quoted(chain.substr(0, 64)) +
+                                    (chain.size() > 64 ? "... (" + std::to_string(chain.size()) + " bytes)" : "")};
+    return {};
+}
+
 Error render(const Rule& r, Family fam, const std::string& table, const std::string& chain, Rendered& out) {
+    if (auto e = checkChainName(chain)) return e;
+    if ((r.action.verdict == Verdict::kJump || r.action.verdict == Verdict::kGoto) && !r.action.chain.empty())
+        if (auto e = checkChainName(r.action.chain)) return e;
+    if (r.match.dports.size() > kMaxRulePorts)
+        return {cni::kInternal, "nftables: more than " + std::to_string(kMaxRulePorts) + " ports in one rule"};
     out.rule.reset(nftnl_rule_alloc());
     nftnl_rule* rule = out.rule.get();
     nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, nfproto(fam));

@@ -7,6 +7,7 @@
 #include <cstdio>  // libnftnl's headers use FILE
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,14 @@ using UdataPtr = std::unique_ptr<nftnl_udata_buf, UdataFree>;
 
 uint8_t nfproto(Family f);         // NFPROTO_IPV4 / IPV6 / INET / BRIDGE
 const char* familyName(Family f);  // "ip" | "ip6" | "inet" | "bridge"
+
+// A chain name the kernel can hold (1..255 bytes, no NUL): what goes into a
+// message is bounded, so every message fits its buffer (nft_netlink.h).
+Error checkChainName(std::string_view chain);
+
+// At most this many ports in one rule's match (iptables' multiport limit;
+// nftables' anonymous set holds them, one message for all).
+constexpr size_t kMaxRulePorts = 15;
 
 // ---------------------------------------------------------------- rendering
 

@@ -1,8 +1,12 @@
 // The nftables backend's rules without a kernel: the IR rendered into
 // nftnl expressions and read back as list() and the comparisons see them.
 #include <netinet/in.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include <algorithm>
 
 #include "helpers.h"
+#include "netfilter/nft_netlink.h"
 #include "netfilter/nft_rule.h"
 
 namespace {
@@ -90,4 +94,55 @@ TEST_CASE("nft render: what a table family cannot hold is code 999") {
     CHECK(e.msg == "nftables: dnat address of the wrong family for table family ip6");
     e = fails({.comment = std::string(255, 'x')}, Family::kIPv4);
     CHECK(e.msg == "nftables: rule comment too long");
+}
+
+TEST_CASE("nft render: names and port lists are bounded, so the largest message fits its buffer") {
+    auto fails = [](const Rule& r, const std::string& chain = "c") {
+        nft::Rendered out;
+        return nft::render(r, Family::kIPv6, "t", chain, out);
+    };
+    const std::string huge(100000, 'c');
+    Error e = fails({}, huge);
+    CHECK(e.code == cni::kInternal);
+    CHECK(e.msg.rfind("nftables: invalid chain name \"cccc", 0) == 0);
+    CHECK(e.msg.find("(100000 bytes)") != std::string::npos);
+    CHECK(e.msg.size() < 200);
+    CHECK(fails({}, std::string(256, 'c')));
+    CHECK(fails({}, ""));
+    CHECK(fails({}, std::string("a\0b", 3)));
+    CHECK(fails({.action = {.verdict = Verdict::kJump, .chain = huge}}));
+    CHECK(fails({.action = {.verdict = Verdict::kGoto, .chain = std::string(256, 'j')}}));
+    std::vector<uint16_t> ports16;
+    for (uint16_t p = 1; p <= 16; ++p) ports16.push_back(p);
+    e = fails({.match = {.proto = IPPROTO_TCP, .dports = ports16}});
+    CHECK(e.msg == "nftables: more than 15 ports in one rule");
+
+    // Everything at its largest: the rule's and its set's messages stay far
+    // below the buffer libnftnl writes into without a bound.
+    ports16.pop_back();
+    Rule r{.match = {.src = util::IPNet::parse("fd00::/8"), .dst = util::IPNet::parse("fd01::1/128"),
+                     .notSrc = true, .notDst = true, .iif = std::string(15, 'i'), .oif = std::string(100, 'o'),
+                     .notIif = true, .notOif = true, .proto = IPPROTO_TCP, .dports = ports16, .dstLocal = true,
+                     .mark = 0x2000, .markMask = 0x2000, .ctRelatedEstablished = true},
+           .action = {.verdict = Verdict::kDnat, .toAddr = *util::IP::parse("fd02::2"), .toPort = 8080},
+           .comment = std::string(253, 'k')};
+    const std::string table(255, 't'), chain(255, 'c');
+    nft::Rendered rd;
+    e = nft::render(r, Family::kIPv6, table, chain, rd);
+    INFO(e.msg);
+    REQUIRE_FALSE(e);
+    REQUIRE(rd.set);
+    size_t biggest = 0;
+    for (int i = 0; i < 3; ++i) {
+        nft::Msg m = nft::makeMsg("largest", [&](char* buf) {
+            auto* nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, nft::nfproto(Family::kIPv6), NLM_F_CREATE, 0);
+            if (i == 0) nftnl_rule_nlmsg_build_payload(nlh, rd.rule.get());
+            if (i == 1) nftnl_set_nlmsg_build_payload(nlh, rd.set.get());
+            if (i == 2) nftnl_set_elems_nlmsg_build_payload(nlh, rd.set.get());
+            return nlh;
+        });
+        biggest = std::max(biggest, m.buf.size());
+    }
+    CHECK(biggest > 600);
+    CHECK(biggest * 4 < nft::msgBufSize());
 }
