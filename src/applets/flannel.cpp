@@ -246,8 +246,8 @@ Error loadSubnetEnv(const std::string& file, SubnetEnv& out) {
 
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const json::Value& d = a.config();
-    if (auto e = json::getString(d, "subnetFile", c.subnetFile)) return e;
-    if (auto e = json::getString(d, "dataDir", c.dataDir)) return e;
+    if (auto e = json::getPath(d, "subnetFile", c.subnetFile)) return e;
+    if (auto e = json::getPath(d, "dataDir", c.dataDir)) return e;
     if (c.subnetFile.empty()) c.subnetFile = kDefaultSubnetFile;
     if (c.dataDir.empty()) c.dataDir = kDefaultDataDir;
     if (!strict) return {};

@@ -75,6 +75,10 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (!strict) return {};
     if (c.device.empty() && c.hwaddr.empty() && c.kernelpath.empty() && c.pciBusID.empty())
         return Error(cni::kInvalidNetConf, "specify either \"device\", \"hwaddr\", \"kernelpath\" or \"pciBusID\"");
+    // An interface name as the kernel takes them (validateIfname's rules, code 7 here).
+    if (!c.device.empty())
+        if (Error e = cni::validateIfname(c.device))
+            return Error(cni::kInvalidNetConf, "invalid device name in \"device\": " + e.msg);
     if (!c.kernelpath.empty() && c.kernelpath.rfind("/sys/devices/", 0) != 0)
         return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath +
                                                "\" must be absolute and begin with /sys/devices/");

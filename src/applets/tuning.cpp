@@ -171,7 +171,7 @@ Error checkAllowlist(const std::vector<Sysctl>& sysctls, const std::string& file
 Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     const json::Value& d = a.config();
     if (auto e = readKeys(d, false, strict, c)) return e;
-    if (auto e = json::getString(d, "dataDir", c.dataDir)) return e;
+    if (auto e = json::getPath(d, "dataDir", c.dataDir)) return e;
     if (c.dataDir.empty()) c.dataDir = kDefaultDataDir;
     // The MAC in upstream tuning's order, not cni::containerMac's: config <
     // CNI_ARGS MAC < runtimeConfig.mac < args.cni.mac, only the last one validated.

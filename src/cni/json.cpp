@@ -176,6 +176,24 @@ Error getStringList(const Value& obj, std::string_view key, std::vector<std::str
     return {};
 }
 
+Error getPath(const Value& obj, std::string_view key, std::string& out) {
+    std::string p;
+    if (auto e = getString(obj, key, p)) return e;
+    if (p.empty()) return {};
+    bool dotdot = false;
+    for (size_t i = 0; i <= p.size();) {
+        size_t j = std::min(p.find('/', i), p.size());
+        if (j - i == 2 && p.compare(i, 2, "..") == 0) dotdot = true;
+        i = j + 1;
+    }
+    if (p[0] != '/' || dotdot || p.find('\0') != std::string::npos || p.size() >= PATH_MAX)
+        return Error(kInvalidNetConf, std::string(key) + " must be an absolute path without \"..\" components" +
+                                          " (at most " + std::to_string(PATH_MAX - 1) + " bytes), got " +
+                                          gojson::quote(p.size() > 256 ? p.substr(0, 256) + "..." : p));
+    out = std::move(p);
+    return {};
+}
+
 Error getIP(const Value& obj, std::string_view key, std::optional<util::IP>& out) {
     if (const Value* v = get(obj, key)) {
         std::string s;

@@ -42,6 +42,12 @@ Error getInt(const Value& obj, std::string_view key, int64_t& out);
 Error getInt(const Value& obj, std::string_view key, int& out);
 Error getUint32(const Value& obj, std::string_view key, uint32_t& out);
 Error getStringList(const Value& obj, std::string_view key, std::vector<std::string>& out);
+// A path the administrator configures (dataDir, subnetFile, ...): absent or
+// "" leaves `out` alone; else it must be absolute, without NUL bytes or ".."
+// components, and shorter than PATH_MAX (code 7). Upstream also takes a
+// relative path, which the plugin would resolve against the runtime's
+// working directory.
+Error getPath(const Value& obj, std::string_view key, std::string& out);
 Error getIP(const Value& obj, std::string_view key, std::optional<util::IP>& out);
 Error getIPNet(const Value& obj, std::string_view key, std::optional<util::IPNet>& out);
 // {nameservers, domain, search, options}

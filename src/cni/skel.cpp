@@ -78,6 +78,19 @@ Error checkEnv(unsigned mask, const Env& env, CmdArgs* out) {
 
 unsigned maskOf(Command c) { return c == Command::Version ? 0 : 1u << static_cast<unsigned>(c); }
 
+// The config on stdin, at most kMaxStdinBytes of it.
+Error readStdin(std::string& in) {
+    int rc = util::readAll(0, in, kMaxStdinBytes);
+    if (rc == EFBIG) {
+        in.clear();
+        in.shrink_to_fit();
+        return Error(kDecodeFailure, "the configuration on stdin is larger than " +
+                                         std::to_string(kMaxStdinBytes >> 20) + " MiB");
+    }
+    if (rc) return Error(kIOFailure, "error reading from stdin: " + util::errnoText(rc));
+    return {};
+}
+
 Error validateConfig(std::string_view stdinData, rapidjson::Document& doc, std::string& name) {
     if (auto e = json::parseDocument(stdinData, doc)) {
         e.msg = "error unmarshall network config: " + e.msg;
@@ -381,8 +394,8 @@ int runPlugin(std::string_view appletName, const Plugin& p) {
     std::string in;
     if (!cmd) {
         // Upstream reads and checks the config before rejecting the verb.
-        if (int rc = util::readAll(0, in)) {
-            err = Error(kIOFailure, "error reading from stdin: " + util::errnoText(rc));
+        if (Error e = readStdin(in)) {
+            err = std::move(e);
         } else {
             rapidjson::Document doc;
             std::string name;
@@ -391,7 +404,7 @@ int runPlugin(std::string_view appletName, const Plugin& p) {
         }
     } else if (!(err = checkEnv(maskOf(*cmd), env, nullptr))) {
         if (*cmd != Command::Version)
-            if (int rc = util::readAll(0, in)) err = Error(kIOFailure, "error reading from stdin: " + util::errnoText(rc));
+            err = readStdin(in);
         CmdArgs a;
         if (!err) err = parseCmdArgs(p, *cmd, env, std::move(in), a);
         if (!err) err = dispatch(p, a, out);

@@ -18,6 +18,11 @@
 
 namespace cni {
 
+// The most a plugin reads from stdin: configs with thousands of port
+// mappings or a large prevResult are well under it. A larger one fails with
+// code 6 after reading this much, so a runaway writer costs bounded memory.
+inline constexpr size_t kMaxStdinBytes = 8u << 20;
+
 enum class Command { Add, Del, Check, GC, Status, Version };
 std::string_view str(Command c);
 std::optional<Command> parseCommand(std::string_view s);

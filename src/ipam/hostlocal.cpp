@@ -111,7 +111,7 @@ cni::Error loadHostLocalConfig(const rapidjson::Value& root, std::string_view na
                         "range set " + std::to_string(i) + " overlaps with " + std::to_string(j)};
 
     if (auto e = cni::json::getRoutes(*ipam, "routes", c.routes)) return e;
-    if (auto e = cni::json::getString(*ipam, "dataDir", c.dataDir)) return e;
+    if (auto e = cni::json::getPath(*ipam, "dataDir", c.dataDir)) return e;
     if (c.dataDir.empty()) c.dataDir = kDefaultDataDir;
     if (auto e = cni::json::getString(*ipam, "resolvConf", c.resolvConf)) return e;
     if (auto e = validateStorePath(c.dataDir, c.name)) return e;

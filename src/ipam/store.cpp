@@ -74,17 +74,41 @@ cni::Error LeaseStore::open(const std::string& dataDir, const std::string& netwo
 }
 
 cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
-    util::Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir && errno == ENOENT && mode == Mode::Create) {
-        if (auto e = util::mkdirAll(dir_, 0755, &created_)) {
+    // The data directory is the administrator's path, followed as it is;
+    // the network's directory in it (a name from the config) is made and
+    // opened under its descriptor and may not be a symlink, so no rename or
+    // planted link between the mkdir and the open leads the store elsewhere.
+    const std::string dataDir = dir_.substr(0, std::max<size_t>(dir_.rfind('/'), 1));
+    const std::string network = dir_.substr(dir_.rfind('/') + 1);
+    util::Fd parent(::open(dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!parent && errno == ENOENT && mode == Mode::Create) {
+        if (auto e = util::mkdirAll(dataDir, 0755, &created_)) {
             e.code = cni::kIOFailure;  // "mkdir <dir>: <errno text>"
             return e;
         }
-        dir.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        parent.reset(::open(dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (!parent) {
+        int err = errno;
+        if (err == ENOENT && mode == Mode::Existing) {
+            missing_ = true;
+            return {};
+        }
+        return ioError("open", dataDir, err);
+    }
+    util::Fd dir(::openat(parent.get(), network.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir && errno == ENOENT && mode == Mode::Create) {
+        if (mkdirat(parent.get(), network.c_str(), 0755) == 0)
+            created_.push_back(dir_);
+        else if (errno != EEXIST)
+            return ioError("mkdir", dir_, errno);
+        dir.reset(::openat(parent.get(), network.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     }
     if (!dir) {
         int err = errno;
-        if (err == ENOENT && mode == Mode::Existing) {
+        // A symlink or a file in the directory's place holds no lease of
+        // ours: DEL, GC and CHECK find nothing there; ADD refuses it.
+        if ((err == ENOENT || err == ELOOP || err == ENOTDIR) && mode == Mode::Existing) {
             missing_ = true;
             return {};
         }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -12,11 +13,12 @@
 
 namespace util {
 
-int readAll(int fd, std::string& out) {
+int readAll(int fd, std::string& out, size_t limit) {
     char buf[16384];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
+            if (static_cast<size_t>(n) > limit - std::min(limit, out.size())) return EFBIG;
             out.append(buf, static_cast<size_t>(n));
             continue;
         }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +15,9 @@
 namespace util {
 
 // ---- descriptors: the primitives the rest are made of (errno values).
-// Reads `fd` to EOF, appending to `out`. 0 or an errno value.
-int readAll(int fd, std::string& out);
+// Reads `fd` to EOF, appending to `out`. 0 or an errno value; EFBIG, with
+// `out` holding at most `limit` bytes, when there is more than that.
+int readAll(int fd, std::string& out, size_t limit = SIZE_MAX);
 // Writes all of `data`. 0 or an errno value.
 int writeAll(int fd, std::string_view data);
 

@@ -47,6 +47,11 @@ def load_test_module(tier, name):
     return mod
 
 
+# The applets that run as CNI plugins (cnitool is a runtime's side); the
+# hostile table checks this against `cnibox --list`.
+PLUGIN_APPLETS = ("bandwidth", "bridge", "dhcp", "dummy", "firewall", "flannel", "host-device", "host-local",
+                  "ipvlan", "loopback", "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf")
+
 CROSS_ARCHES = ("arm64", "armhf", "riscv64")
 # Debian architecture -> the qemu-user emulator that runs its executables here
 QEMU_USER = {"amd64": "qemu-x86_64-static", "arm64": "qemu-aarch64-static", "armhf": "qemu-arm-static",

@@ -563,3 +563,26 @@ def test_planted_files_neither_block_nor_redirect(scratch, ctr, tmp_path, plant)
         assert_cni_error(add, 5, os.path.join(d, name))
     assert outside.read_text() == "kept"
     assert [f for f in os.listdir(d) if f[0].isdigit() and f != "10.71.0.2"] == []
+
+
+def test_network_dir_symlink_is_not_followed(scratch, ctr, tmp_path):
+    """The network's directory under dataDir (its name comes from the config)
+    is made and opened under dataDir's descriptor without following a
+    symlink: one planted there, or swapped in between the mkdir and the
+    open, leads no write elsewhere."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, os.path.join(scratch.path, NET))
+    c = conf(scratch, ranges=[[{"subnet": V4}]])
+    add = hl("ADD", c, ctr)
+    assert_cni_error(add, 5, os.path.join(scratch.path, NET))
+    assert os.listdir(outside) == []
+    # DEL finds no store of its own there, and succeeds (a runtime retries a failing DEL forever)
+    assert hl("DEL", c, ctr).ok
+    assert os.listdir(outside) == []
+    # a real directory in its place works as ever
+    os.unlink(os.path.join(scratch.path, NET))
+    add = hl("ADD", c, ctr)
+    assert add.ok, add
+    assert addrs(add) == ["10.71.0.2/24"]
+    assert hl("DEL", c, ctr).ok

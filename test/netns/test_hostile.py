@@ -12,6 +12,8 @@ spec's code; each such case says so in its `why`.
 import atexit
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -73,6 +75,37 @@ def static(addresses=None, version="1.0.0", **ipam):
 
 
 LOOPBACK = {"cniVersion": "1.0.0", "name": "hostile", "type": "loopback"}
+
+# A prevResult for the chained plugins (no kernel state behind it: every case
+# below fails before anything reads it).
+PREV = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/x"}],
+        "ips": [{"address": "10.77.0.2/24", "interface": 0}]}
+# Each applet's smallest config with the keys it requires, for the cases that
+# put one bad key in it.
+APPLET_KEYS = {
+    "bridge": {"bridge": BR}, "macvlan": {"master": "lo"}, "ipvlan": {"master": "lo"}, "vlan": {"master": "lo"},
+    "vrf": {"vrfname": "vrf0"}, "host-device": {"device": "eth9"},
+}
+CHAINED = {"portmap", "firewall", "tuning", "bandwidth", "sbr", "vrf"}
+
+
+def short(v):
+    """A value as a case id: long strings shortened."""
+    t = str(v).replace("+", "")
+    return t if len(t) <= 24 else f"{t[:8]}...({len(t)})"
+
+
+def applet_conf(data, applet, **kw):
+    c = {"cniVersion": "1.0.0", "name": "hostile", "type": applet}
+    c.update(APPLET_KEYS.get(applet, {}))
+    if applet in CHAINED:
+        c["prevResult"] = PREV
+    elif applet in ("bridge", "ptp", "macvlan", "ipvlan", "vlan", "host-local", "dummy"):
+        c["ipam"] = hl_ipam(data)
+    if applet == "portmap":
+        c["capabilities"] = {"portMappings": True}
+    c.update(kw)
+    return c
 
 
 # Setups: run before the snapshot, so what they make is not "left over".
@@ -299,6 +332,41 @@ CASES = [
          why="upstream ignores it and fails later with 999"),
     Case("add-prevresult-not-object", "static",
          lambda d: dict(static([{"address": "10.0.0.1/24"}]), prevResult="x"), 6, ["prevResult"]),
+
+    # ---- every applet: malformed stdin, names and numbers out of range, paths
+    *[Case(f"{a}-nul-byte", a, lambda d, a=a: '{"cniVersion":"1.0.0","name":"n\x00","type":"%s"}' % a, 6)
+      for a in cnitest.PLUGIN_APPLETS],
+    *[Case(f"{a}-deep-nesting", a, lambda d: "[" * 100000 + "{" + "]" * 100000, 6,
+           why="no crash, no stack overflow: the parser does not recurse")
+      for a in cnitest.PLUGIN_APPLETS if a != "bridge"],
+    *[Case(f"{a}-name-not-utf8", a, lambda d, a=a: '{"cniVersion":"1.0.0","name":"n\xff","type":"%s"}' % a, 7,
+           ["network name"], why="the byte reads as U+FFFD, which the name's characters exclude")
+      for a in cnitest.PLUGIN_APPLETS],
+    *[Case(f"{a}-{k}-{short(v)}", a, lambda d, a=a, k=k, v=v, extra=extra: applet_conf(d, a, **{k: v}, **extra),
+           7, [k] if words is None else words)
+      for a, k, v, extra, words in [
+          ("bridge", "mtu", 1e30, {}, None), ("bridge", "vlan", -1, {}, ["VLAN"]),
+          ("ptp", "mtu", 4294967296, {}, None), ("macvlan", "mtu", -5, {}, ["MTU"]),
+          ("ipvlan", "mtu", 1e30, {}, None), ("vlan", "vlanId", 4095, {}, ["VLAN"]),
+          ("vlan", "vlanId", 1e30, {}, None), ("tap", "mtu", 1e30, {}, None), ("tap", "owner", -2, {}, None),
+          ("tap", "owner", 4294967296, {}, None), ("tuning", "mtu", 1e30, {}, None),
+          ("tuning", "txQLen", -1, {}, None), ("bandwidth", "ingressRate", -1, {"ingressBurst": 10}, None),
+          ("bandwidth", "egressBurst", 1e30, {"egressRate": 10}, None), ("sbr", "table", 1e30, {}, None),
+          ("vrf", "table", 4294967296, {}, None), ("firewall", "iptablesAdminChainName", "A" * 100000, {}, None),
+          ("portmap", "runtimeConfig", {"portMappings": [{"hostPort": 70000, "containerPort": 80}]}, {},
+           ["70000"]),
+          ("portmap", "runtimeConfig", {"portMappings": [{"hostPort": 80, "containerPort": -1}]}, {}, ["-1"]),
+          ("host-device", "device", "d" * 10000, {}, ["device name"]),
+          # paths the administrator configures: absolute, no '..' (upstream takes a relative one)
+          ("flannel", "subnetFile", "run/flannel/subnet.env", {}, None),
+          ("flannel", "dataDir", "var/lib/cni/flannel", {}, None),
+          ("tuning", "dataDir", "run/cni/tuning", {}, None), ("tuning", "dataDir", "/run/../tmp", {}, None),
+          ("host-device", "kernelpath", "/sys/devices/../../etc", {}, ["kernel device path"]),
+      ]],
+    *[Case(f"{a}-ipam-{k}-relative", a, lambda d, a=a, ipam=ipam: applet_conf(d, a, ipam=ipam), 7, [k])
+      for a, k, ipam in [("host-local", "dataDir", hl_ipam("var/lib/cni/networks")),
+                         ("bridge", "dataDir", hl_ipam("data")),
+                         ("ptp", "daemonSocketPath", {"type": "dhcp", "daemonSocketPath": "run/cni/dhcp.sock"})]],
 ]
 
 
@@ -324,6 +392,64 @@ def test_enough_cases():
     assert len(CASES) >= 30
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
+    # every plugin applet has its own cases
+    assert {c.plugin for c in CASES} >= set(cnitest.PLUGIN_APPLETS)
+    listed = subprocess.run([cnitest.cnibox_binary(), "--list"], capture_output=True, text=True, check=True)
+    assert set(listed.stdout.split()) - {"cnitool"} == set(cnitest.PLUGIN_APPLETS)
+
+
+BIG = 100 * 1000 * 1000
+
+# Runs argv[1:] in a child of its own and prints the child's peak RSS (KiB)
+# on stderr: measured from a fresh small process, not from pytest's memory,
+# which a child of pytest would count until its exec.
+PEAK_RSS = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write("peak-rss-kib %d\\n" % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.fixture(scope="module")
+def big_stdin(tmp_path_factory):
+    """A 100 MB config: one valid object with a huge string in it."""
+    p = tmp_path_factory.mktemp("big") / "conf.json"
+    head = '{"cniVersion":"1.0.0","name":"hostile","type":"loopback","pad":"'
+    with open(p, "w") as f:
+        f.write(head)
+        chunk = "p" * (1 << 20)
+        left = BIG - len(head) - 2
+        while left > 0:
+            f.write(chunk[:left])
+            left -= len(chunk)
+        f.write('"}')
+    assert os.path.getsize(p) == BIG
+    return p
+
+
+@pytest.mark.parametrize("applet", cnitest.PLUGIN_APPLETS)
+@pytest.mark.parametrize("source", ["100MB-file", "endless-pipe"])
+def test_oversize_stdin_bounded_memory(applet, source, t, big_stdin):
+    """Stdin past 8 MiB (a 100 MB config, or /dev/zero that never ends):
+    code 6 naming the limit, at once, in bounded memory, nothing left."""
+    files_before = cnitest.tree(t.scratch.path)
+    host_before, ctr_before = t.host.state(), t.ctr.state()
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "big1", "CNI_NETNS": t.ctr.path, "CNI_IFNAME": "eth0",
+           "CNI_PATH": cnitest.cnibox_dir(), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    cmd = ["ip", "netns", "exec", t.host.name, sys.executable, "-c", PEAK_RSS,
+           os.path.join(cnitest.cnibox_dir(), applet)]
+    with open(big_stdin if source == "100MB-file" else "/dev/zero", "rb") as stdin:
+        # run_plugin's timeout: a plugin that kept reading would fail here
+        p = subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, env=env, timeout=60)
+    assert_cni_error(cnitest.PluginResult(p), 6, "larger than 8 MiB")
+    peak = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("peak-rss-kib ")]
+    assert peak and peak[0] < 64 * 1024, p.stderr
+    assert cnitest.tree(t.scratch.path) == files_before
+    assert t.host.state() == host_before and t.ctr.state() == ctr_before
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -180,3 +180,31 @@ TEST_CASE("stringify and typeName", "[json]") {
     CHECK(std::string(json::typeName(d["a"][2])) == "bool");
     CHECK(std::string(json::typeName(d["a"][3])) == "null");
 }
+
+TEST_CASE("getPath takes absolute paths without '..' only", "[json]") {
+    auto d = parse(R"({"ok":"/var/lib/cni","root":"/","empty":"","rel":"var/lib","dot":"./x",
+        "up":"/var/../etc","upend":"/var/..","dots":"/a/...b/..c","n":5,"nul":"/a\u0000b"})");
+    std::string out = "default";
+    CHECK_FALSE(json::getPath(d, "missing", out));
+    CHECK(out == "default");
+    CHECK_FALSE(json::getPath(d, "empty", out));
+    CHECK(out == "default");  // "" keeps the default, as upstream
+    CHECK_FALSE(json::getPath(d, "ok", out));
+    CHECK(out == "/var/lib/cni");
+    CHECK_FALSE(json::getPath(d, "root", out));
+    CHECK_FALSE(json::getPath(d, "dots", out));  // names that only start with dots are names
+    CHECK(out == "/a/...b/..c");
+    for (const char* bad : {"rel", "dot", "up", "upend", "nul"}) {
+        INFO(bad);
+        std::string o = "kept";
+        Error e = json::getPath(d, bad, o);
+        CHECK(e.code == kInvalidNetConf);
+        CHECK(e.msg.find(std::string(bad) + " must be an absolute path") == 0);
+        CHECK(o == "kept");
+    }
+    CHECK(json::getPath(d, "n", out).code == kInvalidNetConf);
+    auto longPath = parse("{\"p\":\"/" + std::string(5000, 'x') + "\"}");
+    Error e = json::getPath(longPath, "p", out);
+    CHECK(e.code == kInvalidNetConf);
+    CHECK(e.msg.size() < 400);  // the path is shortened in the message
+}

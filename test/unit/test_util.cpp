@@ -327,3 +327,22 @@ TEST_CASE("containerMac: config < CNI_ARGS < args.cni < runtimeConfig, each vali
     e = cni::containerMac(cmdArgs(conf(""), cni::Command::Add, {{"CNI_ARGS", "MAC=1"}}), "", mac);
     CHECK(e.msg == "invalid MAC address \"1\" in CNI_ARGS");
 }
+
+TEST_CASE("readAll stops at its limit with EFBIG", "[util]") {
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    std::string data(100000, 'x');
+    REQUIRE(util::writeAll(p[1], data.substr(0, 60000)) == 0);
+    close(p[1]);
+    std::string out;
+    CHECK(util::readAll(p[0], out, 50000) == EFBIG);
+    CHECK(out.size() <= 50000);
+    close(p[0]);
+    REQUIRE(pipe(p) == 0);
+    REQUIRE(util::writeAll(p[1], data.substr(0, 50000)) == 0);
+    close(p[1]);
+    out.clear();
+    CHECK(util::readAll(p[0], out, 50000) == 0);  // exactly the limit is allowed
+    CHECK(out.size() == 50000);
+    close(p[0]);
+}
