@@ -15,6 +15,7 @@
 #include "cni/json.h"
 #include "netlink/netlink.h"
 #include "util/fd.h"
+#include "util/fs.h"
 #include "util/mac.h"
 #include "util/rollback.h"
 
@@ -40,17 +41,6 @@ constexpr const char* kHelp =
     "CHECK  IPAM CHECK; MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
-// A ".." component anywhere in `path`.
-bool hasDotDot(const std::string& path) {
-    size_t start = 0;
-    while (start <= path.size()) {
-        size_t end = path.find('/', start);
-        if (end == std::string::npos) end = path.size();
-        if (path.compare(start, end - start, "..") == 0) return true;
-        start = end + 1;
-    }
-    return false;
-}
 
 // A device's name on a sysfs bus (a PCI address: 0000:04:00.5): letters,
 // digits, ':', '.', '_', '-', not starting with '.'.
@@ -82,7 +72,7 @@ Error parseConf(const cni::CmdArgs& a, bool strict, Conf& c) {
     if (!c.kernelpath.empty() && c.kernelpath.rfind("/sys/devices/", 0) != 0)
         return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath +
                                                "\" must be absolute and begin with /sys/devices/");
-    if (hasDotDot(c.kernelpath))
+    if (util::hasDotDot(c.kernelpath))
         return Error(cni::kInvalidNetConf, "kernel device path \"" + c.kernelpath + "\" must not contain \"..\"");
     // pciBusID (or the runtime's deviceID) is joined onto /sys/bus/pci/devices/:
     // one name there, never a path.

@@ -7,6 +7,7 @@
 #include <climits>
 
 #include "cni/gojson.h"
+#include "util/fs.h"
 
 namespace cni::json {
 
@@ -180,13 +181,7 @@ Error getPath(const Value& obj, std::string_view key, std::string& out) {
     std::string p;
     if (auto e = getString(obj, key, p)) return e;
     if (p.empty()) return {};
-    bool dotdot = false;
-    for (size_t i = 0; i <= p.size();) {
-        size_t j = std::min(p.find('/', i), p.size());
-        if (j - i == 2 && p.compare(i, 2, "..") == 0) dotdot = true;
-        i = j + 1;
-    }
-    if (p[0] != '/' || dotdot || p.find('\0') != std::string::npos || p.size() >= PATH_MAX)
+    if (p[0] != '/' || util::hasDotDot(p) || p.find('\0') != std::string::npos || p.size() >= PATH_MAX)
         return Error(kInvalidNetConf, std::string(key) + " must be an absolute path without \"..\" components" +
                                           " (at most " + std::to_string(PATH_MAX - 1) + " bytes), got " +
                                           gojson::quote(p.size() > 256 ? p.substr(0, 256) + "..." : p));

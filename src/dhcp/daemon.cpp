@@ -216,6 +216,10 @@ Error parseAttachRequest(const Block& b, bool needNetns, AttachRequest& out) {
     auto bad = [&](const char* key, const std::string& v) {
         return Error(util::kDecodeFailure, b.head + " request: bad \"" + key + "\" field: \"" + v + "\"");
     };
+    // The daemon opens -hostprefix + netns as root: an absolute path that
+    // stays under the prefix.
+    if (!out.netns.empty() && (out.netns[0] != '/' || util::hasDotDot(out.netns)))
+        return bad("netns", out.netns);
     if (const std::string* v = b.get("client-id"); v && !v->empty()) {
         if (!fromHex(*v, out.clientID)) return bad("client-id", *v);
     } else {

@@ -42,14 +42,8 @@ cni::Error validateStorePath(const std::string& dataDir, const std::string& netw
                                           std::to_string(network.size()) + " bytes, at most 255)"};
     if (dataDir.find('\0') != std::string::npos)
         return {cni::kInvalidNetConf, "invalid dataDir: contains a NUL byte"};
-    size_t i = 0;
-    while (i <= dataDir.size()) {
-        size_t j = dataDir.find('/', i);
-        if (j == std::string::npos) j = dataDir.size();
-        if (dataDir.compare(i, j - i, "..") == 0 && j - i == 2)
-            return {cni::kInvalidNetConf, "invalid dataDir \"" + dataDir + "\": \"..\" components are not allowed"};
-        i = j + 1;
-    }
+    if (util::hasDotDot(dataDir))
+        return {cni::kInvalidNetConf, "invalid dataDir \"" + dataDir + "\": \"..\" components are not allowed"};
     return {};
 }
 

@@ -176,6 +176,15 @@ Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* 
     return {};
 }
 
+bool hasDotDot(std::string_view path) {
+    for (size_t start = 0; start <= path.size();) {
+        size_t end = std::min(path.find('/', start), path.size());
+        if (path.substr(start, end - start) == "..") return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 std::string cleanPath(std::string_view p) {
     if (p.empty()) return ".";
     bool rooted = p[0] == '/';

@@ -66,6 +66,9 @@ Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* 
 // slash, "." and ".." elements resolved lexically; ".." at the root stays
 // at the root).
 std::string cleanPath(std::string_view p);
+// Whether `path` has a ".." component ("a/../b", "..", "/x/.."), which
+// could lead out of the directory it is joined to.
+bool hasDotDot(std::string_view path);
 // Go's path.Dir: everything up to the last slash, cleaned ("." without one).
 std::string dirName(std::string_view p);
 // Go's path.Base: the last element ("." for empty, "/" for only slashes).

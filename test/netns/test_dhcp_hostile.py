@@ -447,3 +447,48 @@ def test_garbage_and_other_protocols_get_an_error_reply(world, make_ns, data, wo
         assert word in rest, reply
     assert alive(world.daemon)
     serves(world, make_ns, "after-garbage")
+
+
+@pytest.mark.parametrize("netns", ["/etc/hostname", "/proc/self/status", "/run", "fifo", "/proc/1/ns/mnt",
+                                   "/run/netns/../../proc/1/ns/net", "proc/1/ns/net"],
+                         ids=["plain-file", "proc-file", "directory", "fifo", "mount-namespace", "dotdot",
+                              "relative"])
+def test_request_naming_no_network_namespace_is_refused(world, make_ns, netns, tmp_path):
+    """The daemon runs as root on the requests of any client that reaches
+    its socket: a netns field that is not a network namespace (a plain file,
+    a procfs file, a directory, a FIFO that would block an open, another
+    kind of namespace) gets an error reply at once, and nothing is done."""
+    if netns == "fifo":
+        netns = str(tmp_path / "fifo")
+        os.mkfifo(netns)
+    req = (f"CNIBOX-DHCP/1 ADD\nnetwork {NET}\ncontainer-id notns1\nifname eth0\nnetns {netns}\n\n").encode()
+    t0 = time.monotonic()
+    reply = exchange(world.daemon, req)
+    assert time.monotonic() - t0 < 10, "the request waited"
+    head, _, rest = reply.partition("\n")
+    assert head.startswith("CNIBOX-DHCP/1 ERROR "), reply
+    assert netns in rest, reply
+    assert records(world.daemon, "notns1") == []
+    assert alive(world.daemon)
+    serves(world, make_ns, "after-notns")
+
+
+def test_hostprefix_is_where_every_netns_is_opened(world, make_ns):
+    """-hostprefix (the daemon in a container with the host's / mounted at
+    the prefix): every request's netns is opened under it, and a '..' that
+    would climb out of it is refused."""
+    d = Daemon(world.hostile.host, args=("-hostprefix", "/nonexistent-prefix"))
+    try:
+        ctr = make_ns()
+        req = f"CNIBOX-DHCP/1 ADD\nnetwork {NET}\ncontainer-id pfx1\nifname eth0\nnetns {ctr.path}\n\n"
+        reply = exchange(d, req.encode())
+        assert reply.startswith("CNIBOX-DHCP/1 ERROR "), reply
+        assert "/nonexistent-prefix" + ctr.path in reply, reply
+        req = f"CNIBOX-DHCP/1 ADD\nnetwork {NET}\ncontainer-id pfx2\nifname eth0\nnetns /../..{ctr.path}\n\n"
+        reply = exchange(d, req.encode())
+        assert reply.startswith("CNIBOX-DHCP/1 ERROR 6"), reply
+        assert 'bad "netns" field' in reply, reply
+        assert records(d, "pfx") == []
+        assert alive(d)
+    finally:
+        d.cleanup()

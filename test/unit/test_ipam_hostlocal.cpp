@@ -120,7 +120,7 @@ TEST_CASE("host-local config: validation texts", "[ipam]") {
         {R"({"ranges":[[{"subnet":"10.1.2.0/24"}],[{"subnet":"fd00::/64"}]]})", "ok", "0.2.0"},
         {R"({"subnet":"10.1.2.0/24","ranges":[[{"subnet":"10.1.2.0/24"}]]})", "7 range set 0 overlaps with 1"},
         {R"({"ranges":[[{"subnet":"10.1.2.0/24"}]],"dataDir":"/x/../etc"})",
-         "7 invalid dataDir \"/x/../etc\": \"..\" components are not allowed"},
+         "7 dataDir must be an absolute path without \"..\" components (at most 4095 bytes), got \"/x/../etc\""},
         {R"({"ranges":[[{"subnet":"10.1.2.0/24"}]]})", "ok", "1.0.0", "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.1.2.9"},
         {R"({"ranges":[[{"subnet":"10.1.2.0/24"}]]})",
          "4 ARGS: error parsing value of pair \"IP=10.1.2.9,10.1.2.10\": invalid IP address 10.1.2.9,10.1.2.10",

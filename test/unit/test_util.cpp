@@ -346,3 +346,14 @@ TEST_CASE("readAll stops at its limit with EFBIG", "[util]") {
     CHECK(out.size() == 50000);
     close(p[0]);
 }
+
+TEST_CASE("hasDotDot finds a '..' component, not a name with dots", "[util]") {
+    for (const char* p : {"..", "/..", "../a", "a/..", "/a/../b", "a//../b", "/x/.."}) {
+        INFO(p);
+        CHECK(util::hasDotDot(p));
+    }
+    for (const char* p : {"", "/", ".", "/a/b", "...", "/a/..b", "/a/b..", "/.../x", "./a"}) {
+        INFO(p);
+        CHECK_FALSE(util::hasDotDot(p));
+    }
+}
