@@ -29,7 +29,7 @@ declare -A GROUP=(
              libip4tc-dev libip6tc-dev libnftnl-dev libmnl-dev nettle-dev catch2"
     # the demo and the root test tiers: namespaces, traffic (ping, curl, a
     # python http.server), the netfilter tables as oracles (iptables-legacy-save,
-    # nft), strace's count of execs, a DHCP server for the dhcp tests (dnsmasq)
+    # nft), strace's count of execs and the crash tier's kills, a DHCP server for the dhcp tests (dnsmasq)
     [tools]="python3 iproute2 iputils-ping procps iptables nftables strace curl dnsmasq-base"
     # the pytest tiers
     [pytest]="python3 python3-pytest"
@@ -72,6 +72,8 @@ declare -A TIER=(
     [netns]="build pytest tools"
     [cluster]="build pytest tools"
     [cluster-full]="build pytest tools"
+    [crash]="build pytest tools"
+    [crash-full]="build pytest tools"
     [diff]="build pytest tools reference"
     [e2e]="build pytest tools e2e"
     [fuzz]="build fuzz"

@@ -8,6 +8,7 @@
 
 #include "cni/applet.h"
 #include "cni/json.h"
+#include "cni/records.h"
 #include "util/text.h"
 
 namespace applets::firewall {
@@ -22,6 +23,7 @@ Error parseConf(const cni::CmdArgs& a, Conf& c) {
     if (auto e = cni::json::getString(d, "iptablesAdminChainName", c.spec.adminChain)) return e;
     if (auto e = cni::json::getString(d, "firewalldZone", zone)) return e;
     if (auto e = cni::json::getString(d, "ingressPolicy", ingress)) return e;
+    if (auto e = cni::json::getPath(d, "dataDir", c.dataDir)) return e;
     if (backend == "firewalld") {
         c.firewalld = true;
     } else if (auto e = nf::parseBackend("backend", backend, c.backend)) {
@@ -86,6 +88,9 @@ constexpr const char* kHelp =
     "                                       policy is dropped; \"isolated\": also traffic between\n"
     "                                       ports of the same bridge (seen by the forward hook\n"
     "                                       only with br_netfilter's bridge-nf-call-iptables)\n"
+    "  dataDir                 /run/cni/firewall  (cnibox's own) where ADD records each\n"
+    "                                       attachment's addresses before committing its iptables\n"
+    "                                       rules: <dataDir>/<network>/<containerID>-<ifname>\n"
     "Needs prevResult (ADD, CHECK); versions 0.4.0 and later.\n"
     "\n"
     "iptables (filter table of each IP family of prevResult's addresses), as upstream:\n"
@@ -120,13 +125,14 @@ constexpr const char* kHelp =
     "ADD    the shared chains and rules once, then the per-address rules (nothing when\n"
     "       prevResult has no address); prints prevResult.\n"
     "DEL    removes the attachment's per-address rules from both backends: nftables by\n"
-    "       comment (prevResult not needed), iptables by prevResult's addresses (without\n"
-    "       prevResult there is nothing that identifies them: nothing is removed). Tables\n"
+    "       comment (prevResult not needed), iptables by prevResult's addresses, or without\n"
+    "       prevResult (a chain whose ADD failed has no cached result) by the addresses ADD\n"
+    "       recorded in dataDir before committing its iptables rules. Tables\n"
     "       not in use in the namespace are not touched; shared chains, the isolation rules\n"
     "       and the admin chain stay. Missing rules or chains are success.\n"
     "CHECK  every rule ADD makes for prevResult is there.\n"
-    "GC     removes the nftables per-address rules of this network whose attachment is not\n"
-    "       in cni.dev/valid-attachments (iptables' carry no attachment: kept).\n"
+    "GC     removes the per-address rules of this network whose attachment is not in\n"
+    "       cni.dev/valid-attachments: nftables' by comment, iptables' by dataDir's records.\n"
     "STATUS code 50 when the backend is not usable in this network namespace.\n";
 
 Error refuseFirewalld() {
@@ -145,10 +151,25 @@ Error prepare(const cni::CmdArgs& a, Conf& c) {
     return nf::chooseBackend(c.backend, c.spec.backend);
 }
 
+// The iptables per-address rules name no attachment (upstream's shape):
+// their addresses are recorded (cni::AttachmentRecords) before they are
+// committed, for a DEL without prevResult and for GC.
+cni::AttachmentRecords records(const Conf& c) { return {c.dataDir, c.spec.network}; }
+cni::Attachment attachment(const fw::Spec& s) { return {s.containerID, s.ifname}; }
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = prepare(a, c)) return e;
-    if (auto e = fw::add(c.spec)) return e;
+    bool record = c.spec.backend == nf::Backend::kIptables && !c.spec.ips.empty();
+    if (record) {
+        cni::AttachmentRecords::Fields f;
+        for (const util::IP& ip : c.spec.ips) f.emplace_back("ip", ip.str());
+        if (auto e = records(c).write(attachment(c.spec), f)) return e.wrap("firewall: recording the addresses");
+    }
+    if (auto e = fw::add(c.spec)) {
+        if (record) records(c).remove(attachment(c.spec));
+        return e;
+    }
     out = *a.conf.prevResult;
     return {};
 }
@@ -165,13 +186,36 @@ Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
     c.spec.backend = c.backend ? *c.backend : nf::autoBackend();
-    return fw::del(c.spec, a.conf.prevResult.has_value());
+    bool known = a.conf.prevResult.has_value();
+    cni::AttachmentRecords::Fields f;
+    if (!known && records(c).read(attachment(c.spec), f)) {
+        for (const auto& [k, v] : f)
+            if (auto ip = util::IP::parse(v); k == "ip" && ip) c.spec.ips.push_back(*ip);
+        known = true;
+    }
+    if (auto e = fw::del(c.spec, known)) return e;
+    records(c).remove(attachment(c.spec));
+    return {};
 }
 
+// nftables' rules by their comments; iptables' by the records of the
+// attachments that are not valid.
 Error cmdGC(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
-    return fw::gc(a.conf.name, a.conf.validAttachments);
+    if (auto e = fw::gc(a.conf.name, a.conf.validAttachments)) return e;
+    for (const auto& [att, f] : records(c).notIn(a.conf.validAttachments)) {
+        fw::Spec s = c.spec;
+        s.containerID = att.containerID;
+        s.ifname = att.ifname;
+        s.ips.clear();
+        for (const auto& [k, v] : f)
+            if (auto ip = util::IP::parse(v); k == "ip" && ip) s.ips.push_back(*ip);
+        s.backend = nf::Backend::kIptables;
+        if (auto e = fw::del(s, true)) return e;
+        records(c).remove(att);
+    }
+    return {};
 }
 
 Error cmdStatus(const cni::CmdArgs& a) {

@@ -3,6 +3,7 @@
 // backends live in src/netfilter/hostport.cpp.
 #include "applets/portmap.h"
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -11,7 +12,10 @@
 
 #include "cni/applet.h"
 #include "cni/json.h"
+#include "cni/records.h"
 #include "netlink/netlink.h"
+#include "util/fd.h"
+#include "util/fs.h"
 #include "util/text.h"
 
 namespace applets::portmap {
@@ -119,6 +123,8 @@ Error parseConf(const cni::CmdArgs& a, Conf& c) {
     const auto& d = a.config();
     c.hp.network = a.conf.name;
     c.hp.containerID = a.containerID;
+    c.ifname = a.ifname;
+    if (auto e = cni::json::getPath(d, "dataDir", c.dataDir)) return e;
     if (auto e = cni::json::getBool(d, "snat", c.hp.snat)) return e;
     if (auto e = cni::json::getBool(d, "masqAll", c.hp.masqAll)) return e;
     if (auto e = cni::json::getString(d, "externalSetMarkChain", c.hp.externalSetMarkChain)) return e;
@@ -166,6 +172,8 @@ constexpr const char* kHelp =
     "                           [!] -s|-d ADDR[/LEN], [!] -i|-o IFNAME; nftables:\n"
     "                           ip|ip6 saddr|daddr [!=] ADDR[/LEN], iifname|oifname [!=] NAME;\n"
     "                           anything else is a code 7 error\n"
+    "  dataDir        /run/cni/portmap  (cnibox's own) nftables: each attachment's record,\n"
+    "                           <dataDir>/<network>/<containerID>-<ifname>, for GC\n"
     "  Options of one backend with the other backend configured: code 7.\n"
     "\n"
     "Needs prevResult: the container addresses are its first IPv4 and first IPv6 address\n"
@@ -186,9 +194,10 @@ constexpr const char* kHelp =
     "       missing tables or chains are success.\n"
     "CHECK  the container's rules are there, in the families it has addresses in.\n"
     "GC     iptables: CNI-DN- chains entered by rules commented with this network and a\n"
-    "       container not in cni.dev/valid-attachments go, with those rules. nftables:\n"
-    "       nothing; its rules carry only the container ID (upstream's layout), and GC of\n"
-    "       one network must never remove another network's mappings (DEL removes them).\n"
+    "       container not in cni.dev/valid-attachments go, with those rules. nftables: its\n"
+    "       rules carry only the container ID (upstream's layout), so ADD records the\n"
+    "       attachment in dataDir first; the rules of a recorded attachment that is not\n"
+    "       valid go, unless another network holds a record of the same container.\n"
     "STATUS code 50 when the backend (explicit or automatic) is not usable.\n";
 
 // ADD and CHECK: the conditions in the language of their backend (there
@@ -242,6 +251,24 @@ Error addAll(const Conf& c, nf::Backend b) {
     return {};
 }
 
+cni::AttachmentRecords records(const Conf& c) { return {c.dataDir, c.hp.network}; }
+cni::Attachment attachment(const Conf& c) { return {c.hp.containerID, c.ifname}; }
+
+// Whether a network other than c's holds a record of `containerID`.
+bool recordedElsewhere(const Conf& c, const std::string& containerID) {
+    util::Dir nets;
+    if (util::Dir::open(c.dataDir.c_str(), nets)) return false;
+    while (const struct dirent* de = nets.next()) {
+        std::string net = de->d_name;
+        if (net == c.hp.network) continue;
+        util::Dir d;
+        if (util::Dir::open(util::joinPath(c.dataDir, net).c_str(), d)) continue;
+        while (const struct dirent* r = d.next())
+            if (std::string_view(r->d_name).starts_with(containerID + "-")) return true;
+    }
+    return false;
+}
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
@@ -250,8 +277,15 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (c.hp.mappings.empty()) return {};
     nf::Backend b;
     if (auto e = prepare(c, b)) return e;
+    // nftables' rules carry only the container ID: the record names their
+    // network, for GC (iptables' carry the network in their comments).
+    bool record = b == nf::Backend::kNftables;
+    if (record)
+        if (auto e = records(c).write(attachment(c), {}))
+            return e.wrap("portmap: recording the attachment");
     if (Error e = addAll(c, b)) {
         (void)hp::del(b, c.hp.network, c.hp.containerID);
+        if (record) records(c).remove(attachment(c));
         return e;
     }
     return {};
@@ -268,6 +302,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     nf::Backend mine = primary(c);
     Error ipt = hp::del(nf::Backend::kIptables, c.hp.network, c.hp.containerID);
     Error nft = hp::del(nf::Backend::kNftables, c.hp.network, c.hp.containerID);
+    if (!nft) records(c).remove(attachment(c));
     return mine == nf::Backend::kIptables ? ipt : nft;
 }
 
@@ -289,7 +324,16 @@ Error cmdGC(const cni::CmdArgs& a) {
     if (auto e = parseConf(a, c)) return e;
     std::set<std::string> valid;
     for (const cni::Attachment& at : a.conf.validAttachments) valid.insert(at.containerID);
-    return hp::gc(nf::Backend::kIptables, c.hp.network, valid);
+    if (auto e = hp::gc(nf::Backend::kIptables, c.hp.network, valid)) return e;
+    // nftables: the recorded attachments of this network that are not valid,
+    // unless the container still has a record in another network (its rules
+    // there carry the same container ID).
+    for (const auto& [att, fields] : records(c).notIn(a.conf.validAttachments)) {
+        if (!valid.count(att.containerID) && !recordedElsewhere(c, att.containerID))
+            if (auto e = hp::del(nf::Backend::kNftables, c.hp.network, att.containerID)) return e;
+        records(c).remove(att);
+    }
+    return {};
 }
 
 Error cmdStatus(const cni::CmdArgs& a) {

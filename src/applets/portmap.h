@@ -18,6 +18,8 @@ struct Conf {
     std::vector<std::string> condV4, condV6;   // conditionsV4/V6 as given; ADD and CHECK parse them
                                                // into hp.conditionsV4/V6 for the backend
     std::optional<util::IPNet> ctr4, ctr6;     // the container addresses prevResult names
+    std::string dataDir = "/run/cni/portmap";  // nftables mappings' records (cnibox's own key)
+    std::string ifname;                        // CNI_IFNAME: the record's attachment
 };
 
 // Every key of the config and runtimeConfig.portMappings. Code 7 for a bad

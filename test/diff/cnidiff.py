@@ -53,6 +53,9 @@ DIFFERENCES = {
                           "CNI_NETNS, link gone, unreadable file); the reference leaves it behind",
     "dhcp-dns": "dhcp asks the server for options 6, 15 and 119 and returns them as the result's dns; "
                 "the reference asks for neither and returns an empty dns",
+    "fw-del-records": "firewall's iptables ADD records the attachment's addresses in dataDir (cnibox's own "
+                      "key) before committing its rules, and a DEL without prevResult (a chain whose ADD "
+                      "failed has no cached result) removes them; the reference's DEL leaves them",
     "fw-ingress-comments": "firewall ingressPolicy rules carry the comments of upstream since 1.7 "
                            "(\"(ingressPolicy: same-bridge|isolated)\" on the shared jump, RETURN and "
                            "stage-2 rules); the reference 1.1.1 writes \"(ingressPolicy: same-bridge)\" on all",

@@ -27,7 +27,8 @@ def bridge_conf(version, subnets=("10.72.0.0/24",)):
 
 
 def fw_conf(version, **kw):
-    c = {"cniVersion": version, "name": NET, "type": "firewall", "backend": "iptables"}
+    # dataDir: cnibox's own key (its iptables records); the reference ignores it
+    c = {"cniVersion": version, "name": NET, "type": "firewall", "backend": "iptables", "dataDir": "@DATA@/fw"}
     c.update(kw)
     return c
 
@@ -120,16 +121,21 @@ def test_admin_chain_and_two_containers(twin):
     assert rr.ok and rb.ok, (rr, rb)
 
 
-def test_del_without_prev_result_removes_nothing(twin):
-    """Upstream's per-address rules name no attachment: without prevResult
-    DEL succeeds and leaves them, on both sides."""
+def test_del_without_prev_result(twin):
+    """DIFFERENCES["fw-del-records"]: upstream's per-address rules name no
+    attachment, and without prevResult the reference's DEL leaves them;
+    cnibox's takes the addresses from the record its ADD made."""
+    assert "fw-del-records" in DIFFERENCES
     version = VERSIONS[-1]
     fwc = fw_conf(version)
     add_chain(twin, version, fwc)
     before = compare_xtables(twin)
     rr, rb = twin.both("firewall", "DEL", fwc)
     assert rr.ok and rb.ok, (rr, rb)
-    assert compare_xtables(twin) == before
+    assert xtables(twin.ref) == before
+    addr = twin.box.results["c0br"]["ips"][0]["address"].split("/")[0]
+    left = [r for rules in xtables(twin.box).values() for r in rules if addr in r]
+    assert left == [], left
     rr, rb = twin.both("firewall", "DEL", fwc, netns="")
     assert rr.ok and rb.ok, (rr, rb)
 

@@ -11,6 +11,7 @@ Ingress policies: two bridges, same-bridge and isolated.
 import os
 import re
 import shutil
+import stat
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -294,16 +295,28 @@ def test_del_twice_and_never_added(backend, host, ctr, scratch):
 
 def test_del_without_prev_result(host, ctr, scratch):
     """nftables finds the rules by comment; the iptables rules carry nothing
-    naming the attachment (as upstream), so they need prevResult."""
+    naming the attachment (as upstream), so ADD records their addresses in
+    dataDir before committing them, and a DEL without prevResult (a chain
+    whose ADD failed has no cached result) takes them from there."""
+    data = {"dataDir": os.path.join(scratch.path, "fw")}
     res = attach(host, ctr, scratch, "ctr1")
-    fw(host, ctr, "ADD", fw_conf("nftables", res))
-    fw(host, ctr, "DEL", fw_conf("nftables"))
+    fw(host, ctr, "ADD", fw_conf("nftables", res, **data))
+    assert not os.path.exists(data["dataDir"])       # nothing to record on nftables
+    fw(host, ctr, "DEL", fw_conf("nftables", **data))
     assert rules_of(host, "nftables", "10.66.0.2") == []
-    fw(host, ctr, "ADD", fw_conf("iptables", res))
-    fw(host, ctr, "DEL", fw_conf("iptables"))
-    assert len(rules_of(host, "iptables", "10.66.0.2")) == 2
-    fw(host, ctr, "DEL", fw_conf("iptables", res))
+    fw(host, ctr, "ADD", fw_conf("iptables", res, **data))
+    rec = os.path.join(data["dataDir"], NET, "ctr1-eth0")
+    assert open(rec).read() == "containerID ctr1\nifname eth0\nip 10.66.0.2\n"
+    assert stat.S_IMODE(os.stat(rec).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(rec)).st_mode) == 0o700
+    fw(host, ctr, "DEL", fw_conf("iptables", **data))
     assert rules_of(host, "iptables", "10.66.0.2") == []
+    assert not os.path.exists(rec)
+    fw(host, ctr, "DEL", fw_conf("iptables", **data))   # again: nothing left, success
+    # with prevResult as ever, and the record goes too
+    fw(host, ctr, "ADD", fw_conf("iptables", res, **data))
+    fw(host, ctr, "DEL", fw_conf("iptables", res, **data))
+    assert rules_of(host, "iptables", "10.66.0.2") == [] and not os.path.exists(rec)
 
 
 @pytest.mark.parametrize("added,deleted", [("nftables", "iptables"), ("iptables", "nftables")])
@@ -412,14 +425,22 @@ def test_gc_nftables(host, make_ns, scratch):
     fw(host, a, "CHECK", fw_conf("nftables", other, net="othernet"), cid="z")
 
 
-def test_gc_iptables_keeps_rules_and_needs_1_1_0(host, ctr, scratch):
+def test_gc_iptables_by_records_and_needs_1_1_0(host, ctr, make_ns, scratch):
+    """iptables' per-address rules name no attachment: GC finds those of
+    attachments that are not valid by the records ADD made."""
+    data = {"dataDir": os.path.join(scratch.path, "fw")}
     res = attach(host, ctr, scratch, "ctr1")
-    fw(host, ctr, "ADD", fw_conf("iptables", res))
-    gc = fw_conf("iptables", version="1.1.0")
-    gc["cni.dev/valid-attachments"] = []
+    fw(host, ctr, "ADD", fw_conf("iptables", res, **data))
+    ctr2 = make_ns()
+    res2 = attach(host, ctr2, scratch, "ctr2")
+    fw(host, ctr2, "ADD", fw_conf("iptables", res2, **data), cid="ctr2")
+    gc = fw_conf("iptables", version="1.1.0", **data)
+    gc["cni.dev/valid-attachments"] = [{"containerID": "ctr2", "ifname": "eth0"}]
     r = run_plugin("firewall", "GC", gc, host=host)
     assert r.ok, r
-    assert len(rules_of(host, "iptables", "10.66.0.2")) == 2
+    assert rules_of(host, "iptables", "10.66.0.2") == []
+    assert len(rules_of(host, "iptables", "10.66.0.3")) == 2
+    assert os.listdir(os.path.join(data["dataDir"], NET)) == ["ctr2-eth0"]
     gc["cniVersion"] = "1.0.0"
     assert not run_plugin("firewall", "GC", gc, host=host).ok
 

@@ -10,6 +10,7 @@ GC and bad configs complete the picture. Rule-only cases give portmap a
 made-up prevResult (it needs no interface).
 """
 import json
+import os
 import subprocess
 import threading
 
@@ -615,38 +616,42 @@ def test_check(host, ctr, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_gc(host, ctr, backend):
+def test_gc(host, ctr, backend, scratch):
     maps = [{"hostPort": 8080, "containerPort": 80}]
+    data = {"dataDir": os.path.join(scratch.path, "portmap")}
     for i, cid in enumerate(["keep", "gone1", "gone2"]):
         ok(portmap(host, ctr, "ADD", pm_conf(backend, maps, prev=fake_prev(v4=f"10.63.0.{5 + i}/24",
-                                                                            v6=f"fd63::{5 + i}/64")),
+                                                                            v6=f"fd63::{5 + i}/64"), **data),
                    cid=cid))
-    if backend == "iptables":
-        # another network's container: not this network's GC business
-        other = pm_conf(backend, maps, prev=fake_prev(v4="10.63.0.9/24"))
-        other["name"] = "othernet"
-        ok(portmap(host, ctr, "ADD", other, cid="gone1"))
-    gc = pm_conf(backend, None, version="1.1.0")
+    # another network's container: not this network's GC business
+    other = pm_conf(backend, maps, prev=fake_prev(v4="10.63.0.9/24"), **data)
+    other["name"] = "othernet"
+    ok(portmap(host, ctr, "ADD", other, cid="gone1"))
+    gc = pm_conf(backend, None, version="1.1.0", **data)
     gc["cni.dev/valid-attachments"] = [{"containerID": "keep", "ifname": "eth0"}]
     ok(portmap(host, ctr, "GC", gc))
-    if backend == "nftables":
-        # The nftables rules name only the container (upstream's layout): GC of
-        # one network cannot tell whose they are and leaves them all; DEL removes them.
-        assert {r["comment"] for r in nft_rules(host, chain="hostports")} == {"keep", "gone1", "gone2"}
-        return
-    assert traces(host, backend, "gone1") == []
-    assert traces(host, backend, "gone2") == []
     if backend == "iptables":
+        assert traces(host, backend, "gone1") == []
+        assert traces(host, backend, "gone2") == []
         save = ipt_save(host) + ipt_save(host, True)
         assert dn_chain("keep") in save
         assert dn_chain("gone1") not in save and dn_chain("gone2") not in save
         assert dn_chain("gone1", "othernet") in save
     else:
-        assert {r["comment"] for r in nft_rules(host, chain="hostports")} == {"keep"}
-        assert len(nft_rules(host, "ip6", "hostports")) == 1
+        # The nftables rules name only the container (upstream's layout): the
+        # records ADD made tell this network's; gone1's rules stay, since
+        # othernet holds a record of it, and its record here goes.
+        assert {r["comment"] for r in nft_rules(host, chain="hostports")} == {"keep", "gone1"}
+        assert {r["comment"] for r in nft_rules(host, "ip6", "hostports")} == {"keep", "gone1"}
+        assert sorted(os.listdir(os.path.join(data["dataDir"], NET))) == ["keep-eth0"]
+        assert sorted(os.listdir(os.path.join(data["dataDir"], "othernet"))) == ["gone1-eth0"]
     ok(portmap(host, ctr, "CHECK", pm_conf(backend, maps, version="1.1.0",
-                                           prev=fake_prev(v4="10.63.0.5/24", v6="fd63::5/64")), cid="keep"))
+                                           prev=fake_prev(v4="10.63.0.5/24", v6="fd63::5/64"), **data), cid="keep"))
     ok(portmap(host, ctr, "GC", gc))                           # again: nothing to do
+    # DEL removes the record with the rules
+    ok(portmap(host, ctr, "DEL", pm_conf(backend, maps, **data), cid="keep"))
+    if backend == "nftables":
+        assert os.listdir(os.path.join(data["dataDir"], NET)) == []
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,0 +1,90 @@
+#include "cni/records.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "util/fd.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace cni {
+
+namespace {
+
+constexpr size_t kMaxRecord = 64 * 1024;
+
+std::string nameOf(const Attachment& a) { return a.containerID + "-" + a.ifname; }
+
+bool parse(const std::string& text, Attachment& a, AttachmentRecords::Fields& out) {
+    for (std::string_view line : util::splitOn(text, '\n')) {
+        auto sp = line.find(' ');
+        if (sp == std::string_view::npos) continue;
+        std::string_view k = line.substr(0, sp), v = line.substr(sp + 1);
+        if (k == "containerID") a.containerID = v;
+        else if (k == "ifname") a.ifname = v;
+        else out.emplace_back(k, v);
+    }
+    return !a.containerID.empty() && !a.ifname.empty();
+}
+
+}  // namespace
+
+AttachmentRecords::AttachmentRecords(std::string dataDir, std::string network)
+    : dir_(util::joinPath(dataDir, network)) {}
+
+Error AttachmentRecords::write(const Attachment& a, const Fields& fields) const {
+    if (auto e = util::mkdirAll(dir_, 0700)) return e;
+    std::string text = "containerID " + a.containerID + "\nifname " + a.ifname + "\n";
+    for (const auto& [k, v] : fields) text += k + " " + v + "\n";
+    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return util::pathError("open", dir_, errno);
+    std::string name = nameOf(a), tmp = name + ".tmp";
+    return util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), text, 0600);
+}
+
+bool AttachmentRecords::read(const Attachment& a, Fields& out) const {
+    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string text;
+    if (!dfd || util::readFileAt(dfd.get(), nameOf(a).c_str(), text, kMaxRecord)) return false;
+    Attachment got;
+    out.clear();
+    return parse(text, got, out) && got == a;
+}
+
+void AttachmentRecords::remove(const Attachment& a) const {
+    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return;
+    std::string name = nameOf(a);
+    (void)::unlinkat(dfd.get(), name.c_str(), 0);
+    (void)::unlinkat(dfd.get(), (name + ".tmp").c_str(), 0);
+}
+
+std::vector<std::pair<Attachment, AttachmentRecords::Fields>> AttachmentRecords::notIn(
+    const std::vector<Attachment>& valid) const {
+    std::vector<std::pair<Attachment, Fields>> out;
+    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::Dir d;
+    if (!dfd || util::Dir::openAt(dfd.get(), d)) return out;
+    auto isValid = [&](const std::string& name) {
+        return std::any_of(valid.begin(), valid.end(), [&](const Attachment& v) { return nameOf(v) == name; });
+    };
+    while (const struct dirent* de = d.next()) {
+        std::string name = de->d_name;
+        if (name.ends_with(".tmp")) {  // a write killed half-way: no state came after it
+            if (!isValid(name.substr(0, name.size() - 4))) (void)::unlinkat(dfd.get(), name.c_str(), 0);
+            continue;
+        }
+        std::string text;
+        Attachment a;
+        Fields f;
+        if (util::readFileAt(dfd.get(), name.c_str(), text, kMaxRecord) || !parse(text, a, f)) continue;
+        if (std::find(valid.begin(), valid.end(), a) == valid.end()) out.emplace_back(std::move(a), std::move(f));
+    }
+    return out;
+}
+
+}  // namespace cni

@@ -1,0 +1,38 @@
+// Per-attachment records a plugin keeps where the kernel state it makes
+// names no attachment (upstream's rule shapes), so that a DEL without
+// prevResult (a chain whose ADD failed has no cached result) and a GC still
+// find that state: <dataDir>/<network>/<containerID>-<ifname>, "key value"
+// lines, written atomically (0600 in 0700 directories) BEFORE the state is
+// made, removed after it is gone. A record whose state never came is
+// harmless: removing what is missing is success.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cni/skel.h"
+
+namespace cni {
+
+class AttachmentRecords {
+public:
+    using Fields = std::vector<std::pair<std::string, std::string>>;
+
+    AttachmentRecords(std::string dataDir, std::string network);
+
+    Error write(const Attachment& a, const Fields& fields) const;
+    // false when there is none (or it is not a record).
+    bool read(const Attachment& a, Fields& out) const;
+    // The record and a leftover of its atomic write.
+    void remove(const Attachment& a) const;
+    // Every record of the network that names an attachment not in `valid`,
+    // with its fields; a leftover of an atomic write killed half-way of such
+    // an attachment is removed on the way.
+    std::vector<std::pair<Attachment, Fields>> notIn(const std::vector<Attachment>& valid) const;
+
+private:
+    std::string dir_;
+};
+
+}  // namespace cni
