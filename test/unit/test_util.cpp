@@ -1,5 +1,6 @@
 // src/util: Error with errno, Fd/Dir owners, the Rollback stack, Mac, the
-// file and path helpers, the shared lock file; cni::containerMac.
+// file and path helpers, the shared lock file; cni::containerMac,
+// cni::AttachmentRecords.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cni/mac.h"
+#include "cni/records.h"
 #include "helpers.h"
 #include "util/error.h"
 #include "util/fd.h"
@@ -356,4 +358,38 @@ TEST_CASE("hasDotDot finds a '..' component, not a name with dots", "[util]") {
         INFO(p);
         CHECK_FALSE(util::hasDotDot(p));
     }
+}
+
+TEST_CASE("AttachmentRecords: written before, read by DEL, listed for GC", "[util]") {
+    TmpDir d;
+    cni::AttachmentRecords r(d.path + "/data", "net1");
+    cni::Attachment a{"ctr1", "eth0"}, b{"ctr2", "net1"};
+    cni::AttachmentRecords::Fields f;
+    CHECK_FALSE(r.read(a, f));
+    CHECK(r.notIn({}).empty());                       // no directory yet
+    REQUIRE_FALSE(r.write(a, {{"ip", "10.0.0.2"}, {"ip", "fd00::2"}}));
+    REQUIRE_FALSE(r.write(b, {}));
+    struct stat st;
+    REQUIRE(stat((d.path + "/data/net1").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(stat((d.path + "/data/net1/ctr1-eth0").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    REQUIRE(r.read(a, f));
+    CHECK(f == cni::AttachmentRecords::Fields{{"ip", "10.0.0.2"}, {"ip", "fd00::2"}});
+    // GC: the attachments that are not valid, a write killed half-way removed
+    REQUIRE_FALSE(util::writeFileAtomic(d.path + "/data/net1/ctr3-eth0.tmp", "containerID ctr3\n", 0600));
+    REQUIRE_FALSE(util::writeFileAtomic(d.path + "/data/net1/ctr1-eth0.tmp", "containerID ctr1\n", 0600));
+    REQUIRE_FALSE(util::writeFileAtomic(d.path + "/data/net1/garbage", "not a record", 0600));
+    auto stale = r.notIn({a});
+    REQUIRE(stale.size() == 1);
+    CHECK(stale[0].first == b);
+    CHECK(access((d.path + "/data/net1/ctr3-eth0.tmp").c_str(), F_OK) != 0);
+    CHECK(access((d.path + "/data/net1/ctr1-eth0.tmp").c_str(), F_OK) == 0);   // a valid one's: kept
+    r.remove(a);
+    CHECK_FALSE(r.read(a, f));
+    CHECK(access((d.path + "/data/net1/ctr1-eth0.tmp").c_str(), F_OK) != 0);
+    // a record under another attachment's name is not that attachment's
+    REQUIRE_FALSE(r.write(a, {}));
+    REQUIRE(rename((d.path + "/data/net1/ctr1-eth0").c_str(), (d.path + "/data/net1/ctr9-eth0").c_str()) == 0);
+    CHECK_FALSE(r.read(cni::Attachment{"ctr9", "eth0"}, f));
 }
