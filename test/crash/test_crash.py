@@ -299,12 +299,27 @@ def plugins_ptp(scratch):
             {"type": "sbr"}]
 
 
+def plugins_flannel(scratch):
+    """flannel -> (bridge with ipMasq and host-local, in-process) -> portmap."""
+    d = scratch.path
+    env = os.path.join(d, "subnet.env")
+    with open(env, "w") as f:
+        f.write("FLANNEL_NETWORK=10.90.0.0/16\nFLANNEL_SUBNET=10.90.1.1/24\nFLANNEL_MTU=1450\n"
+                "FLANNEL_IPMASQ=true\n")
+    return [{"type": "flannel", "subnetFile": env, "dataDir": os.path.join(d, "flannel"),
+             "ipam": {"dataDir": os.path.join(d, "ipam")}, "delegate": {"bridge": "cbtcrfl0"}},
+            {"type": "portmap", "capabilities": {"portMappings": True}, "backend": "nftables",
+             "dataDir": os.path.join(d, "portmap")}]
+
+
 CHAINS = {
     "bridge-iptables": (lambda s: plugins_a(s, "iptables"), {"portMappings": [
         {"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}]}),
     "bridge-nftables": (lambda s: plugins_a(s, "nftables"), {"portMappings": [
         {"hostPort": 18081, "containerPort": 80, "protocol": "tcp"}]}),
     "ptp-sbr": (plugins_ptp, None),
+    "flannel-bridge": (plugins_flannel, {"portMappings": [{"hostPort": 18082, "containerPort": 80,
+                                                           "protocol": "tcp"}]}),
 }
 
 

@@ -8,6 +8,7 @@ table inet cni_firewall at policy drop, as an administrator sets it) the
 container gets through only while the firewall's rules are there.
 Ingress policies: two bridges, same-bridge and isolated.
 """
+import atexit
 import os
 import re
 import shutil
@@ -42,8 +43,14 @@ def bridge_conf(scratch, subnets=(V4,), bridge=BR, net=NET):
                      "ranges": [[{"subnet": s}] for s in subnets]}}
 
 
+# The records of iptables attachments (dataDir) go to a directory of this
+# module's, not to the machine's /run/cni/firewall.
+RECORDS = cnitest.Scratch("cbt-fwrec-")
+atexit.register(RECORDS.cleanup)
+
+
 def fw_conf(backend, prev=None, version="1.0.0", net=NET, **kw):
-    c = {"cniVersion": version, "name": net, "type": "firewall", "backend": backend}
+    c = {"cniVersion": version, "name": net, "type": "firewall", "backend": backend, "dataDir": RECORDS.path}
     c.update(kw)
     if prev is not None:
         c["prevResult"] = prev

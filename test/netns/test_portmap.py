@@ -9,6 +9,7 @@ over IPv6. Rules are inspected with iptables-legacy-save / nft; DEL, CHECK,
 GC and bad configs complete the picture. Rule-only cases give portmap a
 made-up prevResult (it needs no interface).
 """
+import atexit
 import json
 import os
 import subprocess
@@ -114,8 +115,14 @@ def servers():
         s.stop()
 
 
+# The records of nftables attachments (dataDir) go to a directory of this
+# module's, not to the machine's /run/cni/portmap.
+RECORDS = cnitest.Scratch("cbt-pmrec-")
+atexit.register(RECORDS.cleanup)
+
+
 def pm_conf(backend, mappings, prev=None, version="1.0.0", **kw):
-    c = {"cniVersion": version, "name": NET, "type": "portmap"}
+    c = {"cniVersion": version, "name": NET, "type": "portmap", "dataDir": RECORDS.path}
     if backend:
         c["backend"] = backend
     if mappings is not None:
