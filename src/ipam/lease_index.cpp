@@ -30,7 +30,7 @@ constexpr const char* kStateFile = "state";
 constexpr const char* kTmpFile = ".tmp";
 constexpr const char* kProbeDir = ".cnibox-tick";  // in the network dir, under the lock, never left behind
 constexpr std::string_view kEntryMagic = "cnibox-index 1 ";
-constexpr std::string_view kStateMagic = "cnibox-index-state 1 ";
+constexpr std::string_view kStateMagic = "cnibox-index-state 2 ";
 
 // No white space, control characters or '/': safe inside an index line and a file name.
 bool plain(std::string_view s) {
@@ -91,13 +91,17 @@ bool parseEntry(std::string_view text, Owner& o, std::vector<IP>& ips) {
     return true;
 }
 
-// Fixed width, so that rewriting it in place never needs a truncate.
+// Fixed width, so that rewriting it in place never needs a truncate. The
+// directory's size is recorded besides its mtime: where the size follows the
+// entries (tmpfs, btrfs), an entry added or removed within the same time
+// stamp still shows.
 std::string stateText(const struct stat& st) {
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "%.*s%020llu %020llu %020lld %09ld\n", static_cast<int>(kStateMagic.size()),
-                  kStateMagic.data(), static_cast<unsigned long long>(st.st_dev),
-                  static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_mtim.tv_sec),
-                  static_cast<long>(st.st_mtim.tv_nsec));
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.*s%020llu %020llu %020lld %09ld %020lld\n",
+                  static_cast<int>(kStateMagic.size()), kStateMagic.data(),
+                  static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
+                  static_cast<long long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec),
+                  static_cast<long long>(st.st_size));
     return buf;
 }
 
@@ -105,7 +109,7 @@ std::string stateText(const struct stat& st) {
 bool stateMatches(std::string_view s, const struct stat& st) {
     if (s.substr(0, kStateMagic.size()) != kStateMagic) return false;
     s.remove_prefix(kStateMagic.size());
-    unsigned long long v[4];
+    unsigned long long v[5];
     for (auto& x : v) {
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
         if (ec != std::errc()) return false;
@@ -115,31 +119,8 @@ bool stateMatches(std::string_view s, const struct stat& st) {
     }
     return v[0] == static_cast<unsigned long long>(st.st_dev) && v[1] == static_cast<unsigned long long>(st.st_ino) &&
            v[2] == static_cast<unsigned long long>(st.st_mtim.tv_sec) &&
-           v[3] == static_cast<unsigned long long>(st.st_mtim.tv_nsec);
-}
-
-// Linux 6.13+ stamps ext4, xfs, btrfs and tmpfs changes that follow a stat
-// with fine-grained times (multigrain time stamps).
-bool multigrainTimestamps(int dirfd) {
-    static int cached = -1;
-    if (cached < 0) {
-        struct utsname u;
-        unsigned major = 0, minor = 0;
-        cached = uname(&u) == 0 && std::sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
-                 (major > 6 || (major == 6 && minor >= 13));
-    }
-    if (!cached) return false;
-    struct statfs fs;
-    if (fstatfs(dirfd, &fs) != 0) return false;
-    switch (static_cast<unsigned long>(fs.f_type)) {
-        case 0xEF53UL:      // ext2/3/4
-        case 0x58465342UL:  // xfs
-        case 0x9123683EUL:  // btrfs
-        case 0x01021994UL:  // tmpfs
-            return true;
-        default:
-            return false;
-    }
+           v[3] == static_cast<unsigned long long>(st.st_mtim.tv_nsec) &&
+           v[4] == static_cast<unsigned long long>(st.st_size);
 }
 
 bool sameTime(const struct timespec& a, const struct timespec& b) {
@@ -283,35 +264,30 @@ void LeaseIndex::writeState() {
     struct stat st;
     if (fstat(dirfd_, &st) != 0) return fail(ioError("stat", util::dirName(path_), errno));
     // A later change within the same tick of a coarse file system clock
-    // would leave the mtime as it is now. Kernels with fine-grained
-    // timestamps give a fresh one after a stat; elsewhere wait for the tick.
-    // Multigrain time stamps: the fstat above marks the time as seen, so the
-    // next change of the directory is stamped finer and cannot look the same.
-    if (!multigrainTimestamps(dirfd_)) {
-        struct timespec now;
+    // would leave the mtime as it is now. When the last change was in this
+    // tick: probe with one more change right after the stat. A kernel with
+    // multigrain time stamps (Linux 6.13+ on ext4, xfs, btrfs, tmpfs) stamps
+    // it finer than the coarse clock, and does so for any change that
+    // follows our stat below: no waiting needed. Elsewhere (or where the
+    // kernel's version says multigrain but the probe shows coarse stamps, as
+    // seen under an emulator) wait for the tick. (The probe is repeated when
+    // the clock ticked in between and stamped it coarsely again.)
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    for (int i = 0; i < 3 && sameTime(st.st_mtim, now) && mkdirat(dirfd_, kProbeDir, 0700) == 0; i++) {
+        unlinkat(dirfd_, kProbeDir, AT_REMOVEDIR);
+        if (fstat(dirfd_, &st) != 0) return fail(ioError("stat", util::dirName(path_), errno));
         clock_gettime(CLOCK_REALTIME_COARSE, &now);
-        if (sameTime(st.st_mtim, now)) {
-            // Probe: one more change right after the stat above. A kernel with
-            // multigrain time stamps (Linux 6.13+ on ext4, xfs, btrfs, tmpfs)
-            // stamps it finer than the coarse clock, and will do so for any
-            // change that follows our stat below: no waiting needed.
-            // (Repeated when the clock ticked in between and stamped it coarsely again.)
-            for (int i = 0; i < 3 && sameTime(st.st_mtim, now) && mkdirat(dirfd_, kProbeDir, 0700) == 0; i++) {
-                unlinkat(dirfd_, kProbeDir, AT_REMOVEDIR);
-                if (fstat(dirfd_, &st) != 0) return fail(ioError("stat", util::dirName(path_), errno));
-                clock_gettime(CLOCK_REALTIME_COARSE, &now);
-            }
+    }
+    if (sameTime(st.st_mtim, now) || (st.st_mtim.tv_nsec == 0 && st.st_mtim.tv_sec == now.tv_sec)) {
+        // Whole-second time stamps: do not wait that long; the index
+        // stays untrusted (nothing failed: the next open rebuilds it).
+        if (st.st_mtim.tv_nsec == 0) return removeState();
+        for (int i = 0; i < 20 && !later(now, st.st_mtim); i++) {
+            util::sleepMs(1);
+            clock_gettime(CLOCK_REALTIME_COARSE, &now);
         }
-        if (sameTime(st.st_mtim, now) || (st.st_mtim.tv_nsec == 0 && st.st_mtim.tv_sec == now.tv_sec)) {
-            // Whole-second time stamps: do not wait that long; the index
-            // stays untrusted (nothing failed: the next open rebuilds it).
-            if (st.st_mtim.tv_nsec == 0) return removeState();
-            for (int i = 0; i < 20 && !later(now, st.st_mtim); i++) {
-                util::sleepMs(1);
-                clock_gettime(CLOCK_REALTIME_COARSE, &now);
-            }
-            if (!later(now, st.st_mtim)) return removeState();
-        }
+        if (!later(now, st.st_mtim)) return removeState();
     }
     // Rewritten in place: no truncate, no rename (both make ext4 flush data).
     if (auto e = util::overwriteFileAt(fd_.get(), kStateFile, stateText(st), 0600))

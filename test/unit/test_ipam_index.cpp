@@ -79,8 +79,8 @@ TEST_CASE("ipam index: trusted while nobody else changed the network dir", "[ipa
     std::string dir = t / "n";
     std::string state;
     REQUIRE_FALSE(util::readFile(dir + "/.cnibox/state", state));
-    CHECK(state.rfind("cnibox-index-state 1 ", 0) == 0);
-    CHECK(state.size() == std::string("cnibox-index-state 1 ").size() + 20 + 1 + 20 + 1 + 20 + 1 + 9 + 1);
+    CHECK(state.rfind("cnibox-index-state 2 ", 0) == 0);
+    CHECK(state.size() == std::string("cnibox-index-state 2 ").size() + 20 + 1 + 20 + 1 + 20 + 1 + 9 + 1 + 20 + 1);
 
     LeaseStore s;
     REQUIRE_FALSE(s.open(t.path, "n", LeaseStore::Mode::Existing));
@@ -118,7 +118,7 @@ TEST_CASE("ipam index: another writer makes the next open rebuild it", "[ipam][i
         {"an old id-only lease appears", [](const std::string& d) { put(d + "/10.1.0.8", "d"); },
          {"a@eth0 10.1.0.2", "b@eth0 10.1.0.3", "c@eth1 10.1.0.4", "d@eth0 10.1.0.8"}},
         {"the state file goes", [](const std::string& d) { fs::remove(d + "/.cnibox/state"); }, kSeeded},
-        {"the state file is garbage", [](const std::string& d) { put(d + "/.cnibox/state", "cnibox-index-state 1 x\n"); },
+        {"the state file is garbage", [](const std::string& d) { put(d + "/.cnibox/state", "cnibox-index-state 2 x\n"); },
          kSeeded},
         {"the whole index goes", [](const std::string& d) { fs::remove_all(d + "/.cnibox"); }, kSeeded},
     };
