@@ -157,6 +157,13 @@ Error prepare(const cni::CmdArgs& a, Conf& c) {
 cni::AttachmentRecords records(const Conf& c) { return {c.dataDir, c.spec.network}; }
 cni::Attachment attachment(const fw::Spec& s) { return {s.containerID, s.ifname}; }
 
+std::vector<util::IP> recordedIPs(const cni::AttachmentRecords::Fields& f) {
+    std::vector<util::IP> out;
+    for (const auto& [k, v] : f)
+        if (auto ip = util::IP::parse(v); k == "ip" && ip) out.push_back(*ip);
+    return out;
+}
+
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = prepare(a, c)) return e;
@@ -189,8 +196,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     bool known = a.conf.prevResult.has_value();
     cni::AttachmentRecords::Fields f;
     if (!known && records(c).read(attachment(c.spec), f)) {
-        for (const auto& [k, v] : f)
-            if (auto ip = util::IP::parse(v); k == "ip" && ip) c.spec.ips.push_back(*ip);
+        c.spec.ips = recordedIPs(f);
         known = true;
     }
     if (auto e = fw::del(c.spec, known)) return e;
@@ -208,9 +214,7 @@ Error cmdGC(const cni::CmdArgs& a) {
         fw::Spec s = c.spec;
         s.containerID = att.containerID;
         s.ifname = att.ifname;
-        s.ips.clear();
-        for (const auto& [k, v] : f)
-            if (auto ip = util::IP::parse(v); k == "ip" && ip) s.ips.push_back(*ip);
+        s.ips = recordedIPs(f);
         s.backend = nf::Backend::kIptables;
         if (auto e = fw::del(s, true)) return e;
         records(c).remove(att);

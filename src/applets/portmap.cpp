@@ -3,7 +3,6 @@
 // backends live in src/netfilter/hostport.cpp.
 #include "applets/portmap.h"
 
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -14,8 +13,6 @@
 #include "cni/json.h"
 #include "cni/records.h"
 #include "netlink/netlink.h"
-#include "util/fd.h"
-#include "util/fs.h"
 #include "util/text.h"
 
 namespace applets::portmap {
@@ -254,21 +251,6 @@ Error addAll(const Conf& c, nf::Backend b) {
 cni::AttachmentRecords records(const Conf& c) { return {c.dataDir, c.hp.network}; }
 cni::Attachment attachment(const Conf& c) { return {c.hp.containerID, c.ifname}; }
 
-// Whether a network other than c's holds a record of `containerID`.
-bool recordedElsewhere(const Conf& c, const std::string& containerID) {
-    util::Dir nets;
-    if (util::Dir::open(c.dataDir.c_str(), nets)) return false;
-    while (const struct dirent* de = nets.next()) {
-        std::string net = de->d_name;
-        if (net == c.hp.network) continue;
-        util::Dir d;
-        if (util::Dir::open(util::joinPath(c.dataDir, net).c_str(), d)) continue;
-        while (const struct dirent* r = d.next())
-            if (std::string_view(r->d_name).starts_with(containerID + "-")) return true;
-    }
-    return false;
-}
-
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, c)) return e;
@@ -329,7 +311,7 @@ Error cmdGC(const cni::CmdArgs& a) {
     // unless the container still has a record in another network (its rules
     // there carry the same container ID).
     for (const auto& [att, fields] : records(c).notIn(a.conf.validAttachments)) {
-        if (!valid.count(att.containerID) && !recordedElsewhere(c, att.containerID))
+        if (!valid.count(att.containerID) && !records(c).elsewhere(att.containerID))
             if (auto e = hp::del(nf::Backend::kNftables, c.hp.network, att.containerID)) return e;
         records(c).remove(att);
     }

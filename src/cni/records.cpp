@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "util/fd.h"
 #include "util/fs.h"
 #include "util/text.h"
 
@@ -34,20 +33,22 @@ bool parse(const std::string& text, Attachment& a, AttachmentRecords::Fields& ou
 }  // namespace
 
 AttachmentRecords::AttachmentRecords(std::string dataDir, std::string network)
-    : dir_(util::joinPath(dataDir, network)) {}
+    : dataDir_(std::move(dataDir)), network_(std::move(network)), dir_(util::joinPath(dataDir_, network_)) {}
+
+util::Fd AttachmentRecords::openDir() const { return util::Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); }
 
 Error AttachmentRecords::write(const Attachment& a, const Fields& fields) const {
     if (auto e = util::mkdirAll(dir_, 0700)) return e;
     std::string text = "containerID " + a.containerID + "\nifname " + a.ifname + "\n";
     for (const auto& [k, v] : fields) text += k + " " + v + "\n";
-    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::Fd dfd = openDir();
     if (!dfd) return util::pathError("open", dir_, errno);
     std::string name = nameOf(a), tmp = name + ".tmp";
     return util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), text, 0600);
 }
 
 bool AttachmentRecords::read(const Attachment& a, Fields& out) const {
-    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::Fd dfd = openDir();
     std::string text;
     if (!dfd || util::readFileAt(dfd.get(), nameOf(a).c_str(), text, kMaxRecord)) return false;
     Attachment got;
@@ -56,7 +57,7 @@ bool AttachmentRecords::read(const Attachment& a, Fields& out) const {
 }
 
 void AttachmentRecords::remove(const Attachment& a) const {
-    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::Fd dfd = openDir();
     if (!dfd) return;
     std::string name = nameOf(a);
     (void)::unlinkat(dfd.get(), name.c_str(), 0);
@@ -66,7 +67,7 @@ void AttachmentRecords::remove(const Attachment& a) const {
 std::vector<std::pair<Attachment, AttachmentRecords::Fields>> AttachmentRecords::notIn(
     const std::vector<Attachment>& valid) const {
     std::vector<std::pair<Attachment, Fields>> out;
-    util::Fd dfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::Fd dfd = openDir();
     util::Dir d;
     if (!dfd || util::Dir::openAt(dfd.get(), d)) return out;
     auto isValid = [&](const std::string& name) {
@@ -85,6 +86,20 @@ std::vector<std::pair<Attachment, AttachmentRecords::Fields>> AttachmentRecords:
         if (std::find(valid.begin(), valid.end(), a) == valid.end()) out.emplace_back(std::move(a), std::move(f));
     }
     return out;
+}
+
+bool AttachmentRecords::elsewhere(const std::string& containerID) const {
+    util::Dir nets;
+    if (util::Dir::open(dataDir_.c_str(), nets)) return false;
+    std::string prefix = containerID + "-";
+    while (const struct dirent* de = nets.next()) {
+        if (de->d_name == network_) continue;
+        util::Dir d;
+        if (util::Dir::open(util::joinPath(dataDir_, de->d_name).c_str(), d)) continue;
+        while (const struct dirent* r = d.next())
+            if (std::string_view(r->d_name).starts_with(prefix)) return true;
+    }
+    return false;
 }
 
 }  // namespace cni

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cni/skel.h"
+#include "util/fd.h"
 
 namespace cni {
 
@@ -30,9 +31,14 @@ public:
     // with its fields; a leftover of an atomic write killed half-way of such
     // an attachment is removed on the way.
     std::vector<std::pair<Attachment, Fields>> notIn(const std::vector<Attachment>& valid) const;
+    // Whether a network other than this one holds a record naming
+    // `containerID` (its file name starts with "<containerID>-").
+    bool elsewhere(const std::string& containerID) const;
 
 private:
-    std::string dir_;
+    util::Fd openDir() const;
+
+    std::string dataDir_, network_, dir_;
 };
 
 }  // namespace cni
