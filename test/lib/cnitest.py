@@ -170,8 +170,26 @@ def cleanup_stale(everything=False):
         import glob
         tmp = tempfile.gettempdir()
         for d in glob.glob(os.path.join(tmp, "cbt-*")) + glob.glob(os.path.join(tmp, "cnibox-bin-*")):
-            shutil.rmtree(d, ignore_errors=True)
+            remove_tree(d)
     return gone
+
+
+def remove_tree(path):
+    """Removes `path` and everything in it without opening anything but
+    directories: shutil.rmtree opens the path it is given before it looks at
+    what it is, and a FIFO left there (a killed hostile test's) would block
+    it until a writer came, forever."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 class Netns:
