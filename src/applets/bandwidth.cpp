@@ -43,9 +43,9 @@ constexpr const char* kHelp =
     "ADD    all four zero or absent: prints prevResult unchanged (none needed). Else\n"
     "       needs prevResult; shapes as above and appends the ifb (name, mac) to the\n"
     "       result's interfaces. A repeated ADD of the attachment replaces what the\n"
-    "       earlier one made; egress shaping of a second interface of a container on\n"
-    "       the same network is refused (code 7: the ifb's name has room for one). A\n"
-    "       failed ADD removes what it made.\n"
+    "       earlier one made (a down, unmarked ifb of its name too); egress shaping of\n"
+    "       a second interface of a container on the same network is refused (code 7:\n"
+    "       the ifb's name has room for one). A failed ADD removes what it made.\n"
     "DEL    removes the tbf and ingress qdiscs from the host veth (when prevResult and\n"
     "       CNI_NETNS still lead to it), then the ifb unless it is marked as another\n"
     "       interface's or network's; anything already gone is success. The keys are\n"
@@ -53,8 +53,10 @@ constexpr const char* kHelp =
     "CHECK  the tbf (rate, limit, buffer) on the host veth and on the ifb, the ingress\n"
     "       qdisc and the filter redirecting to the ifb, as configured.\n"
     "GC     (cnibox extension; upstream's bandwidth has no GC) removes the ifbs marked as\n"
-    "       this network's whose container is not in cni.dev/valid-attachments;\n"
-    "       unmarked ifbs and other networks' stay.\n"
+    "       this network's whose container is not in cni.dev/valid-attachments, and\n"
+    "       unmarked ifbs named bwp<12 hex digits> that are down (what an ADD killed\n"
+    "       between creating and marking its ifb leaves; ADD sets it up after marking\n"
+    "       it); other unmarked ifbs and other networks' stay.\n"
     "STATUS always ready.\n";
 
 }  // namespace
@@ -146,6 +148,15 @@ std::string ifbAlias(std::string_view network, std::string_view ifname) {
     return ifbAliasPrefix(network) + std::string(ifname);
 }
 
+// An ifb an ADD was killed with between creating it and marking it (the
+// kernel takes no alias in the request that creates a link, and ADD sets
+// the link up only after marking it): of kind ifb, named as bandwidth names
+// them, without an alias, and down.
+bool unmarkedLeftover(const nl::LinkInfo& l) {
+    if (l.kind != "ifb" || !l.alias.empty() || l.up || l.name.size() != 15 || !l.name.starts_with("bwp")) return false;
+    return l.name.find_first_not_of("0123456789abcdef", 3) == std::string::npos;
+}
+
 nl::tc::Tbf tbfFor(uint64_t rateBits, uint64_t burstBits, double tick) {
     return nl::tc::tbfParams(rateBits / 8, uint32_t(burstBits / 8), kLatencyMs, tick);
 }
@@ -211,7 +222,7 @@ Error clearVeth(nl::Socket& host, int index) {
 // an earlier ADD of this attachment made it, else an error when egress
 // shaping needs the name.
 Error existingIfb(const cni::CmdArgs& a, const nl::LinkInfo& li, bool egress, bool& reuse) {
-    reuse = li.kind == "ifb" && li.alias == ifbAlias(a.conf.name, a.ifname);
+    reuse = (li.kind == "ifb" && li.alias == ifbAlias(a.conf.name, a.ifname)) || unmarkedLeftover(li);
     if (reuse || !egress) return {};
     std::string prefix = ifbAliasPrefix(a.conf.name);
     if (li.kind == "ifb" && li.alias.starts_with(prefix))
@@ -366,7 +377,7 @@ Error cmdGC(const cni::CmdArgs& a) {
     std::string prefix = ifbAliasPrefix(a.conf.name);
     Error err;  // the first failure; the others are still removed
     for (const nl::LinkInfo& l : links)
-        if (l.kind == "ifb" && l.alias.starts_with(prefix) && !keep.count(l.name))
+        if (((l.kind == "ifb" && l.alias.starts_with(prefix)) || unmarkedLeftover(l)) && !keep.count(l.name))
             if (auto e = host.deleteLinkByName(l.name); e && !err) err = e;
     return err;
 }

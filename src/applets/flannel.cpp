@@ -55,12 +55,14 @@ constexpr const char* kHelp =
     "       config, and the saved config is removed (kept only when that DEL fails too).\n"
     "DEL    delegates DEL with the saved config, then removes it (a failed delegate DEL\n"
     "       keeps it for the retry). No saved config is success; one that names no\n"
-    "       plugin is removed (success). The subnet file is not read.\n"
+    "       plugin is removed (success), and so is a save cut short (the ADD killed\n"
+    "       while writing .<containerID>.tmp). The subnet file is not read.\n"
     "CHECK  delegates CHECK with the saved config, the config's prevResult and cniVersion;\n"
     "       no saved config is code 3.\n"
     "GC     delegates GC (the config built as ADD builds it, with\n"
     "       cni.dev/valid-attachments), then removes the saved configs of this network\n"
-    "       (their \"name\") whose container is not in cni.dev/valid-attachments; the\n"
+    "       (their \"name\") whose container is not in cni.dev/valid-attachments, and\n"
+    "       such containers' saves cut short (a .tmp holding no whole config); the\n"
     "       subnet file must exist (code 11 otherwise, as ADD).\n"
     "STATUS code 50 while the subnet file is missing or malformed, then delegates STATUS.\n";
 
@@ -409,6 +411,9 @@ Error readSaved(const Conf& c, const std::string& containerID, std::string& text
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
+    // What a save cut short left (the ADD killed while writing it).
+    std::string tmp = util::joinPath(c.dataDir, "." + a.containerID + ".tmp");
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) return util::pathError("remove", tmp, errno);
     std::string text, type;
     bool found = false;
     if (auto e = readSaved(c, a.containerID, text, type, found)) return e;
@@ -465,9 +470,12 @@ Error removeStale(const cni::CmdArgs& a, const Conf& c) {
         if (cni::validateContainerID(id) || valid.count(id)) continue;
         struct stat st;
         if (fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        // A save cut short (the ADD killed) leaves a ".tmp" that may hold
+        // nothing parseable: it goes too, whichever network wrote it.
         std::string text, type, name;
-        if (!util::readFileAt(dfd, n.c_str(), text, 16 << 20) && parseSaved(text, type, name) && name == a.conf.name)
-            stale.push_back(n);
+        if (util::readFileAt(dfd, n.c_str(), text, 16 << 20)) continue;
+        bool parsed = parseSaved(text, type, name);
+        if ((parsed && name == a.conf.name) || (!parsed && n != id)) stale.push_back(n);
     }
     Error err;  // the first failure; the others are still removed
     for (const auto& n : stale)

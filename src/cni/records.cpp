@@ -33,16 +33,22 @@ bool parse(const std::string& text, Attachment& a, AttachmentRecords::Fields& ou
 }  // namespace
 
 AttachmentRecords::AttachmentRecords(std::string dataDir, std::string network)
-    : dataDir_(std::move(dataDir)), network_(std::move(network)), dir_(util::joinPath(dataDir_, network_)) {}
+    : dataDir_(std::move(dataDir)), network_(std::move(network)) {}
 
-util::Fd AttachmentRecords::openDir() const { return util::Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); }
+// The network's directory is opened under dataDir's descriptor without
+// following a symlink (util::openSubdir): no link planted in its place
+// leads a write or a removal elsewhere.
+util::Fd AttachmentRecords::openDir() const {
+    util::Fd d;
+    (void)util::openSubdir(dataDir_, network_, false, 0700, 0700, d);
+    return d;
+}
 
 Error AttachmentRecords::write(const Attachment& a, const Fields& fields) const {
-    if (auto e = util::mkdirAll(dir_, 0700)) return e;
     std::string text = "containerID " + a.containerID + "\nifname " + a.ifname + "\n";
     for (const auto& [k, v] : fields) text += k + " " + v + "\n";
-    util::Fd dfd = openDir();
-    if (!dfd) return util::pathError("open", dir_, errno);
+    util::Fd dfd;
+    if (auto e = util::openSubdir(dataDir_, network_, true, 0700, 0700, dfd)) return e;
     std::string name = nameOf(a), tmp = name + ".tmp";
     return util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), text, 0600);
 }
@@ -94,8 +100,9 @@ bool AttachmentRecords::elsewhere(const std::string& containerID) const {
     std::string prefix = containerID + "-";
     while (const struct dirent* de = nets.next()) {
         if (de->d_name == network_) continue;
+        util::Fd dfd;
         util::Dir d;
-        if (util::Dir::open(util::joinPath(dataDir_, de->d_name).c_str(), d)) continue;
+        if (util::openSubdir(dataDir_, de->d_name, false, 0700, 0700, dfd) || util::Dir::openAt(dfd.get(), d)) continue;
         while (const struct dirent* r = d.next())
             if (std::string_view(r->d_name).starts_with(prefix)) return true;
     }

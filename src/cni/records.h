@@ -38,7 +38,7 @@ public:
 private:
     util::Fd openDir() const;
 
-    std::string dataDir_, network_, dir_;
+    std::string dataDir_, network_;
 };
 
 }  // namespace cni

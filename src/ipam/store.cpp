@@ -54,6 +54,8 @@ cni::Error LeaseStore::open(const std::string& dataDir, const std::string& netwo
     close();
     if (auto e = validateStorePath(dataDir, network)) return e;
     dir_ = networkDir(dataDir, network);
+    parent_ = dir_.substr(0, std::max<size_t>(dir_.rfind('/'), 1));
+    network_ = network;
     useIndex_ = index == LeaseIndex::Use::On;
     missing_ = false;
     created_.clear();
@@ -72,42 +74,17 @@ cni::Error LeaseStore::openOnce(Mode mode, bool& retry) {
     // the network's directory in it (a name from the config) is made and
     // opened under its descriptor and may not be a symlink, so no rename or
     // planted link between the mkdir and the open leads the store elsewhere.
-    const std::string dataDir = dir_.substr(0, std::max<size_t>(dir_.rfind('/'), 1));
-    const std::string network = dir_.substr(dir_.rfind('/') + 1);
-    util::Fd parent(::open(dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!parent && errno == ENOENT && mode == Mode::Create) {
-        if (auto e = util::mkdirAll(dataDir, 0755, &created_)) {
-            e.code = cni::kIOFailure;  // "mkdir <dir>: <errno text>"
-            return e;
-        }
-        parent.reset(::open(dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    }
-    if (!parent) {
-        int err = errno;
-        if (err == ENOENT && mode == Mode::Existing) {
-            missing_ = true;
-            return {};
-        }
-        return ioError("open", dataDir, err);
-    }
-    util::Fd dir(::openat(parent.get(), network.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir && errno == ENOENT && mode == Mode::Create) {
-        if (mkdirat(parent.get(), network.c_str(), 0755) == 0)
-            created_.push_back(dir_);
-        else if (errno != EEXIST)
-            return ioError("mkdir", dir_, errno);
-        dir.reset(::openat(parent.get(), network.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    }
-    if (!dir) {
-        int err = errno;
+    util::Fd dir;
+    if (auto e = util::openSubdir(parent_, network_, mode == Mode::Create, 0755, 0755, dir, &created_)) {
         // A symlink or a file in the directory's place holds no lease of
         // ours: DEL, GC and CHECK find nothing there; ADD refuses it.
-        if ((err == ENOENT || err == ELOOP || err == ENOTDIR) && mode == Mode::Existing) {
+        if ((e.errnum == ENOENT || e.errnum == ELOOP || e.errnum == ENOTDIR) && mode == Mode::Existing) {
             missing_ = true;
             return {};
         }
-        if (err == ENOENT) retry = true;  // removed by a failing ADD in between
-        return ioError("open", dir_, err);
+        if (e.errnum == ENOENT) retry = true;  // removed by a failing ADD in between
+        e.code = cni::kIOFailure;  // "open <dir>: <errno text>"
+        return e;
     }
     std::string lockPath = dir_ + "/" + kLockFile;
     util::Fd lock(util::openDataAt(dir.get(), kLockFile, O_RDONLY | O_CREAT, 0750));

@@ -109,7 +109,7 @@ private:
     // address's file named someone else or was gone.
     cni::Error releaseRecorded(const Owner& o, std::vector<util::IP>& released, int& unlinkErr, bool& stale);
 
-    std::string dir_;
+    std::string dir_, parent_, network_;  // dir_ is parent_/network_
     std::vector<std::string> created_;  // dirs made by open(), outermost first
     util::Fd dirfd_;
     util::Fd lockfd_;

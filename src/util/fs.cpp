@@ -176,6 +176,31 @@ Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* 
     return {};
 }
 
+Error openSubdir(const std::string& parent, const std::string& name, bool create, unsigned parentMode,
+                 unsigned mode, Fd& out, std::vector<std::string>* created) {
+    out.reset();
+    constexpr int kDir = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    Fd p(::open(parent.c_str(), kDir));
+    if (!p && errno == ENOENT && create) {
+        if (auto e = mkdirAll(parent, parentMode, created)) return e;
+        p.reset(::open(parent.c_str(), kDir));
+    }
+    if (!p) return pathError("open", parent, errno);
+    std::string path = joinPath(parent, name);
+    Fd d(::openat(p.get(), name.c_str(), kDir | O_NOFOLLOW));
+    if (!d && errno == ENOENT && create) {
+        if (mkdirat(p.get(), name.c_str(), mode) == 0) {
+            if (created) created->push_back(path);
+        } else if (errno != EEXIST) {
+            return pathError("mkdir", path, errno);
+        }
+        d.reset(::openat(p.get(), name.c_str(), kDir | O_NOFOLLOW));
+    }
+    if (!d) return pathError("open", path, errno);
+    out = std::move(d);
+    return {};
+}
+
 bool hasDotDot(std::string_view path) {
     for (size_t start = 0; start <= path.size();) {
         size_t end = std::min(path.find('/', start), path.size());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/fd.h"
 
 namespace util {
 
@@ -62,6 +63,16 @@ Error writeFileAtomic(const std::string& path, std::string_view data, unsigned m
 // it made are appended to *created (outermost first) when given, so a
 // caller can remove them again on a later failure.
 Error mkdirAll(const std::string& dir, unsigned mode, std::vector<std::string>* created = nullptr);
+// <parent>/<name> opened as a directory into `out`: the parent, an
+// administrator's path, followed as it is; `name`, which comes from a config
+// or the runtime, opened under the parent's descriptor with O_NOFOLLOW, so
+// no symlink planted in its place and no rename between a mkdir and the open
+// leads elsewhere. With `create`, a missing parent is made (mkdir -p,
+// parentMode) and a missing `name` with mkdirat (mode); what it made is
+// appended to *created. The error's errnum: ENOENT missing, ENOTDIR a symlink
+// or not a directory, ...; its text names the path and the operation.
+Error openSubdir(const std::string& parent, const std::string& name, bool create, unsigned parentMode,
+                 unsigned mode, Fd& out, std::vector<std::string>* created = nullptr);
 // Go's path.Clean: the shortest equivalent path ("." for empty, no trailing
 // slash, "." and ".." elements resolved lexically; ".." at the root stays
 // at the root).

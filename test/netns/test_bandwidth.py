@@ -572,10 +572,15 @@ def test_gc(host, make_ns, scratch):
     for n, ns in (("a", a), ("b", b)):
         assert bw("ADD", host, ns, bwconf(prevs[n], **BOTH), containerid=n).ok
     assert bw("ADD", host, c, bwconf(prevs["c"], name="othernet", **BOTH), containerid="c").ok
-    host.sh("ip link add bwp000000000000 type ifb")   # not marked: never touched
+    # not marked and up, or not named as bandwidth names its ifbs: never touched
+    host.sh("ip link add bwp000000000000 type ifb && ip link set bwp000000000000 up")
+    host.sh("ip link add bwpnothexdigit type ifb")
+    # not marked, down, named bwp<12 hex>: an ADD killed between creating and marking it
+    host.sh("ip link add bwp0123456789ab type ifb")
     other = ifb_name("c", "othernet")
+    kept = {other, "bwp000000000000", "bwpnothexdigit"}
     before = set(ifbs(host))
-    assert before == {ifb_name("a"), ifb_name("b"), other, "bwp000000000000"}
+    assert before == {ifb_name("a"), ifb_name("b"), "bwp0123456789ab"} | kept
 
     def gc(valid=None, **kw):
         conf = {"cniVersion": "1.1.0", "name": NET, "type": "bandwidth", **kw}
@@ -589,10 +594,29 @@ def test_gc(host, make_ns, scratch):
     assert set(ifbs(host)) == before   # no list: nothing known to be stale
     r = gc(["a"])
     assert r.ok, r
-    assert set(ifbs(host)) == {ifb_name("a"), other, "bwp000000000000"}
+    assert set(ifbs(host)) == {ifb_name("a")} | kept
     r = gc([])
     assert r.ok, r
-    assert set(ifbs(host)) == {other, "bwp000000000000"}
+    assert set(ifbs(host)) == kept
+
+
+def test_add_replaces_an_unmarked_leftover_of_its_name(host, ctr, scratch):
+    """An ADD killed between creating its ifb and marking it leaves it down and
+    without an alias: the next ADD of the attachment takes its place; one that
+    is up is somebody's and makes the ADD fail."""
+    prev = chain(host, ctr, scratch)
+    name = ifb_name()
+    host.sh(f"ip link add {name} type ifb")
+    r = bw("ADD", host, ctr, bwconf(prev, **BOTH))
+    assert r.ok, r
+    assert ifbs(host)[name][0] == f"cni-bandwidth net={NET} ifname=eth0"
+    assert bw("DEL", host, ctr, bwconf(prev)).ok
+    assert ifbs(host) == {}
+    host.sh(f"ip link add {name} type ifb && ip link set {name} up")
+    r = bw("ADD", host, ctr, bwconf(prev, **BOTH))
+    assert not r.ok and r.json["code"] == 999 and "exists and is not this attachment's" in r.json["msg"], r
+    assert set(ifbs(host)) == {name} and ifbs(host)[name][0] is None
+    host.sh(f"ip link del {name}")
 
 
 def test_status_and_old_versions_of_gc(host):

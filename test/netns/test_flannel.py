@@ -185,6 +185,13 @@ def test_del_without_saved_config_and_unusable_saved_config(host, ctr, scratch):
         d = flannel("DEL", host, ctr, fconf(scratch))
         assert d.ok, (text, d)
         assert saved_files(scratch) == [], text
+    # a save cut short: the ADD killed while writing it
+    for text in ["", '{"cniVersion":"1.0.0","name":"flan']:
+        with open(os.path.join(data_dir(scratch), ".ctr1.tmp"), "w") as f:
+            f.write(text)
+        d = flannel("DEL", host, ctr, fconf(scratch))
+        assert d.ok, (text, d)
+        assert saved_files(scratch) == [], text
 
 
 @pytest.mark.parametrize("gone", ["empty", "deleted", "repeat"])
@@ -251,17 +258,24 @@ def test_gc_removes_stale_saved_configs_and_leases(host, make_ns, scratch):
     # another network's saved config in the same dataDir stays
     with open(os.path.join(data_dir(scratch), "other1"), "w") as f:
         f.write('{"name":"othernet","type":"bridge"}')
+    # saves cut short: a stale container's go, whatever network wrote them;
+    # a valid container's and another network's whole one stay
+    for n, text in ((".ctr3.tmp", ""), (".ctr4.tmp", '{"cniVersion":"1.1.0","na'), (".ctr1.tmp", ""),
+                    (".other2.tmp", '{"name":"othernet","type":"bridge"}')):
+        with open(os.path.join(data_dir(scratch), n), "w") as f:
+            f.write(text)
     assert len(cnitest.leases(ipam_dir(scratch), NET)) == 2
     gc = dict(conf, **{"cni.dev/valid-attachments": [{"containerID": "ctr1", "ifname": "eth0"}]})
     g = run_plugin("flannel", "GC", gc, host=host)
     assert g.ok, g
-    assert saved_files(scratch) == ["ctr1", "other1"]
+    assert saved_files(scratch) == [".ctr1.tmp", ".other2.tmp", "ctr1", "other1"]
     assert cnitest.leases(ipam_dir(scratch), NET) == ["10.1.17.2"]
     os.unlink(subnet_file(scratch))
     gc = dict(conf, **{"cni.dev/valid-attachments": []})
     assert_cni_error(run_plugin("flannel", "GC", gc, host=host), 11, "subnet.env")
-    assert saved_files(scratch) == ["ctr1", "other1"]
+    assert saved_files(scratch) == [".ctr1.tmp", ".other2.tmp", "ctr1", "other1"]
     assert flannel("DEL", host, a, conf, containerid="ctr1").ok
+    assert saved_files(scratch) == [".other2.tmp", "other1"]
 
 
 def test_status_not_ready_until_the_subnet_file_exists(host, scratch):

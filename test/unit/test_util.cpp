@@ -227,6 +227,38 @@ TEST_CASE("mkdirAll makes parents, reports what it made, and fails with the errn
     CHECK(e.msg == "mkdir " + d / "file/sub" + ": not a directory");
 }
 
+TEST_CASE("openSubdir makes and opens <parent>/<name>, never through a symlink at name", "[util]") {
+    TmpDir d;
+    util::Fd fd;
+    std::vector<std::string> made;
+    Error e = util::openSubdir(d / "p/q", "net", false, 0700, 0700, fd);
+    CHECK(e.errnum == ENOENT);
+    CHECK(e.msg == "open " + d / "p/q" + ": no such file or directory");
+    REQUIRE_FALSE(util::openSubdir(d / "p/q", "net", true, 0711, 0700, fd, &made));
+    CHECK(made == std::vector<std::string>{d / "p", d / "p/q", d / "p/q/net"});
+    struct stat st;
+    REQUIRE(fstat(fd.get(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(stat((d / "p/q").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0711);
+    made.clear();
+    REQUIRE_FALSE(util::openSubdir(d / "p/q", "net", true, 0700, 0700, fd, &made));
+    CHECK(made.empty());
+    // a symlink in name's place, to a directory: refused (ENOTDIR, as O_DIRECTORY
+    // with O_NOFOLLOW answers for a symlink), not made
+    REQUIRE(mkdir((d / "elsewhere").c_str(), 0700) == 0);
+    REQUIRE(symlink((d / "elsewhere").c_str(), (d / "p/q/link").c_str()) == 0);
+    e = util::openSubdir(d / "p/q", "link", true, 0700, 0700, fd);
+    CHECK(e.errnum == ENOTDIR);
+    CHECK(e.msg.starts_with("open " + d / "p/q/link" + ": "));
+    CHECK_FALSE(fd);
+    // a file there: ENOTDIR; a symlinked parent is the admin's and followed
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d / "p/q/file").c_str(), "", 0600));
+    CHECK(util::openSubdir(d / "p/q", "file", true, 0700, 0700, fd).errnum == ENOTDIR);
+    REQUIRE(symlink((d / "p/q").c_str(), (d / "plink").c_str()) == 0);
+    REQUIRE_FALSE(util::openSubdir(d / "plink", "net", false, 0700, 0700, fd));
+}
+
 TEST_CASE("text helpers", "[util]") {
     CHECK(util::trimSpace(" \t a b \r\n") == "a b");
     CHECK(util::trimSpace("   ").empty());
@@ -392,4 +424,14 @@ TEST_CASE("AttachmentRecords: written before, read by DEL, listed for GC", "[uti
     REQUIRE_FALSE(r.write(a, {}));
     REQUIRE(rename((d.path + "/data/net1/ctr1-eth0").c_str(), (d.path + "/data/net1/ctr9-eth0").c_str()) == 0);
     CHECK_FALSE(r.read(cni::Attachment{"ctr9", "eth0"}, f));
+    // the network's directory a symlink: no record written, read or removed through it
+    cni::AttachmentRecords other(d.path + "/data", "net2");
+    REQUIRE(mkdir((d.path + "/target").c_str(), 0700) == 0);
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d.path + "/target/ctr1-eth0").c_str(), "containerID ctr1\nifname eth0\n", 0600));
+    REQUIRE(symlink((d.path + "/target").c_str(), (d.path + "/data/net2").c_str()) == 0);
+    CHECK(other.write(a, {}).errnum == ENOTDIR);
+    CHECK_FALSE(other.read(a, f));
+    CHECK(other.notIn({}).empty());
+    other.remove(a);
+    CHECK(access((d.path + "/target/ctr1-eth0").c_str(), F_OK) == 0);
 }
