@@ -14,10 +14,11 @@ constexpr const char* kHelp =
     "  ipam            (required)\n"
     "  dns             (none)      replaces the IPAM result's dns when set\n"
     "\n"
-    "ADD    dummy link created in CNI_NETNS under a temporary name, renamed to CNI_IFNAME,\n"
+    "ADD    dummy link created in CNI_NETNS under a temporary name (tmp<12 hex digits of a\n"
+    "       hash of CNI_CONTAINERID/CNI_IFNAME>), renamed to CNI_IFNAME,\n"
     "       IPAM ADD, addresses and routes, link up. Needs a kernel with dummy.\n"
-    "DEL    IPAM DEL, then the link (an empty or vanished CNI_NETNS or a missing link is\n"
-    "       success).\n"
+    "DEL    IPAM DEL, then the link, or one under its temporary name (an ADD killed\n"
+    "       before the rename); an empty or vanished CNI_NETNS or no link is success.\n"
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 

@@ -34,10 +34,13 @@ constexpr const char* kHelp =
     "  dns             (none)      replaces the IPAM result's dns when set\n"
     "\n"
     "ADD    the interface moves into CNI_NETNS, renamed to CNI_IFNAME with its original\n"
-    "       name as alias; IPAM ADD, addresses and routes, link up.\n"
+    "       name as alias; IPAM ADD, addresses and routes, link up. It moves as\n"
+    "       tmp<12 hex digits of a hash of CNI_CONTAINERID/CNI_IFNAME>, the alias set\n"
+    "       before it goes.\n"
     "DEL    IPAM DEL (also when CNI_NETNS is gone), then the interface goes back to the\n"
     "       host under its original name (an empty or vanished CNI_NETNS or a missing\n"
-    "       link is success).\n"
+    "       link is success). A device left under its moving name by an ADD or DEL\n"
+    "       killed half-way, in the host or in CNI_NETNS, is taken back too.\n"
     "CHECK  IPAM CHECK; MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 
@@ -127,10 +130,9 @@ Error findDevice(nl::Socket& host, const Conf& c, nl::LinkInfo& out) {
     return Error(cni::kInternal, "failed to find host device: no device with hwaddr " + c.hwaddr);
 }
 
-// Container link `index` back to `host` under `name`: via a temporary name,
-// so neither namespace's names clash on the way.
-Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int index, const std::string& name) {
-    std::string tmp = "tmp" + nl::randomVethName().substr(4);
+// Container link `index` back to `host` under `name`, moving as `tmp`.
+Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int index, const std::string& name,
+              const std::string& tmp) {
     if (auto e = ctr.setDown(index)) return e;
     if (auto e = ctr.setName(index, tmp)) return e;
     if (auto e = ctr.setNetns(index, hostNs)) return e;
@@ -143,9 +145,10 @@ Error moveOut(nl::Socket& ctr, nl::Socket& host, const nl::Netns& hostNs, int in
     return {};
 }
 
-// The device moves under a temporary name and is renamed in the container.
-// It is not ours to delete: a failure moves it back (after the allocation's
-// release).
+// The device is marked with its name (the alias, which moves with it, as
+// upstream's in the container), moves under movingName() and is renamed in
+// the container. It is not ours to delete: a failure moves it back (after
+// the allocation's release).
 Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     Conf c;
     if (auto e = parseConf(a, true, c)) return e;
@@ -160,8 +163,10 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     if (auto e = ctr.linkExists(a.ifname, exists)) return e;
     if (exists) return Error(cni::kInternal, "container interface name provided (" + a.ifname + ") already exists");
 
-    std::string tmp = "tmp" + nl::randomVethName().substr(4);
+    std::string tmp = attach::movingName(a);
     if (auto e = host.setDown(dev.index)) return e;
+    if (dev.alias != dev.name)
+        if (auto e = host.setAlias(dev.index, dev.name)) return e;
     if (auto e = host.setName(dev.index, tmp)) return e;
     if (auto e = host.setNetns(dev.index, ns)) {
         (void)host.setName(dev.index, dev.name);
@@ -172,35 +177,51 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
     bool found = false;
     if (auto e = ctr.linkByName(tmp, link, found)) return e;
     if (!found) return Error(cni::kInternal, "device " + dev.name + " did not arrive in the container");
-    undo.defer([&ctr, &host, &hostNs, index = link.index, name = dev.name] {
-        (void)moveOut(ctr, host, hostNs, index, name);
+    undo.defer([&ctr, &host, &hostNs, index = link.index, name = dev.name, tmp] {
+        (void)moveOut(ctr, host, hostNs, index, name, tmp);
     });
     if (auto e = ctr.setName(link.index, a.ifname)) return e;
-    if (auto e = ctr.setAlias(link.index, dev.name)) return e;
     link.name = a.ifname;
     if (auto e = attach::addSandboxLink(a, ns, ctr, link, out, undo)) return e;
     undo.dismiss();
     return {};
 }
 
+// The original name of a device of ours: its alias, else the configured
+// device's name.
+Error originalName(const nl::LinkInfo& link, const Conf& c, std::string& name) {
+    name = !link.alias.empty() ? link.alias : c.device;
+    if (name.empty()) return Error(cni::kInternal, "no original name known for " + link.name + " (no alias)");
+    return {};
+}
+
 // The link CNI_IFNAME back to the host under its original name, without the
 // addresses set in the container; an empty or vanished netns or a missing
-// link is success.
+// link is success. A device an ADD or a DEL killed half-way left under its
+// moving name, in the host or in the container, is taken back too.
 Error moveBack(const cni::CmdArgs& a, const Conf& c) {
+    std::string tmp = attach::movingName(a), name;
+    nl::Socket host;
+    if (auto e = nl::Socket::open(host)) return e;
+    nl::LinkInfo link;
+    bool found = false;
+    if (auto e = host.linkByName(tmp, link, found)) return e;
+    if (found) {
+        if (auto e = originalName(link, c, name)) return e;
+        return host.setName(link.index, name);
+    }
     if (a.netns.empty()) return {};
     nl::Netns ns, hostNs;
     bool gone = false;
     if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
     if (auto e = nl::Netns::current(hostNs)) return e;
-    nl::Socket host, ctr;
-    if (auto e = nl::Socket::open(host)) return e;
+    nl::Socket ctr;
     if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    nl::LinkInfo link;
-    bool found = false;
     if (auto e = ctr.linkByName(a.ifname, link, found)) return e;
+    if (!found)
+        if (auto e = ctr.linkByName(tmp, link, found)) return e;
     if (!found) return {};
-    std::string name = !link.alias.empty() ? link.alias : c.device;
-    if (name.empty()) return Error(cni::kInternal, "no original name known for " + a.ifname + " (no alias)");
+    if (auto e = originalName(link, c, name)) return e;
     {
         // Addresses set in the container go with it.
         nl::NetnsGuard in(ns);
@@ -209,7 +230,7 @@ Error moveBack(const cni::CmdArgs& a, const Conf& c) {
             for (const auto& ad : addrs)
                 if (!(ad.addr.ip.family == AF_INET6 && ad.scope == RT_SCOPE_LINK)) (void)ctr.delAddr(link.index, ad.addr);
     }
-    if (auto e = moveOut(ctr, host, hostNs, link.index, name))
+    if (auto e = moveOut(ctr, host, hostNs, link.index, name, tmp))
         return Error(e.code, "failed to move " + a.ifname + " back to the host: " + e.text());
     return {};
 }

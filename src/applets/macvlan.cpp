@@ -26,10 +26,11 @@ constexpr const char* kHelp =
     "  ipam            (none)      without it the link is only set up (no IPs)\n"
     "  dns             (none)      replaces the IPAM result's dns when set\n"
     "\n"
-    "ADD    macvlan created in CNI_NETNS under a temporary name, renamed to CNI_IFNAME,\n"
+    "ADD    macvlan created in CNI_NETNS under a temporary name (tmp<12 hex digits of a\n"
+    "       hash of CNI_CONTAINERID/CNI_IFNAME>), renamed to CNI_IFNAME,\n"
     "       arp_notify/ndisc_notify on, IPAM ADD, addresses and routes, link up.\n"
-    "DEL    IPAM DEL, then the link (an empty or vanished CNI_NETNS or a missing link is\n"
-    "       success).\n"
+    "DEL    IPAM DEL, then the link, or one under its temporary name (an ADD killed\n"
+    "       before the rename); an empty or vanished CNI_NETNS or no link is success.\n"
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 

@@ -53,7 +53,8 @@ constexpr const char* kHelp =
     "       ADD puts back what it changed and removes its backup.\n"
     "DEL    restores the backed-up attributes (sysctls stay) and removes the backup;\n"
     "       no backup, an empty or vanished CNI_NETNS or a missing link is success (the\n"
-    "       backup is removed then too).\n"
+    "       backup is removed then too, and so is a backup's .tmp that an ADD killed\n"
+    "       while writing it left).\n"
     "CHECK  the sysctls' values, MAC, MTU, allmulti, TX queue length as configured;\n"
     "       promisc on exactly when configured true.\n"
     "GC     (cnibox extension; upstream's tuning has no GC) removes the backups in\n"
@@ -393,6 +394,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
     std::string path = c.dataDir + "/" + backupName(a.containerID, a.ifname);
+    removeFile(path + ".tmp");   // a backup's write cut short (the ADD killed before its rename)
     std::string text;
     if (int err = util::readFile(path, text).errnum) {
         if (err == ENOENT || err == ENOTDIR) return {};

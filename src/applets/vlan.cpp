@@ -19,10 +19,12 @@ constexpr const char* kHelp =
     "  ipam            (required)\n"
     "  dns             (none)      replaces the IPAM result's dns when set\n"
     "\n"
-    "ADD    vlan link created in CNI_NETNS under a temporary name, renamed to CNI_IFNAME,\n"
+    "ADD    vlan link created in CNI_NETNS under a temporary name (tmp<12 hex digits of a\n"
+    "       hash of CNI_CONTAINERID/CNI_IFNAME>), renamed to CNI_IFNAME,\n"
     "       IPAM ADD, addresses and routes, link up. Needs a kernel with 802.1q.\n"
-    "DEL    IPAM DEL, then the link (an empty or vanished CNI_NETNS, a missing link or a\n"
-    "       missing master is success).\n"
+    "DEL    IPAM DEL, then the link, or one under its temporary name (an ADD killed\n"
+    "       before the rename); an empty or vanished CNI_NETNS, no link or a missing\n"
+    "       master is success.\n"
     "CHECK  IPAM CHECK; link kind, MAC, addresses and routes of prevResult.\n"
     "STATUS, GC: passed to the IPAM plugin.\n";
 

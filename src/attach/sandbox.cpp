@@ -1,8 +1,11 @@
 #include "attach/sandbox.h"
 
+#include <cstdio>
+
 #include "attach/iface.h"
 #include "attach/ipam.h"
 #include "cni/delegate.h"
+#include "util/text.h"
 
 namespace attach {
 
@@ -28,14 +31,24 @@ Error addSandboxLink(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr
     return {};
 }
 
-Error deleteSandboxLink(const cni::CmdArgs& a) {
+Error deleteSandboxLink(const cni::CmdArgs& a, bool movingToo) {
     if (a.netns.empty()) return {};
     nl::Netns ns;
     bool gone = false;
     if (auto e = nl::Netns::open(a.netns, ns, &gone)) return gone ? Error() : e;
     nl::Socket ctr;
     if (auto e = nl::Socket::openIn(ns, ctr)) return e;
-    return ctr.deleteLinkByName(a.ifname);
+    bool found = false;
+    if (auto e = ctr.deleteLinkByName(a.ifname, &found)) return e;
+    if (found || !movingToo) return {};
+    return ctr.deleteLinkByName(movingName(a));
+}
+
+std::string movingName(const cni::CmdArgs& a) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(util::fnv1a64(a.containerID + "/" + a.ifname)));
+    return "tmp" + std::string(hex, 12);
 }
 
 Error beginCheck(const cni::CmdArgs& a, std::string_view label, nl::Netns& ns) {

@@ -29,8 +29,16 @@ Error addSandboxLink(const cni::CmdArgs& a, const nl::Netns& ns, nl::Socket& ctr
                      cni::Result& out, util::Rollback& undo);
 
 // DEL of the container link CNI_IFNAME: an empty or vanished CNI_NETNS or a
-// missing link is success.
-Error deleteSandboxLink(const cni::CmdArgs& a);
+// missing link is success. With `movingToo`, a link under the attachment's
+// movingName() too (an ADD killed before its rename left it).
+Error deleteSandboxLink(const cni::CmdArgs& a, bool movingToo = false);
+
+// The name a link of this attachment has while it is made or moved (the
+// sublinks are created in the container under it, then renamed; host-device
+// moves under it both ways): "tmp" + 12 hex digits of FNV-1a 64 of
+// "<containerID>/<ifname>". It is the attachment's own, so a DEL after a
+// plugin killed between the creation or move and the rename finds it.
+std::string movingName(const cni::CmdArgs& a);
 
 // The start of a CHECK: CNI_NETNS opened into `ns`, IPAM CHECK (when the
 // config has a type), then the prevResult, which must be there ("<label>:

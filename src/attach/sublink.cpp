@@ -37,18 +37,27 @@ Error findMaster(nl::Socket& sk, const std::string& name, bool required, nl::Lin
 }
 
 Error create(nl::Socket& parent, nl::Socket& ctr, const nl::Netns& ns, bool inContainer, std::string_view ifname,
-             nl::SubLinkSpec spec, nl::LinkInfo& out, util::Rollback& undo) {
+             std::string_view moving, nl::SubLinkSpec spec, nl::LinkInfo& out, util::Rollback& undo) {
     bool exists = false;
     if (auto e = ctr.linkExists(ifname, exists)) return e;
     if (exists)
         return Error(cni::kInternal, "container veth name provided (" + std::string(ifname) + ") already exists");
     spec.ns = inContainer ? nullptr : &ns;
     Error e;
-    for (int i = 0; i < 4; i++) {
-        spec.name = "tmp" + nl::randomVethName().substr(4);
+    for (int i = 0; i < 5; i++) {
+        // The attachment's moving name first; taken, it is a leftover of
+        // this attachment's killed ADD in the container (removed, then
+        // again), or a name the kernel checked in the host namespace
+        // (upstream's reason for a temporary name): then random ones.
+        spec.name = i < 2 ? std::string(moving) : "tmp" + nl::randomVethName().substr(4);
         bool taken = false;
         e = parent.addSubLink(spec, &taken);
         if (!e || !taken) break;
+        if (i == 0) {
+            bool ours = false;
+            if (auto e2 = ctr.deleteLinkByName(moving, &ours)) return e2;
+            if (!ours) i++;
+        }
     }
     if (e) return e;
     bool found = false;
@@ -98,7 +107,7 @@ Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, bool not
     }
     util::Rollback undo;
     nl::LinkInfo link;
-    if (auto e = create(parent, ctr, ns, inContainer, a.ifname, spec, link, undo)) return e;
+    if (auto e = create(parent, ctr, ns, inContainer, a.ifname, movingName(a), spec, link, undo)) return e;
     if (auto e = finishAdd(a, ns, ctr, link, notify, out, undo)) return e;
     undo.dismiss();
     return {};
@@ -106,7 +115,7 @@ Error add(const cni::CmdArgs& a, const Parent& p, nl::SubLinkSpec spec, bool not
 
 Error del(const cni::CmdArgs& a) {
     return deleteLinkAndIpam(a, !a.conf.ipamType.empty(), DelOrder::kIpamFirst,
-                             [&a] { return deleteSandboxLink(a); });
+                             [&a] { return deleteSandboxLink(a, true); });
 }
 
 Error check(const cni::CmdArgs& a, std::string_view kind) {

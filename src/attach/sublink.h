@@ -27,12 +27,12 @@ Error parseMac(const cni::CmdArgs& a, std::string& out);
 Error findMaster(nl::Socket& sk, const std::string& name, bool required, nl::LinkInfo& out);
 
 // Creates `spec` (kind, master, mode ... filled; name and ns set here) in the
-// container as a temporary name, then renames it to `ifname` there. With
+// container as `moving` (movingName()), then renames it to `ifname` there. With
 // `inContainer` the master is the container's and `parent` is the
 // container's socket. `out` is the final link; once it is found in the
 // container its deletion is deferred on `undo`.
 Error create(nl::Socket& parent, nl::Socket& ctr, const nl::Netns& ns, bool inContainer, std::string_view ifname,
-             nl::SubLinkSpec spec, nl::LinkInfo& out, util::Rollback& undo);
+             std::string_view moving, nl::SubLinkSpec spec, nl::LinkInfo& out, util::Rollback& undo);
 
 // After create(): arp_notify/ndisc_notify (macvlan, ipvlan, vlan as
 // upstream), then attach::addSandboxLink with the link's MAC as it is now.

@@ -169,16 +169,18 @@ def stores(scratch, cid):
 
 
 class World:
-    def __init__(self, chain, host, survivor, make_ns, scratch):
+    def __init__(self, chain, host, survivor, make_ns, scratch, leftovers=None):
         self.chain, self.host, self.survivor, self.make_ns, self.scratch = chain, host, survivor, make_ns, scratch
-        chain.cnitool("add", survivor, check=True)
+        self.leftovers = leftovers or (lambda cid: [])
+        if survivor:
+            chain.cnitool("add", survivor, check=True)
         # the survivor's IPv6 link-local address and route come after DAD
         self.base = settle(self.snapshot)
 
     def snapshot(self):
         s = self.host.state()
         return {"host": s, "qdisc": self.host.sh("tc qdisc show").stdout, "nf": nf_state(self.host),
-                "survivor": self.survivor.state()}
+                "survivor": self.survivor.state() if self.survivor else None}
 
     def attempt(self, verb, applet, point, gc=False):
         """One kill: ADD (or ADD, then DEL) with `applet` killed at `point`,
@@ -217,6 +219,8 @@ class World:
         for k in ("host", "qdisc", "nf", "survivor"):
             assert now[k] == self.base[k], f"{k} differs from before: {where}\n{differ(self.base[k], now[k])}"
         assert stores(self.scratch, cid) == [], "stores hold the killed attachment: " + where
+        left = converge(lambda: self.leftovers(cid), [])
+        assert left == [], f"state outside the scratch stores holds the killed attachment: {where}: {left}"
         if not gc:
             # the same container ID attaches again, and goes
             c.cnitool("add", ctr, check=True)
@@ -265,12 +269,12 @@ def converge(take, want, within=5.0):
 def gc_survivors(chain, survivor, host):
     """GC as a runtime sends it after a crash: every plugin of the list,
     cni.dev/valid-attachments naming the survivor only."""
-    cid = container_id(survivor)
+    valid = [{"containerID": container_id(survivor), "ifname": "eth0"}] if survivor else []
     with open(os.path.join(chain.netconf, "10-crash.conflist")) as f:
         conf = json.load(f)
     for p in conf["plugins"]:
         one = dict(p, cniVersion="1.1.0", name=conf["name"])
-        one["cni.dev/valid-attachments"] = [{"containerID": cid, "ifname": "eth0"}]
+        one["cni.dev/valid-attachments"] = valid
         r = cnitest.run_plugin(p["type"], "GC", one, host=host, netns="", containerid="", ifname="",
                                cni_path=chain.bin, env={"CNI_CONTAINERID": None, "CNI_NETNS": None,
                                                         "CNI_IFNAME": None})
@@ -312,14 +316,80 @@ def plugins_flannel(scratch):
              "dataDir": os.path.join(d, "portmap")}]
 
 
+class Spec:
+    """A chain's plugins and what its world needs besides: the runtime's
+    capability args, the namespace that stands for the host (None: the
+    `host` fixture), whether a survivor shares the network, whether a
+    killed ADD may be cleaned up by GC (the sandbox's namespace removed),
+    where else than the scratch stores the attachment leaves state
+    (leftovers(cid) -> what is still there), and a cleanup."""
+
+    def __init__(self, plugins, cap=None, host=None, survivor=True, gc=True, leftovers=None, cleanup=None,
+                 lo_down=False):
+        self.plugins, self.cap, self.host, self.survivor, self.gc = plugins, cap, host, survivor, gc
+        self.leftovers, self.cleanup, self.lo_down = leftovers, cleanup or (lambda: None), lo_down
+
+
+def spec_macvlan_dhcp(scratch, make_ns, host):
+    """macvlan on a LAN with dnsmasq, dhcp IPAM through a daemon whose lease
+    times run 20 times faster (so a lease the killed ADD's daemon side took is
+    seen to end): the daemon's records and dnsmasq's lease file are checked."""
+    if shutil.which("dnsmasq") is None:
+        pytest.fail("dnsmasq is missing (the crash tier's packages: .ci/deps.sh --tier crash)")
+    from dhcplan import fast_lan
+    lan, d = fast_lan(make_ns)
+
+    def leftovers(cid):
+        wanted = ":".join(f"{b:02x}" for b in b"\0" + f"{cid}/{NET}/eth0".encode())
+        held = [f"dnsmasq lease {l}" for l in lan.leases() if l[2] == wanted]
+        records = []
+        for f in os.listdir(d.state) if os.path.isdir(d.state) else []:
+            with open(os.path.join(d.state, f), errors="replace") as fh:
+                if cid in f or cid in fh.read():
+                    records.append(f"daemon record {f}")
+        return held + records
+
+    def cleanup():
+        d.cleanup()
+        lan.cleanup()
+    return Spec([{"type": "macvlan", "master": "lan0", "ipam": {"type": "dhcp", "daemonSocketPath": d.sock}}],
+                host=lan.host, leftovers=leftovers, cleanup=cleanup)
+
+
+def spec_tap_static(scratch, make_ns, host):
+    """tap with static IPAM, tuning after it."""
+    return Spec([{"type": "tap", "mtu": 1400, "ipam": {"type": "static", "addresses": [{"address": "10.81.0.5/24"}],
+                                                      "routes": [{"dst": "10.82.0.0/16", "gw": "10.81.0.1"}]}},
+                 {"type": "tuning", "dataDir": os.path.join(scratch.path, "tuning"), "mac": "02:00:00:00:81:05"}])
+
+
+def spec_loopback(scratch, make_ns, host):
+    """loopback: ADD sets lo up, DEL down again, so containers start with it down."""
+    return Spec([{"type": "loopback"}], lo_down=True)
+
+
+def spec_host_device(scratch, make_ns, host):
+    """host-device moving the host's hd0 (a veth end) into the container and
+    back. One device: no survivor; no GC, since removing the namespace would
+    destroy a veth instead of returning it."""
+    host.sh("ip link add hd0 type veth peer name hd0p")   # hd0p down: no carrier-made address
+    return Spec([{"type": "host-device", "device": "hd0", "ipam": {
+        "type": "host-local", "dataDir": os.path.join(scratch.path, "ipam"), "ranges": [[{"subnet": "10.83.0.0/24"}]]}}],
+        survivor=False, gc=False)
+
+
 CHAINS = {
-    "bridge-iptables": (lambda s: plugins_a(s, "iptables"), {"portMappings": [
+    "bridge-iptables": lambda s, m, h: Spec(plugins_a(s, "iptables"), {"portMappings": [
         {"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}]}),
-    "bridge-nftables": (lambda s: plugins_a(s, "nftables"), {"portMappings": [
+    "bridge-nftables": lambda s, m, h: Spec(plugins_a(s, "nftables"), {"portMappings": [
         {"hostPort": 18081, "containerPort": 80, "protocol": "tcp"}]}),
-    "ptp-sbr": (plugins_ptp, None),
-    "flannel-bridge": (plugins_flannel, {"portMappings": [{"hostPort": 18082, "containerPort": 80,
-                                                           "protocol": "tcp"}]}),
+    "ptp-sbr": lambda s, m, h: Spec(plugins_ptp(s)),
+    "flannel-bridge": lambda s, m, h: Spec(plugins_flannel(s), {"portMappings": [
+        {"hostPort": 18082, "containerPort": 80, "protocol": "tcp"}]}),
+    "macvlan-dhcp": spec_macvlan_dhcp,
+    "tap-static-tuning": spec_tap_static,
+    "loopback": spec_loopback,
+    "host-device": spec_host_device,
 }
 
 
@@ -327,14 +397,25 @@ CHAINS = {
 def world(request, host, make_ns, scratch):
     if not have_strace():
         pytest.fail("strace is missing (the crash tier's packages: .ci/deps.sh --tier crash)")
-    plugins, cap = CHAINS[request.param]
-    chain = Chain(NET, plugins(scratch), host, scratch, cap)
-    survivor = make_ns()
-    w = World(chain, host, survivor, make_ns, scratch)
-    w.id = request.param
-    yield w
-    chain.plain()
-    chain.cnitool("del", survivor)
+    spec = CHAINS[request.param](scratch, make_ns, host)
+    h = spec.host or host
+    chain = Chain(NET, spec.plugins, h, scratch, spec.cap)
+    make = make_ns
+    if spec.lo_down:
+        def make(*a):
+            ns = make_ns(*a)
+            ns.sh("ip link set lo down")
+            return ns
+    survivor = make() if spec.survivor else None
+    try:
+        w = World(chain, h, survivor, make, scratch, spec.leftovers)
+        w.id, w.gc = request.param, spec.gc
+        yield w
+        chain.plain()
+        if survivor:
+            chain.cnitool("del", survivor)
+    finally:
+        spec.cleanup()
 
 
 def kill_points(w, verb):
@@ -364,5 +445,5 @@ def test_killed_anywhere_leaves_nothing(world, verb):
     assert len(points) >= len(set(world.chain.types)) * 2
     for i, (applet, point) in enumerate(points):
         # every fourth ADD kill is cleaned up by GC instead of DEL
-        world.attempt(verb, applet, point, gc=(verb == "ADD" and i % 4 == 3))
+        world.attempt(verb, applet, point, gc=(world.gc and verb == "ADD" and i % 4 == 3))
     print(f"{world.id} {verb}: {len(points)} kills, leaks: 0")

@@ -174,6 +174,15 @@ def cleanup_stale(everything=False):
     return gone
 
 
+def moving_name(containerid, ifname):
+    """The name a link of an attachment has while it is made or moved (sublinks,
+    host-device): tmp + 12 hex digits of FNV-1a 64 of "<containerID>/<ifname>"."""
+    h = 14695981039346656037
+    for b in f"{containerid}/{ifname}".encode():
+        h = ((h ^ b) * 1099511628211) % (1 << 64)
+    return "tmp" + f"{h:016x}"[:12]
+
+
 def remove_tree(path):
     """Removes `path` and everything in it without opening anything but
     directories: shutil.rmtree opens the path it is given before it looks at

@@ -17,7 +17,7 @@ import pytest
 
 import cnitest
 from cnitest import assert_cni_error, run_plugin
-from dhcplan import Daemon, DnsmasqLan
+from dhcplan import Daemon, DnsmasqLan, fast_lan
 
 pytestmark = pytest.mark.skipif(shutil.which("dnsmasq") is None, reason="needs dnsmasq (dnsmasq-base)")
 
@@ -191,15 +191,8 @@ def test_parallel_attachments_distinct_and_all_released(lan, daemon, make_ns):
 
 @pytest.fixture
 def fast(make_ns):
-    """A LAN whose daemon runs lease times 20 times faster (test-only
-    CNIBOX_DHCP_TIME_SCALE): dnsmasq's 2-minute lease renews after 3 s,
-    rebinds after 5.25 s and expires after 6 s."""
-    lan = DnsmasqLan(make_ns)
-    try:
-        d = Daemon(lan.host, env={"CNIBOX_DHCP_TIME_SCALE": "20"})
-    except BaseException:
-        lan.cleanup()
-        raise
+    """A LAN whose daemon runs lease times 20 times faster (dhcplan.fast_lan)."""
+    lan, d = fast_lan(make_ns)
     yield lan, d
     d.cleanup()
     lan.cleanup()
@@ -289,6 +282,55 @@ def test_container_gone_without_del_ends_its_lease_only(fast, make_ns):
     assert run("DEL", lan, ctrs[2], c, cid="gone2").ok
     for i in (0, 1):
         assert run("DEL", lan, ctrs[i], c, cid=f"gone{i}").ok
+
+
+def test_daemon_sigkilled_with_100_leases_resumes_or_releases_each(fast, make_ns):
+    """The daemon SIGKILLed while it holds 100 leases, 10 of the containers
+    gone while it is down, then started again: it picks up the 90 from its
+    records and renews them, gives the 10 back to the server, and the
+    server's lease file holds the 90 once each, at their addresses; DEL
+    releases the rest and leaves no record."""
+    lan, d = fast
+    lan.host.sh("ip addr add 10.77.0.2/24 dev lan0")   # the daemon's own releases go from here
+    c = macvlan_conf(d.sock)
+    n = 100
+    ctrs = [make_ns() for _ in range(n)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: run("ADD", lan, ctrs[i], c, cid=f"k{i}"), range(n)))
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:2]
+    cidr = {f"k{i}": r.json["ips"][0]["address"] for i, r in enumerate(results)}   # as the daemon's log names them
+    addr = {k: a.split("/")[0] for k, a in cidr.items()}
+    assert len(set(addr.values())) == n
+
+    def server_leases():
+        return {l[2]: l[1] for l in lan.leases()}, len(lan.leases())
+
+    held, rows = server_leases()
+    assert rows == n and held == {client_id(k): a for k, a in addr.items()}
+    d.kill(signal.SIGKILL)
+    assert len(os.listdir(d.state)) == n
+    gone = [f"k{i}" for i in range(0, n, 10)]
+    for k in gone:
+        ctrs[int(k[1:])].delete()
+    mark = len(d.logtext())
+    d.start()
+    after = lambda: d.logtext()[mark:]
+    kept = [k for k in addr if k not in gone]
+    # every kept lease picked up and renewed (renewals come 3 s after each was acquired)
+    assert wait_for(lambda: all(f"{k}/lan/eth0 renewal: lease of {cidr[k]} extended" in after() for k in kept), 20), \
+        after()[-3000:]
+    assert all(f"{k}/lan/eth0 lease of {cidr[k]} picked up again" in after() for k in kept), after()[-3000:]
+    assert all(f"the lease of {cidr[k]} ends" in after() and f"released the lease of {cidr[k]}" in after() for k in gone), \
+        after()[-3000:]
+    assert wait_for(lambda: server_leases() == ({client_id(k): addr[k] for k in kept}, len(kept)), 5), server_leases()
+    assert len(os.listdir(d.state)) == len(kept)
+    for k in kept[:10]:
+        assert run("CHECK", lan, ctrs[int(k[1:])], dict(c, prevResult=results[int(k[1:])].json), cid=k).ok
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        dels = list(pool.map(lambda i: run("DEL", lan, ctrs[i], c, cid=f"k{i}"), range(n)))
+    assert all(r.ok for r in dels), [r for r in dels if not r.ok][:2]
+    assert wait_for(lambda: lan.leases() == [], 3), lan.leases()
+    assert os.listdir(d.state) == []
 
 
 def start_daemon(ns, args, log, pass_fds=(), shell=None):

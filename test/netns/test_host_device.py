@@ -119,3 +119,31 @@ def test_same_result_as_reference(host, make_ns, dev, scratch):
         finally:
             s.cleanup()
     assert out[0] == out[1]
+
+
+
+@pytest.mark.parametrize("where", ["host", "container", "container-renamed"])
+def test_del_takes_back_a_device_left_half_moved(host, ctr, dev, scratch, where):
+    """What an ADD or a DEL killed half-way leaves: the device under its
+    moving name in the host (renamed, not yet moved) or in the container
+    (moved, not yet renamed), marked with its name; or in the container
+    under CNI_IFNAME before the alias. DEL brings it back as hd0."""
+    c = conf(scratch, device=dev)
+    tmp = cnitest.moving_name("ctr1", "net1")
+    if where == "host":
+        host.sh(f"ip link set {dev} alias {dev} && ip link set {dev} name {tmp}")
+    elif where == "container":
+        host.sh(f"ip link set {dev} alias {dev} && ip link set {dev} name {tmp} && "
+                f"ip link set {tmp} netns {ctr.name}")
+    else:   # the alias comes before the move, so only the config names it here
+        host.sh(f"ip link set {dev} netns {ctr.name}")
+        ctr.sh(f"ip link set {dev} name net1")
+    assert run("DEL", host, ctr, c).ok
+    assert host.link(dev) is not None and host.link(tmp) is None
+    assert ctr.link("net1") is None and ctr.link(tmp) is None
+    # and the next ADD takes it again
+    r = run("ADD", host, ctr, c)
+    assert r.ok, r
+    assert ctr.link("net1")["ifalias"] == dev
+    assert run("DEL", host, ctr, c).ok
+    assert host.link(dev) is not None

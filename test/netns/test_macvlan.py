@@ -291,3 +291,20 @@ def test_ipvlan_dummy_need_ipam(host, ctr, master, scratch):
     for typ in ("ipvlan", "dummy", "vlan"):
         c = conf(scratch, typ=typ, subnets=(), vlanId=1)
         assert_cni_error(run("ADD", host, ctr, c), 7, "ipam")
+
+
+def test_a_link_left_under_its_temporary_name(host, ctr, master, scratch):
+    """An ADD killed between creating the macvlan (under the attachment's
+    temporary name) and renaming it: DEL removes it; an ADD finding it takes
+    the name again."""
+    c = conf(scratch)
+    tmp = cnitest.moving_name("ctr1", "eth0")
+    host.sh(f"ip link add link {master} name {tmp} type macvlan mode bridge && ip link set {tmp} netns {ctr.name}")
+    assert run("DEL", host, ctr, c).ok
+    assert link(ctr, tmp) is None
+    host.sh(f"ip link add link {master} name {tmp} type macvlan mode bridge && ip link set {tmp} netns {ctr.name}")
+    r = run("ADD", host, ctr, c)
+    assert r.ok, r
+    assert link(ctr, tmp) is None and link(ctr, "eth0")["linkinfo"]["info_kind"] == "macvlan"
+    assert run("DEL", host, ctr, c).ok
+    assert link(ctr, "eth0") is None and leases(scratch) == []

@@ -351,11 +351,14 @@ def test_del_link_gone(host, ctr, scratch):
     assert backups(scratch) == []
 
 
-def test_del_corrupt_backup(host, ctr, scratch):
+# a corrupt backup, and a backup's write cut short (an ADD killed between
+# writing the .tmp and renaming it): removed, the link left as it is
+@pytest.mark.parametrize("name,text", [("ctr1_eth0.json", "{not json"), ("ctr1_eth0.json.tmp", '{"mtu":15')])
+def test_del_corrupt_backup(host, ctr, scratch, name, text):
     prev = chain(host, ctr, scratch)
     os.makedirs(data_dir(scratch))
-    with open(os.path.join(data_dir(scratch), "ctr1_eth0.json"), "w") as f:
-        f.write("{not json")
+    with open(os.path.join(data_dir(scratch), name), "w") as f:
+        f.write(text)
     before = link(ctr)
     assert tuning("DEL", host, ctr, tconf(scratch, prev)).ok
     assert backups(scratch) == []
