@@ -23,9 +23,16 @@ namespace {
 constexpr size_t kMsgBufSize = 16384;
 constexpr size_t kRxBufSize = 128 * 1024;
 
+// The errno of an NLMSG_ERROR message (0 for an ack); one too short to hold
+// its nlmsgerr is EIO.
+int ackOf(const nlmsghdr* nlh) {
+    if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return EIO;
+    return util::ackErrno(static_cast<const nlmsgerr*>(NLMSG_DATA(nlh))->error);
+}
+
 // The human-readable message of an extended ack (NLMSGERR_ATTR_MSG), if any.
 std::string extackMsg(const nlmsghdr* nlh) {
-    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+    if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return {};
     const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
     size_t off = NLMSG_HDRLEN + sizeof(nlmsgerr);
     // Without NETLINK_CAP_ACK (or for an ack) the request's payload follows.
@@ -197,8 +204,7 @@ Error Socket::query(Msg& req, const std::function<void(const nlmsghdr*)>& each, 
                 if (nlh->nlmsg_type == NLMSG_DONE) {
                     done = true;
                 } else if (nlh->nlmsg_type == NLMSG_ERROR) {
-                    auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
-                    err = -e->error;
+                    err = ackOf(nlh);
                     done = true;
                 } else if (nlh->nlmsg_type != NLMSG_NOOP) {
                     const char* p = reinterpret_cast<const char*>(nlh);
@@ -290,11 +296,11 @@ Error Socket::batch(std::vector<Msg>& msgs, const std::string& context) {
         forEachMsg(rx_.data(), static_cast<size_t>(n), [&](const nlmsghdr* nlh) {
             if (nlh->nlmsg_type != NLMSG_ERROR) return true;
             if (nlh->nlmsg_seq < seq0 || nlh->nlmsg_seq > seq_) return true;
-            auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(nlh));
-            if (e->error == 0) {
+            int er = ackOf(nlh);
+            if (er == 0) {
                 ++acked;
             } else if (firstErr == 0 || nlh->nlmsg_seq < errSeq) {
-                firstErr = -e->error;
+                firstErr = er;
                 errSeq = nlh->nlmsg_seq;
                 errExt = extackMsg(nlh);
             }

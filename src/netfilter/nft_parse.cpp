@@ -53,18 +53,21 @@ std::string natText(const nftnl_expr* e) {
 std::string ruleComment(const nftnl_rule* r) {
     if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) return {};
     uint32_t len = 0;
-    const void* data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+    const auto* data = static_cast<const uint8_t*>(nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len));
+    // The TLVs (type byte, length byte, value) walked here, bounds checked:
+    // the kernel keeps whatever userdata a client gave, and libnftnl's
+    // nftnl_udata_parse trusts each length (a value running past the end
+    // was read beyond the buffer).
     std::string out;
-    nftnl_udata_parse(
-        data, len,
-        [](const nftnl_udata* a, void* p) -> int {
-            if (nftnl_udata_type(a) == NFTNL_UDATA_RULE_COMMENT) {
-                const char* s = static_cast<const char*>(nftnl_udata_get(a));
-                *static_cast<std::string*>(p) = std::string(s, strnlen(s, nftnl_udata_len(a)));
-            }
-            return 0;
-        },
-        &out);
+    for (uint32_t off = 0; data && len - off >= 2;) {
+        uint8_t type = data[off], n = data[off + 1];
+        if (n > len - off - 2) break;
+        if (type == NFTNL_UDATA_RULE_COMMENT) {
+            const char* s = reinterpret_cast<const char*>(data + off + 2);
+            out.assign(s, strnlen(s, n));
+        }
+        off += 2 + n;
+    }
     return out;
 }
 

@@ -29,7 +29,7 @@ struct KernelError {
 thread_local KernelError t_kerr;
 
 int onError(sockaddr_nl*, nlmsgerr* e, void*) {
-    t_kerr.err = -e->error;
+    t_kerr.err = util::ackErrno(e->error);
     t_kerr.msg[0] = 0;
     // The reply header precedes `e`. With NETLINK_CAP_ACK the request's
     // payload is left out, so any TLVs start right after the nlmsgerr.
@@ -126,7 +126,7 @@ std::string linkLabel(nl_sock* sk, int index) {
     rtnl_link* l = nullptr;
     KernelError savedK = t_kerr;
     std::string s;
-    if (rtnl_link_get_kernel(sk, index, nullptr, &l) >= 0 && rtnl_link_get_name(l))
+    if (rtnl_link_get_kernel(sk, index, nullptr, &l) >= 0 && l && rtnl_link_get_name(l))
         s = rtnl_link_get_name(l);
     else
         s = "ifindex " + std::to_string(index);

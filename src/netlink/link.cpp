@@ -47,6 +47,7 @@ Error get(nl_sock* sk, int index, std::string_view name, LinkInfo& out, bool& fo
         if (errnoOf(r) == ENODEV) return {};
         return fail(r, index ? "look up link " + std::to_string(index) : "look up link \"" + n + "\"");
     }
+    if (!l) return {};  // a reply with no link in it (an ack alone): none found
     LinkPtr hold(l);
     toInfo(l, out);
     found = true;

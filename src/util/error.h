@@ -60,4 +60,9 @@ struct [[nodiscard]] Error {
     Error wrap(std::string_view prefix) &&;
 };
 
+// The errno of a netlink ack's error field (0, or an errno negated); a value
+// no kernel sends (positive, or below -4095, such as INT_MIN, whose negation
+// overflows) is EIO.
+constexpr int ackErrno(int error) { return error == 0 ? 0 : error < 0 && error >= -4095 ? -error : 5 /* EIO */; }
+
 }  // namespace util

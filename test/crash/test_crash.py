@@ -283,17 +283,7 @@ def gc_survivors(chain, survivor, host):
 
 def plugins_a(scratch, backend):
     """bridge (ipMasq) -> portmap -> firewall -> tuning -> bandwidth."""
-    d = scratch.path
-    return [
-        {"type": "bridge", "bridge": "cbtcrash0", "isGateway": True, "ipMasq": True, "ipMasqBackend": backend,
-         "ipam": {"type": "host-local", "dataDir": os.path.join(d, "ipam"), "ranges": [[{"subnet": SUBNET}]]}},
-        {"type": "portmap", "capabilities": {"portMappings": True}, "backend": backend,
-         "dataDir": os.path.join(d, "portmap")},
-        {"type": "firewall", "backend": backend, "dataDir": os.path.join(d, "firewall")},
-        {"type": "tuning", "dataDir": os.path.join(d, "tuning"), "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"}},
-        {"type": "bandwidth", "ingressRate": 8000000, "ingressBurst": 80000, "egressRate": 8000000,
-         "egressBurst": 80000},
-    ]
+    return cnitest.users_chain(scratch.path, backend, "cbtcrash0", SUBNET, 8000000)
 
 
 def plugins_ptp(scratch):

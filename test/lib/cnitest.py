@@ -174,6 +174,22 @@ def cleanup_stale(everything=False):
     return gone
 
 
+def users_chain(data, backend, bridge, subnet, rate):
+    """The chain users run: bridge (gateway, ipMasq, host-local) -> portmap ->
+    firewall -> tuning -> bandwidth (`rate` bits/s each way), on `backend`,
+    every store under the directory `data`."""
+    return [
+        {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": True, "ipMasqBackend": backend,
+         "ipam": {"type": "host-local", "dataDir": os.path.join(data, "ipam"), "ranges": [[{"subnet": subnet}]]}},
+        {"type": "portmap", "capabilities": {"portMappings": True}, "backend": backend,
+         "dataDir": os.path.join(data, "portmap")},
+        {"type": "firewall", "backend": backend, "dataDir": os.path.join(data, "firewall")},
+        {"type": "tuning", "dataDir": os.path.join(data, "tuning"), "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"}},
+        {"type": "bandwidth", "ingressRate": rate, "ingressBurst": rate // 100, "egressRate": rate,
+         "egressBurst": rate // 100},
+    ]
+
+
 def moving_name(containerid, ifname):
     """The name a link of an attachment has while it is made or moved (sublinks,
     host-device): tmp + 12 hex digits of FNV-1a 64 of "<containerID>/<ifname>"."""
