@@ -146,3 +146,19 @@ TEST_CASE("nft render: names and port lists are bounded, so the largest message 
     CHECK(biggest > 600);
     CHECK(biggest * 4 < nft::msgBufSize());
 }
+
+TEST_CASE("nft parse: a rule's userdata is walked within its bounds") {
+    // type, length, value: the kernel keeps whatever a client gave it
+    auto comment = [](std::vector<uint8_t> ud) {
+        nft::RulePtr r(nftnl_rule_alloc());
+        REQUIRE(r);
+        // copied onto the heap at its exact size, so ASan sees a read past it
+        nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, ud.data(), static_cast<uint32_t>(ud.size()));
+        return nft::ruleComment(r.get());
+    };
+    CHECK(comment({0, 4, 'c', 't', 'r', 0}) == "ctr");                      // NFTNL_UDATA_RULE_COMMENT
+    CHECK(comment({1, 1, 'x', 0, 2, 'a', 0}) == "a");                       // another type first
+    CHECK(comment({0, 200, 'c', 't', 'r'}).empty());                        // its length runs past the end
+    CHECK(comment({0, 2, 'o', 'k', 0, 50, 'x'}) == "ok");                   // a whole one, then a broken one
+    CHECK(comment({0}).empty());
+}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -434,4 +435,13 @@ TEST_CASE("AttachmentRecords: written before, read by DEL, listed for GC", "[uti
     CHECK(other.notIn({}).empty());
     other.remove(a);
     CHECK(access((d.path + "/target/ctr1-eth0").c_str(), F_OK) == 0);
+}
+
+TEST_CASE("ackErrno: a netlink ack's error field, or EIO for one no kernel sends", "[util]") {
+    CHECK(util::ackErrno(0) == 0);
+    CHECK(util::ackErrno(-EEXIST) == EEXIST);
+    CHECK(util::ackErrno(-4095) == 4095);
+    CHECK(util::ackErrno(-4096) == EIO);
+    CHECK(util::ackErrno(INT_MIN) == EIO);
+    CHECK(util::ackErrno(17) == EIO);
 }
