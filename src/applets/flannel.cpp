@@ -313,6 +313,10 @@ Error delegateConfig(const cni::CmdArgs& a, const SubnetEnv& env, std::string& o
 
 std::string savedPath(const Conf& c, std::string_view containerID) { return util::joinPath(c.dataDir, containerID); }
 
+// The temporary file a save writes before renaming it over savedPath: a name
+// no container ID has.
+std::string saveTmpName(const std::string& containerID) { return "." + containerID + ".tmp"; }
+
 bool parseSaved(std::string_view text, std::string& type, std::string& name) {
     rapidjson::Document doc;
     if (json::parseDocument(text, doc) || !doc.IsObject()) return false;
@@ -352,7 +356,7 @@ Error save(const Conf& c, const std::string& containerID, const std::string& con
     if (auto e = util::mkdirAll(c.dataDir, 0700, &created)) return e;
     util::Fd dfd(::open(c.dataDir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) return util::pathError("open", c.dataDir, errno);
-    std::string tmp = "." + containerID + ".tmp";
+    std::string tmp = saveTmpName(containerID);
     if (auto e = util::writeFileAtomicAt(dfd.get(), containerID.c_str(), tmp.c_str(), config, 0600))
         return e.wrap("failed to save the delegate config in " + c.dataDir);
     return {};
@@ -412,7 +416,7 @@ Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
     // What a save cut short left (the ADD killed while writing it).
-    std::string tmp = util::joinPath(c.dataDir, "." + a.containerID + ".tmp");
+    std::string tmp = util::joinPath(c.dataDir, saveTmpName(a.containerID));
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) return util::pathError("remove", tmp, errno);
     std::string text, type;
     bool found = false;
