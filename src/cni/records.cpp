@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,10 +48,17 @@ util::Fd AttachmentRecords::openDir() const {
 Error AttachmentRecords::write(const Attachment& a, const Fields& fields) const {
     std::string text = "containerID " + a.containerID + "\nifname " + a.ifname + "\n";
     for (const auto& [k, v] : fields) text += k + " " + v + "\n";
-    util::Fd dfd;
-    if (auto e = util::openSubdir(dataDir_, network_, true, 0700, 0700, dfd)) return e;
     std::string name = nameOf(a), tmp = name + ".tmp";
-    return util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), text, 0600);
+    // remove() takes the network's directory away with its last record; one
+    // removed between our open and our write (the write then fails, since a
+    // removed directory takes no new file) is made again.
+    for (int attempt = 0;; attempt++) {
+        util::Fd dfd;
+        if (auto e = util::openSubdir(dataDir_, network_, true, 0700, 0700, dfd)) return e;
+        Error e = util::writeFileAtomicAt(dfd.get(), name.c_str(), tmp.c_str(), text, 0600);
+        struct stat st;
+        if (!e || attempt == 3 || ::fstat(dfd.get(), &st) != 0 || st.st_nlink != 0) return e;
+    }
 }
 
 bool AttachmentRecords::read(const Attachment& a, Fields& out) const {
@@ -68,6 +76,9 @@ void AttachmentRecords::remove(const Attachment& a) const {
     std::string name = nameOf(a);
     (void)::unlinkat(dfd.get(), name.c_str(), 0);
     (void)::unlinkat(dfd.get(), (name + ".tmp").c_str(), 0);
+    // The network's directory goes with its last record (rmdir removes only an
+    // empty directory, and never follows a symlink in its place).
+    (void)::rmdir(util::joinPath(dataDir_, network_).c_str());
 }
 
 std::vector<std::pair<Attachment, AttachmentRecords::Fields>> AttachmentRecords::notIn(

@@ -25,7 +25,8 @@ public:
     Error write(const Attachment& a, const Fields& fields) const;
     // false when there is none (or it is not a record).
     bool read(const Attachment& a, Fields& out) const;
-    // The record and a leftover of its atomic write.
+    // The record and a leftover of its atomic write; the network's directory
+    // too when that was its last record (write makes it again).
     void remove(const Attachment& a) const;
     // Every record of the network that names an attachment not in `valid`,
     // with its fields; a leftover of an atomic write killed half-way of such

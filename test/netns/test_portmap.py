@@ -520,6 +520,34 @@ def test_parallel_adds(host, make_ns, backend):
         assert traces(host, backend, f"c{i}") == []
 
 
+def test_parallel_add_del_of_one_network(host, make_ns, scratch):
+    """Workers ADD and DEL attachments of one network at once (nftables, so
+    each keeps a record): the network's directory goes with its last record
+    while another ADD is writing one, and that ADD makes it again."""
+    ctrs = [make_ns() for _ in range(6)]
+    data = {"dataDir": os.path.join(scratch.path, "portmap")}
+    failures = []
+
+    def worker(i):
+        maps = [{"hostPort": 8100 + i, "containerPort": 80}]
+        for n in range(8):
+            cid = f"w{i}-{n}"
+            prev = fake_prev(v4=f"10.63.0.{20 + i}/24", sandbox=ctrs[i].path)
+            for cmd, c in (("ADD", pm_conf("nftables", maps, prev=prev, **data)),
+                           ("DEL", pm_conf("nftables", maps, **data))):
+                r = portmap(host, ctrs[i], cmd, c, cid=cid)
+                if not r.ok:
+                    failures.append((cid, cmd, r))
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert failures == []
+    assert not os.path.exists(os.path.join(data["dataDir"], NET))
+    assert nft_rules(host, "ip", "hostports") == []
+
+
 # ---------------------------------------------------------------- DEL, CHECK, GC
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -658,7 +686,9 @@ def test_gc(host, ctr, backend, scratch):
     # DEL removes the record with the rules
     ok(portmap(host, ctr, "DEL", pm_conf(backend, maps, **data), cid="keep"))
     if backend == "nftables":
-        assert os.listdir(os.path.join(data["dataDir"], NET)) == []
+        # the network's directory goes with its last record
+        assert not os.path.exists(os.path.join(data["dataDir"], NET))
+        assert os.listdir(os.path.join(data["dataDir"], "othernet")) == ["gone1-eth0"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -435,6 +435,31 @@ TEST_CASE("AttachmentRecords: written before, read by DEL, listed for GC", "[uti
     CHECK(other.notIn({}).empty());
     other.remove(a);
     CHECK(access((d.path + "/target/ctr1-eth0").c_str(), F_OK) == 0);
+    CHECK(lstat((d.path + "/data/net2").c_str(), &st) == 0);   // the symlink: not removed either
+    CHECK(S_ISLNK(st.st_mode));
+}
+
+TEST_CASE("AttachmentRecords: the network's directory goes with its last record", "[util]") {
+    TmpDir d;
+    cni::AttachmentRecords r(d.path + "/data", "net1");
+    cni::Attachment a{"ctr1", "eth0"}, b{"ctr2", "eth0"};
+    const std::string dir = d.path + "/data/net1";
+    REQUIRE_FALSE(r.write(a, {}));
+    REQUIRE_FALSE(r.write(b, {}));
+    r.remove(a);
+    CHECK(access(dir.c_str(), F_OK) == 0);      // b's record still in it
+    r.remove(b);
+    CHECK(access(dir.c_str(), F_OK) != 0);      // empty: gone
+    CHECK(access((d.path + "/data").c_str(), F_OK) == 0);   // dataDir itself stays
+    r.remove(b);                                // again: nothing to do
+    cni::AttachmentRecords::Fields f;
+    REQUIRE_FALSE(r.write(a, {{"k", "v"}}));    // made again
+    REQUIRE(r.read(a, f));
+    CHECK(f == cni::AttachmentRecords::Fields{{"k", "v"}});
+    // a file that is not a record keeps the directory
+    REQUIRE_FALSE(util::writeFileAtomic(dir + "/admin-note", "x", 0600));
+    r.remove(a);
+    CHECK(access(dir.c_str(), F_OK) == 0);
 }
 
 TEST_CASE("ackErrno: a netlink ack's error field, or EIO for one no kernel sends", "[util]") {
