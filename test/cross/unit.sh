@@ -18,6 +18,7 @@
 #   UNIT_DIR    the unit tests' build directory (default: build-unit-ARCH)
 #   JOBS        parallel compile jobs (default: 2)
 #   CATCH_ARGS  more arguments for unit_tests (e.g. a test spec, "-s")
+#   BUILD_ONLY  1: steps 1 and 2 only (test/run builds ahead in the background)
 set -uo pipefail
 
 die() { echo "cross/unit: error: $*" >&2; exit 1; }
@@ -73,6 +74,7 @@ for s in $STUBS; do [ "$s" -nt "$BIN" ] && rm -f "$BIN"; done
 t0=$(date +%s)
 nice -n 10 meson compile -C "$UNIT_DIR" -j "${JOBS:-2}" unit_tests >&2 || die "unit_tests build failed ($UNIT_DIR)"
 t1=$(date +%s)
+[ "${BUILD_ONLY:-}" = 1 ] && { echo "cross/unit: $ARCH: unit_tests built in $((t1 - t0)) s" >&2; exit 0; }
 
 # 3. the run, in TMPDIR. One case execs unit_tests itself: qemu-user hands
 # execve to the kernel, which runs an ARCH binary only through a binfmt_misc
