@@ -198,6 +198,12 @@ class World:
         first = c.cnitool("add" if verb == "ADD" else "del", ctr)
         c.plain()
         where = f"{applet} {verb} killed at {point[0]} #{point[1]} ({first.stderr.strip()[:200]})"
+        killed = first.returncode != 0
+        if gc and not killed:
+            # The point was not reached this time (portmap's nftables socket
+            # close forks only after a recent deletion): the ADD succeeded and
+            # its result is cached, so the runtime's cleanup is its DEL.
+            gc = False
         if gc:
             ctr.delete()
             gc_survivors(c, self.survivor, self.host)
@@ -227,6 +233,7 @@ class World:
             c.cnitool("del", ctr, check=True)
             assert self.snapshot() == self.base, "after the re-ADD and DEL: " + where
             ctr.delete()
+        return killed
 
 
 def differ(a, b):
@@ -433,7 +440,10 @@ def kill_points(w, verb):
 def test_killed_anywhere_leaves_nothing(world, verb):
     points = kill_points(world, verb)
     assert len(points) >= len(set(world.chain.types)) * 2
+    kills = 0
     for i, (applet, point) in enumerate(points):
         # every fourth ADD kill is cleaned up by GC instead of DEL
-        world.attempt(verb, applet, point, gc=(world.gc and verb == "ADD" and i % 4 == 3))
-    print(f"{world.id} {verb}: {len(points)} kills, leaks: 0")
+        kills += world.attempt(verb, applet, point, gc=(world.gc and verb == "ADD" and i % 4 == 3))
+    # a point of a call made only sometimes (a fork, a retry) may not be reached
+    assert kills > 0, f"none of the {len(points)} points was reached"
+    print(f"{world.id} {verb}: {kills} kills at {len(points)} points, leaks: 0")
