@@ -103,6 +103,43 @@ struct Reply {
 // libnl's rtnl_link_get_kernel keeps the last of several objects, leaking
 // the others, and succeeds with no object when the reply has none, which
 // linkLabel and Socket::linkByIndex do not expect. See the report.)
+// Whether the route message at `p` (`len` bytes) has every RTA_VIA, at the
+// top and in each RTA_MULTIPATH next hop, holding at least its family, as
+// the kernel always sends it (libnl's rtnl_route_parse copies
+// nla_len - 2 bytes of it: a shorter one is a negative size).
+bool viasWhole(const char* p, size_t len) {
+    auto attrsOk = [](const char* a, size_t n, auto& self, int depth) -> bool {
+        while (n >= sizeof(nlattr)) {
+            nlattr h;
+            std::memcpy(&h, a, sizeof h);
+            if (h.nla_len < sizeof h || h.nla_len > n) return true;  // libnl stops here too
+            size_t body = h.nla_len - NLA_HDRLEN;
+            uint16_t t = h.nla_type & NLA_TYPE_MASK;
+            if (t == RTA_VIA && body < 2) return false;
+            if (t == RTA_MULTIPATH && depth == 0) {
+                const char* nh = a + NLA_HDRLEN;
+                size_t left = body;
+                while (left >= sizeof(rtnexthop)) {
+                    rtnexthop r;
+                    std::memcpy(&r, nh, sizeof r);
+                    if (r.rtnh_len < sizeof r || r.rtnh_len > left) break;
+                    if (!self(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), self, 1)) return false;
+                    size_t step = std::min<size_t>(RTNH_ALIGN(r.rtnh_len), left);
+                    nh += step;
+                    left -= step;
+                }
+            }
+            size_t step = std::min<size_t>(NLA_ALIGN(h.nla_len), n);
+            a += step;
+            n -= step;
+        }
+        return true;
+    };
+    size_t head = NLMSG_SPACE(sizeof(rtmsg));
+    if (len <= head) return true;
+    return attrsOk(p + head, len - head, attrsOk, 0);
+}
+
 std::string replyFor(const std::string& in, uint16_t type, uint16_t flags) {
     bool get = type >= RTM_BASE && type % 4 == 2, dump = flags & NLM_F_DUMP;
     std::string out;
@@ -116,7 +153,8 @@ std::string replyFor(const std::string& in, uint16_t type, uint16_t flags) {
         int32_t err = 0;
         if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= NLMSG_HDRLEN + sizeof err)
             std::memcpy(&err, in.data() + off + NLMSG_HDRLEN, sizeof err);
-        if (err > 0 || err < -4095) {  // the kernel's errors are -errno (MAX_ERRNO 4095)
+        if (err > 0 || err < -4095 ||  // the kernel's errors are -errno (MAX_ERRNO 4095)
+            (h.nlmsg_type == RTM_NEWROUTE && !viasWhole(in.data() + off, h.nlmsg_len))) {
             off += step;
             continue;
         }
