@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The long fuzz campaign (not a CI tier; CI's fuzz tier is its short run):
+# each libFuzzer target of test/fuzz run for a while, as many sessions as it
+# takes to reach ten million executions, with what each run did appended to
+# test/fuzz/campaign.tsv.
+#
+#   bench/fuzz_campaign.sh [-t SECONDS] [-j JOBS] [TARGET...]
+#
+#   -t SECONDS  how long each target runs this time (default 600)
+#   -j JOBS     targets run side by side (default: the CPUs)
+#   TARGET      fuzz_* names (default: every target short of the goal,
+#               fewest executions first)
+#
+# Each run starts from test/fuzz/corpus/<target> (the seeds, what earlier runs
+# found and their crashers) and a scratch corpus; afterwards the inputs that
+# add coverage are merged into test/fuzz/corpus/<target>/found (libFuzzer's
+# -merge=1), and a crashing, leaking or hanging input is copied to
+# test/fuzz/corpus/<target>/crashers/, where the fuzz tier then runs it on
+# every CI run (as a regression test once fixed). Its line in campaign.tsv:
+# date, target, executions, seconds, exec/s, coverage, crashes (0 or 1, since
+# libFuzzer stops at the first), and the build's commit.
+#
+# Environment: FUZZ_BUILD (default build-fuzz; set up like test/run's fuzz
+# tier when missing), GOAL (default 10000000), WORK (default
+# /tmp/cnibox-fuzz-campaign).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+
+SECS=600 JOBS=$(nproc) targets=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        -t) SECS=$2; shift 2 ;;
+        -j) JOBS=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -u/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;;
+        fuzz_*) targets+=("$1"); shift ;;
+        *) echo "fuzz_campaign: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+GOAL=${GOAL:-10000000}
+WORK=${WORK:-/tmp/cnibox-fuzz-campaign}
+LEDGER=test/fuzz/campaign.tsv
+[ -f "$LEDGER" ] || printf 'date\ttarget\texecutions\tseconds\texec_per_s\tcov\tcrashes\tcommit\n' > "$LEDGER"
+
+if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
+    CC=clang CXX=clang++ meson setup "$FUZZ_BUILD" -Dfuzz=true -Dtests=false -Db_lundef=false || exit 1
+fi
+all=$(cd test/fuzz && for f in fuzz_*.cpp; do echo "${f%.cpp}"; done)
+# shellcheck disable=SC2086  # a list of target names
+meson compile -C "$FUZZ_BUILD" $all >/dev/null || { echo "fuzz_campaign: build failed" >&2; exit 1; }
+
+total() {  # target -> its executions so far
+    awk -F'\t' -v t="$1" '$2 == t { n += $3 } END { print n + 0 }' "$LEDGER"
+}
+if [ ${#targets[@]} = 0 ]; then
+    mapfile -t targets < <(for t in $all; do
+        n=$(total "$t")
+        [ "$n" -lt "$GOAL" ] && echo "$n $t"
+    done | sort -n | cut -d' ' -f2)
+fi
+[ ${#targets[@]} = 0 ] && { echo "fuzz_campaign: every target has $GOAL executions"; exit 0; }
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+one() {  # target
+    local t=$1 w=$WORK/$1 exe=$FUZZ_BUILD/test/fuzz/$1 dict=() d rc log execs secs cov crashes=0 start
+    rm -rf "$w"
+    mkdir -p "$w/corpus" "$w/art"
+    for d in "test/fuzz/$t.dict" test/fuzz/*.dict; do [ -f "$d" ] && { dict=("-dict=$d"); break; }; done
+    log=$w/log
+    start=$(date +%s)
+    "$exe" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$w/art/" "${dict[@]}" "$w/corpus" "test/fuzz/corpus/$t" > "$log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    if [ -z "$execs" ]; then   # a crash: the last status line's count
+        execs=$(grep -o '^#[0-9]*' "$log" | tail -n 1 | tr -d '#')
+    fi
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
+    if [ "$rc" != 0 ]; then
+        crashes=1
+        mkdir -p "test/fuzz/corpus/$t/crashers"
+        for c in "$w"/art/*; do [ -f "$c" ] && cp "$c" "test/fuzz/corpus/$t/crashers/"; done
+        echo "fuzz_campaign: $t stopped (exit $rc): $(grep -m 1 -E 'ERROR:|invariant broken|runtime error' "$log")" >&2
+    fi
+    mkdir -p "test/fuzz/corpus/$t/found"
+    "$exe" -merge=1 -timeout=10 -rss_limit_mb=2048 "test/fuzz/corpus/$t/found" "$w/corpus" > "$w/merge.log" 2>&1 ||
+        echo "fuzz_campaign: $t: merging its corpus failed (see $w/merge.log)" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$secs" \
+        "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "${cov:-0}" "$crashes" "$commit" >> "$LEDGER"
+    echo "fuzz_campaign: $t: ${execs:-0} executions in ${secs}s, $(total "$t") in all"
+}
+
+mkdir -p "$WORK"
+running=0
+for t in "${targets[@]}"; do
+    [ -x "$FUZZ_BUILD/test/fuzz/$t" ] || { echo "fuzz_campaign: no target $t" >&2; continue; }
+    one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
