@@ -104,9 +104,12 @@ struct Reply {
 // the others, and succeeds with no object when the reply has none, which
 // linkLabel and Socket::linkByIndex do not expect. See the report.)
 // Whether the route message at `p` (`len` bytes) has every RTA_VIA, at the
-// top and in each RTA_MULTIPATH next hop, holding at least its family, as
-// the kernel always sends it (libnl's rtnl_route_parse copies
-// nla_len - 2 bytes of it: a shorter one is a negative size).
+// top and in each RTA_MULTIPATH next hop, holding at least its family, and
+// every next hop's length covering its header and within the attribute, as
+// the kernel always sends them (libnl's rtnl_route_parse copies
+// nla_len - 2 bytes of a via: a shorter one is a negative size; and a next
+// hop of length 0 never advances its loop, which allocates next hops until
+// memory runs out).
 bool viasWhole(const char* p, size_t len) {
     auto attrsOk = [](const char* a, size_t n, auto& self, int depth) -> bool {
         while (n >= sizeof(nlattr)) {
@@ -122,7 +125,7 @@ bool viasWhole(const char* p, size_t len) {
                 while (left >= sizeof(rtnexthop)) {
                     rtnexthop r;
                     std::memcpy(&r, nh, sizeof r);
-                    if (r.rtnh_len < sizeof r || r.rtnh_len > left) break;
+                    if (r.rtnh_len < sizeof r || r.rtnh_len > left) return false;
                     if (!self(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), self, 1)) return false;
                     size_t step = std::min<size_t>(RTNH_ALIGN(r.rtnh_len), left);
                     nh += step;
