@@ -89,11 +89,21 @@ bool parseEntry(std::string_view text, Owner& o, std::vector<IP>& ips) {
     return true;
 }
 
+bool sameTime(const struct timespec& a, const struct timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+bool later(const struct timespec& a, const struct timespec& b) {
+    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+}  // namespace
+
 // Fixed width, so that rewriting it in place never needs a truncate. The
 // directory's size is recorded besides its mtime: where the size follows the
 // entries (tmpfs, btrfs), an entry added or removed within the same time
 // stamp still shows.
-std::string stateText(const struct stat& st) {
+std::string LeaseIndex::stateText(const struct stat& st) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "%.*s%020llu %020llu %020lld %09ld %020lld\n",
                   static_cast<int>(kStateMagic.size()), kStateMagic.data(),
@@ -103,8 +113,7 @@ std::string stateText(const struct stat& st) {
     return buf;
 }
 
-// Whether the state file `text` records the dir as `st` shows it.
-bool stateMatches(std::string_view s, const struct stat& st) {
+bool LeaseIndex::stateMatches(std::string_view s, const struct stat& st) {
     if (s.substr(0, kStateMagic.size()) != kStateMagic) return false;
     s.remove_prefix(kStateMagic.size());
     unsigned long long v[5];
@@ -120,16 +129,6 @@ bool stateMatches(std::string_view s, const struct stat& st) {
            v[3] == static_cast<unsigned long long>(st.st_mtim.tv_nsec) &&
            v[4] == static_cast<unsigned long long>(st.st_size);
 }
-
-bool sameTime(const struct timespec& a, const struct timespec& b) {
-    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-bool later(const struct timespec& a, const struct timespec& b) {
-    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
-}
-
-}  // namespace
 
 LeaseIndex::Use LeaseIndex::fromEnvironment() {
     if (const char* v = std::getenv(kEnv))

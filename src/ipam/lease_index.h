@@ -4,7 +4,7 @@
 //   <id>@<ifname>   "cnibox-index 1 <id> <ifname>\n" then that attachment's
 //                   addresses, one a line ("<id>@" and no ifname field for
 //                   old id-only leases; "~<hash>" when the name would be too long)
-//   state           "cnibox-index-state 1 <dev> <ino> <mtime s> <mtime ns>\n"
+//   state           "cnibox-index-state 2 <dev> <ino> <mtime s> <mtime ns> <size>\n"
 //                   (fixed-width, zero-padded numbers): the network dir as it
 //                   was after our last change
 //
@@ -26,6 +26,7 @@
 
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cni/error.h"
@@ -45,6 +46,10 @@ public:
     static constexpr const char* kEnv = "CNIBOX_HOSTLOCAL_INDEX";
     // Off when kEnv is "0", "off", "false" or "no" (any case), else On.
     static Use fromEnvironment();
+    // The state file's text for the network dir as `st` shows it, and
+    // whether a state file's `text` records the dir as `st` shows it.
+    static std::string stateText(const struct stat& st);
+    static bool stateMatches(std::string_view text, const struct stat& st);
 
     // Opens the index of the network dir `dirfd` (locked; `dir` names it in
     // errors) without creating it, and trusts it when its state file

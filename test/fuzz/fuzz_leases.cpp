@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
@@ -75,38 +74,6 @@ bool plain(std::string_view n) {
            n.find('\0') == std::string_view::npos && n.size() < 250;
 }
 
-// The index's state file for `st`, as lease_index.cpp writes it.
-std::string stateText(const struct stat& st) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "cnibox-index-state 2 %020llu %020llu %020lld %09ld %020lld\n",
-                  static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
-                  static_cast<long long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec),
-                  static_cast<long long>(st.st_size));
-    return buf;
-}
-
-// Whether a state file holding `text` would make the index trusted for the
-// dir as `st` shows it (lease_index.cpp's stateMatches): the magic, then
-// dev, inode, mtime s and ns, and size, each ended by a space or newline.
-bool stateMatches(std::string_view text, const struct stat& st) {
-    constexpr std::string_view kMagic = "cnibox-index-state 2 ";
-    if (text.substr(0, kMagic.size()) != kMagic) return false;
-    text.remove_prefix(kMagic.size());
-    const unsigned long long want[5] = {
-        static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
-        static_cast<unsigned long long>(st.st_mtim.tv_sec), static_cast<unsigned long long>(st.st_mtim.tv_nsec),
-        static_cast<unsigned long long>(st.st_size)};
-    for (unsigned long long w : want) {
-        unsigned long long v = 0;
-        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc() || v != w) return false;
-        text.remove_prefix(static_cast<size_t>(p - text.data()));
-        if (text.empty() || (text[0] != ' ' && text[0] != '\n')) return false;
-        text.remove_prefix(1);
-    }
-    return true;
-}
-
 using Answers = std::map<Owner, std::vector<IP>>;
 
 Answers ask(LeaseStore& s, const std::set<Owner>& owners) {
@@ -162,14 +129,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     struct stat st;
     check(stat(d.sub("net").c_str(), &st) == 0);
     if (forced) {
-        check(d.write("net/.cnibox/state", stateText(st)));
+        check(d.write("net/.cnibox/state", LeaseIndex::stateText(st)));
     } else {
         // An input's own state file that matches the dir as it is now is as
         // good as "state!": the fuzzer learns dev, inode and mtime from the
         // comparisons, and the inode and a coarse mtime can repeat from one
         // input to the next. (No real writer but the index puts one there.)
         for (const File& f : files)
-            if (f.name == ".cnibox/state" && stateMatches(f.content, st)) forced = true;
+            if (f.name == ".cnibox/state" && LeaseIndex::stateMatches(f.content, st)) forced = true;
     }
 
     std::vector<ipam::Lease> listed;
