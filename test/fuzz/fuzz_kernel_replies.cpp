@@ -103,44 +103,44 @@ struct Reply {
 // libnl's rtnl_link_get_kernel keeps the last of several objects, leaking
 // the others, and succeeds with no object when the reply has none, which
 // linkLabel and Socket::linkByIndex do not expect. See the report.)
-// Whether the route message at `p` (`len` bytes) has every RTA_VIA, at the
-// top and in each RTA_MULTIPATH next hop, holding at least its family, and
-// every next hop's length covering its header and within the attribute, as
-// the kernel always sends them (libnl's rtnl_route_parse copies
-// nla_len - 2 bytes of a via: a shorter one is a negative size; and a next
-// hop of length 0 never advances its loop, which allocates next hops until
-// memory runs out).
-bool viasWhole(const char* p, size_t len) {
-    auto attrsOk = [](const char* a, size_t n, auto& self, int depth) -> bool {
-        while (n >= sizeof(nlattr)) {
-            nlattr h;
-            std::memcpy(&h, a, sizeof h);
-            if (h.nla_len < sizeof h || h.nla_len > n) return true;  // libnl stops here too
-            size_t body = h.nla_len - NLA_HDRLEN;
-            uint16_t t = h.nla_type & NLA_TYPE_MASK;
-            if (t == RTA_VIA && body < 2) return false;
-            if (t == RTA_MULTIPATH && depth == 0) {
-                const char* nh = a + NLA_HDRLEN;
-                size_t left = body;
-                while (left >= sizeof(rtnexthop)) {
-                    rtnexthop r;
-                    std::memcpy(&r, nh, sizeof r);
-                    if (r.rtnh_len < sizeof r || r.rtnh_len > left) return false;
-                    if (!self(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), self, 1)) return false;
-                    size_t step = std::min<size_t>(RTNH_ALIGN(r.rtnh_len), left);
-                    nh += step;
-                    left -= step;
-                }
+// Whether the route attributes at `a` (`n` bytes) are as the kernel always
+// sends them: every RTA_VIA holds at least its family (libnl's
+// rtnl_route_parse copies nla_len - 2 bytes of it: a shorter one is a
+// negative size), and every RTA_MULTIPATH next hop's length covers its
+// header and stays within the attribute (one of length 0 never advances
+// libnl's loop, which allocates next hops until memory runs out); the next
+// hops' own attributes likewise, but for RTA_MULTIPATH.
+bool routeAttrsOk(const char* a, size_t n, bool inNextHop) {
+    while (n >= sizeof(nlattr)) {
+        nlattr h;
+        std::memcpy(&h, a, sizeof h);
+        if (h.nla_len < sizeof h || h.nla_len > n) return true;  // libnl stops here too
+        size_t body = h.nla_len - NLA_HDRLEN;
+        uint16_t t = h.nla_type & NLA_TYPE_MASK;
+        if (t == RTA_VIA && body < 2) return false;
+        if (t == RTA_MULTIPATH && !inNextHop) {
+            const char* nh = a + NLA_HDRLEN;
+            for (size_t left = body; left >= sizeof(rtnexthop);) {
+                rtnexthop r;
+                std::memcpy(&r, nh, sizeof r);
+                if (r.rtnh_len < sizeof r || r.rtnh_len > left) return false;
+                if (!routeAttrsOk(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), true)) return false;
+                size_t step = std::min<size_t>(RTNH_ALIGN(r.rtnh_len), left);
+                nh += step;
+                left -= step;
             }
-            size_t step = std::min<size_t>(NLA_ALIGN(h.nla_len), n);
-            a += step;
-            n -= step;
         }
-        return true;
-    };
+        size_t step = std::min<size_t>(NLA_ALIGN(h.nla_len), n);
+        a += step;
+        n -= step;
+    }
+    return true;
+}
+
+// The route message at `p` (`len` bytes): its attributes as above.
+bool routeAsKernelSends(const char* p, size_t len) {
     size_t head = NLMSG_SPACE(sizeof(rtmsg));
-    if (len <= head) return true;
-    return attrsOk(p + head, len - head, attrsOk, 0);
+    return len <= head || routeAttrsOk(p + head, len - head, false);
 }
 
 std::string replyFor(const std::string& in, uint16_t type, uint16_t flags) {
@@ -157,7 +157,7 @@ std::string replyFor(const std::string& in, uint16_t type, uint16_t flags) {
         if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= NLMSG_HDRLEN + sizeof err)
             std::memcpy(&err, in.data() + off + NLMSG_HDRLEN, sizeof err);
         if (err > 0 || err < -4095 ||  // the kernel's errors are -errno (MAX_ERRNO 4095)
-            (h.nlmsg_type == RTM_NEWROUTE && !viasWhole(in.data() + off, h.nlmsg_len))) {
+            (h.nlmsg_type == RTM_NEWROUTE && !routeAsKernelSends(in.data() + off, h.nlmsg_len))) {
             off += step;
             continue;
         }
