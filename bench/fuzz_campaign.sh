@@ -6,7 +6,8 @@
 #
 #   bench/fuzz_campaign.sh [-t SECONDS] [-j JOBS] [TARGET...]
 #
-#   -t SECONDS  how long each target runs this time (default 600)
+#   -t SECONDS  how long each target runs at most this time (default 600);
+#               a target stops sooner when it reaches the goal
 #   -j JOBS     targets run side by side (default: the CPUs)
 #   TARGET      fuzz_* names (default: every target short of the goal,
 #               fewest executions first)
@@ -63,13 +64,15 @@ fi
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 one() {  # target
-    local t=$1 w=$WORK/$1 exe=$FUZZ_BUILD/test/fuzz/$1 dict=() d rc log execs secs cov crashes=0 start
+    local t=$1 w=$WORK/$1 exe=$FUZZ_BUILD/test/fuzz/$1 dict=() d rc log execs secs cov crashes=0 start left
     rm -rf "$w"
     mkdir -p "$w/corpus" "$w/art"
     for d in "test/fuzz/$t.dict" test/fuzz/*.dict; do [ -f "$d" ] && { dict=("-dict=$d"); break; }; done
     log=$w/log
+    left=$(( GOAL - $(total "$t") ))
+    [ "$left" -gt 0 ] || left=$GOAL
     start=$(date +%s)
-    "$exe" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$exe" -max_total_time="$SECS" -runs="$left" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$w/art/" "${dict[@]}" "$w/corpus" "test/fuzz/corpus/$t" > "$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
@@ -78,7 +81,9 @@ one() {  # target
         execs=$(grep -o '^#[0-9]*' "$log" | tail -n 1 | tr -d '#')
     fi
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | sed 's/cov: //')
-    if [ "$rc" != 0 ]; then
+    if [ "$rc" = 72 ]; then   # libFuzzer's exit on SIGINT or SIGTERM: stopped, not a crash
+        echo "fuzz_campaign: $t interrupted" >&2
+    elif [ "$rc" != 0 ]; then
         crashes=1
         mkdir -p "test/fuzz/corpus/$t/crashers"
         for c in "$w"/art/*; do [ -f "$c" ] && cp "$c" "test/fuzz/corpus/$t/crashers/"; done

@@ -62,12 +62,15 @@ inline void roundTrip(const cni::Result& r) {
     }
 }
 
-// A directory of the process's own under /tmp/fuzzwork-<name>-<pid>-XXXXXX,
-// made once and emptied between inputs. Nothing is ever fsync'd.
+// A directory of the process's own, fuzzwork-<name>-<pid>-XXXXXX under
+// /dev/shm (tmpfs: an input's files never reach a disk) or /tmp where there
+// is no /dev/shm, made once and emptied between inputs.
 class TempDir {
 public:
     explicit TempDir(const char* name) {
-        std::string t = std::string("/tmp/fuzzwork-") + name + "-" + std::to_string(getpid()) + "-XXXXXX";
+        struct stat shm;
+        const char* base = stat("/dev/shm", &shm) == 0 && S_ISDIR(shm.st_mode) ? "/dev/shm" : "/tmp";
+        std::string t = std::string(base) + "/fuzzwork-" + name + "-" + std::to_string(getpid()) + "-XXXXXX";
         if (!mkdtemp(t.data())) std::abort();
         path_ = t;
     }
