@@ -775,6 +775,7 @@ void Daemon::startAcquire(uint64_t id, const std::string& key, const AttachReque
     }
     rec.netnsDev = sock.netnsDev();
     rec.netnsIno = sock.netnsIno();
+    rec.hostDevice = sock.hostDevice();
     rec.clientMac = sock.mac().str();
     Entry& e = entries_[key];
     e.rec = std::move(rec);
@@ -1159,12 +1160,25 @@ void Daemon::release(Entry& e) {
 }
 
 void Daemon::releaseFromHost(const LeaseRecord& r, const std::string& why) {
-    // Best effort from the daemon's own namespace: a UDP datagram from port
-    // 68 to the server, which a host with an address on the server's LAN
-    // (or a route to it) delivers.
+    // Best effort from the daemon's own namespace. First as the container
+    // would have sent it, a frame out of the device its frames left by (a
+    // macvlan's lower device, a veth's bridge), which needs no address or
+    // route here; then a UDP datagram from port 68 to the server, which a
+    // host with an address on the server's LAN (or a route to it) delivers.
     Exchange::Held h = heldOf(r);
     util::Mac mac;
     if (auto m = util::Mac::parse(r.clientMac)) mac = *m;
+    std::string viaDevice;
+    if (!r.hostDevice.empty()) {
+        RawSocket sock;
+        Error err = RawSocket::openOnHost(r.hostDevice, sock);
+        if (!err) err = sendRelease(sock, paramsFor(r, mac), h, loop_.now());
+        if (!err) {
+            log(r, "released the lease of " + r.address + " through " + r.hostDevice + " (" + why + ")");
+            return;
+        }
+        viaDevice = err.text() + "; ";
+    }
     Exchange ex(paramsFor(r, mac));
     ex.start(Exchange::Kind::Release, loop_.now(), h);
     std::vector<Exchange::Send> sends = ex.takeSends();
@@ -1197,7 +1211,7 @@ void Daemon::releaseFromHost(const LeaseRecord& r, const std::string& why) {
     if (failed.empty())
         log(r, "released the lease of " + r.address + " from the daemon's namespace (" + why + ")");
     else
-        log(r, "could not release the lease of " + r.address + " (" + why + "): " + failed);
+        log(r, "could not release the lease of " + r.address + " (" + why + "): " + viaDevice + failed);
 }
 
 void Daemon::endGone(const LeaseRecord& r, const std::string& why) {

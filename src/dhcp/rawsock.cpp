@@ -46,9 +46,36 @@ std::string lookup(const std::string& ifname, const std::string& netnsPath) {
     return "error looking up \"" + ifname + "\" in netns \"" + netnsPath + "\"";
 }
 
+// The index, in `here`, of the device that `link` (in another namespace,
+// looked up through `inside`, a socket there) is the upper end of: a
+// macvlan's lower device, a veth's peer. 0 when that is not in `here`.
+int lowerIndexIn(const nl::LinkInfo& link, nl::Socket& inside, const nl::Netns& here) {
+    int id = -1;
+    if (link.linkNetnsId < 0 || link.peerIndex <= 0 || inside.netnsIdOf(here, id) || id != link.linkNetnsId)
+        return 0;
+    return link.peerIndex;
+}
+
+// The device, in the caller's namespace, that frames from the upper end of
+// `lowerIndex` leave by: the lower device itself, or for a veth (`veth`:
+// the container's end is one) the bridge its peer is a port of, since the
+// peer goes with the container. "" for none.
+std::string hostDeviceOf(int lowerIndex, bool veth) {
+    nl::Socket nls;
+    nl::LinkInfo lower;
+    bool found = false;
+    if (!lowerIndex || nl::Socket::open(nls) || nls.linkByIndex(lowerIndex, lower, found) || !found) return "";
+    if (!veth) return lower.name;
+    if (!lower.master || nls.linkByIndex(lower.master, lower, found) || !found) return "";
+    return lower.name;
+}
+
 }  // namespace
 
-std::string RawSocket::where() const { return "on " + ifname_ + " in netns \"" + netnsPath_ + "\""; }
+std::string RawSocket::where() const {
+    if (netnsPath_.empty()) return "on " + ifname_ + " in the daemon's own netns";
+    return "on " + ifname_ + " in netns \"" + netnsPath_ + "\"";
+}
 
 Error RawSocket::open(const std::string& netnsPath, const std::string& ifname, RawSocket& out) {
     RawSocket s;
@@ -63,9 +90,12 @@ Error RawSocket::open(const std::string& netnsPath, const std::string& ifname, R
     s.nsDev_ = st.st_dev;
     s.nsIno_ = st.st_ino;
 
+    nl::Netns here;
+    (void)nl::Netns::current(here);   // without it, no host device: nothing else needs it
     nl::Socket nls;
     nl::LinkInfo link;
     bool found = false;
+    int lowerIndex = 0;
     {
         nl::NetnsGuard guard(ns);
         if (guard.error()) return guard.error().wrap("DHCP on " + ifname);
@@ -76,8 +106,10 @@ Error RawSocket::open(const std::string& netnsPath, const std::string& ifname, R
         s.fd_.reset(fd);
         if (auto e = nl::Socket::open(nls)) return std::move(e).wrap("open netlink socket " + s.where());
         if (auto e = nls.linkByName(ifname, link, found)) return std::move(e).wrap(lookup(ifname, netnsPath));
+        if (found && here.valid()) lowerIndex = lowerIndexIn(link, nls, here);
     }
     if (!found) return Error(util::kInternal, lookup(ifname, netnsPath) + ": Link not found");
+    s.hostDevice_ = hostDeviceOf(lowerIndex, link.kind == "veth");
     s.ifindex_ = link.index;
     auto mac = util::Mac::parse(link.mac);
     if (!mac || *mac == util::Mac{})
@@ -109,6 +141,25 @@ Error RawSocket::open(const std::string& netnsPath, const std::string& ifname, R
     sll.sll_ifindex = link.index;
     if (bind(s.fd(), reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0)
         return Error::sys(util::kInternal, "bind DHCP packet socket " + s.where(), errno);
+    out = std::move(s);
+    return {};
+}
+
+Error RawSocket::openOnHost(const std::string& ifname, RawSocket& out) {
+    RawSocket s;
+    s.ifname_ = ifname;
+    nl::Socket nls;
+    nl::LinkInfo link;
+    bool found = false;
+    if (auto e = nl::Socket::open(nls)) return std::move(e).wrap("open netlink socket " + s.where());
+    if (auto e = nls.linkByName(ifname, link, found)) return std::move(e).wrap("look up link " + s.where());
+    if (!found) return Error(util::kInternal, "look up link " + s.where() + ": Link not found");
+    // Protocol 0: the socket receives nothing; it only sends.
+    int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error::sys(util::kInternal, "open DHCP packet socket " + s.where(), errno);
+    s.fd_.reset(fd);
+    s.ifindex_ = link.index;
+    if (auto mac = util::Mac::parse(link.mac)) s.mac_ = *mac;
     out = std::move(s);
     return {};
 }

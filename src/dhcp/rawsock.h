@@ -51,6 +51,10 @@ public:
     // opened is code 8, a missing interface code 999 with upstream's
     // wording ("error looking up \"eth0\" in netns \"/x\": Link not found").
     static Error open(const std::string& netnsPath, const std::string& ifname, RawSocket& out);
+    // A socket that only sends, on `ifname` in the caller's own namespace:
+    // the device a killed container's frames left by (hostDevice()). The
+    // link is used as it is (never brought up); no filter, nothing queued.
+    static Error openOnHost(const std::string& ifname, RawSocket& out);
 
     int fd() const { return fd_.get(); }
     bool valid() const { return fd_.valid(); }
@@ -61,6 +65,12 @@ public:
     const util::Mac& mac() const { return mac_; }
     // The link was down and open() set it up.
     bool broughtUp() const { return broughtUp_; }
+    // The device in the caller's namespace that the interface's frames
+    // leave by: a macvlan's or ipvlan's lower device, a veth peer's bridge;
+    // "" when there is none here (the other end in a third namespace, a
+    // veth peer on no bridge, which goes with the container). A RELEASE
+    // sent there reaches the server after the container's namespace is gone.
+    const std::string& hostDevice() const { return hostDevice_; }
     // The namespace's identity (stat of its nsfs inode).
     dev_t netnsDev() const { return nsDev_; }
     ino_t netnsIno() const { return nsIno_; }
@@ -91,6 +101,7 @@ private:
     int ifindex_ = 0;
     std::string ifname_;
     std::string netnsPath_;
+    std::string hostDevice_;
     util::Mac mac_;
     bool broughtUp_ = false;
     dev_t nsDev_ = 0;

@@ -104,6 +104,7 @@ Block recordBlock(const LeaseRecord& r) {
     b.add("server-id", r.serverID);
     b.add("server-mac", r.serverMac);
     if (!r.clientMac.empty()) b.add("client-mac", r.clientMac);
+    if (!r.hostDevice.empty()) b.add("host-device", r.hostDevice);
     b.add("address", r.address);
     b.add("lease-seconds", std::to_string(r.leaseSeconds));
     b.add("t1", std::to_string(r.t1Seconds));
@@ -143,6 +144,7 @@ Error parseRecord(const Block& b, LeaseRecord& out) {
     if (auto e = text("server-id", out.serverID, false)) return e;
     if (auto e = text("server-mac", out.serverMac, false)) return e;
     if (auto e = text("client-mac", out.clientMac, false)) return e;
+    if (auto e = text("host-device", out.hostDevice, false)) return e;
     if (const std::string* v = b.get("client-id"); v && !fromHex(*v, out.clientID))
         return bad("client-id", "not lower-case hex");
     if (auto e = number("netns-dev", out.netnsDev)) return e;

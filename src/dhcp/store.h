@@ -34,6 +34,7 @@ struct LeaseRecord {
     std::string clientMac;                     // the interface's MAC (chaddr); empty in older records
     std::string netns;                         // the netns path the plugin gave
     uint64_t netnsDev = 0, netnsIno = 0;       // which namespace that was
+    std::string hostDevice;                    // RawSocket::hostDevice() at acquire; "" none
     // The lease.
     std::string serverID;                      // IPv4 text
     std::string serverMac;                     // "aa:bb:cc:dd:ee:ff"

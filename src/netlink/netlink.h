@@ -200,6 +200,9 @@ public:
     // A kernel without the driver answers "Unknown device type" instead
     // (after trying to load the module, as a real creation would).
     Error vrfSupported(bool& supported);
+    // The id this socket's namespace knows `other` by (what IFLA_LINK_NETNSID
+    // says of a link whose other end lives there); -1 when it has none.
+    Error netnsIdOf(const Netns& other, int& id);
     // Creates a bridge (EEXIST is not an error when it is a bridge already).
     Error addBridge(std::string_view name, int mtu, bool& created);
     Error deleteLink(int index);

@@ -13,6 +13,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <linux/net_namespace.h>
+#include <linux/rtnetlink.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
 #include "netlink/internal.h"
 #include "util/fs.h"
 
@@ -91,6 +97,41 @@ bool Netns::sameAs(const Netns& o) const {
     struct stat a, b;
     if (fd_ < 0 || o.fd_ < 0 || fstat(fd_, &a) < 0 || fstat(o.fd_, &b) < 0) return false;
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+namespace {
+int onNsid(nl_msg* msg, void* p) {
+    nlattr* tb[NETNSA_MAX + 1];
+    nla_policy policy[NETNSA_MAX + 1] = {};
+    policy[NETNSA_NSID].type = NLA_S32;
+    if (nlmsg_hdr(msg)->nlmsg_type == RTM_NEWNSID &&
+        nlmsg_parse(nlmsg_hdr(msg), sizeof(rtgenmsg), tb, NETNSA_MAX, policy) == 0 && tb[NETNSA_NSID])
+        *static_cast<int*>(p) = nla_get_s32(tb[NETNSA_NSID]);
+    return NL_OK;
+}
+}  // namespace
+
+Error Socket::netnsIdOf(const Netns& other, int& id) {
+    id = -1;
+    detail::MsgPtr m(nlmsg_alloc_simple(RTM_GETNSID, 0));
+    rtgenmsg g{};
+    g.rtgen_family = AF_UNSPEC;
+    if (!m || nlmsg_append(m.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
+        nla_put_u32(m.get(), NETNSA_FD, uint32_t(other.fd())) < 0)
+        return detail::sysFail(ENOMEM, "build a netlink message");
+    nl_cb* own = nl_socket_get_cb(sk_);   // takes a reference
+    nl_cb* cb = nl_cb_clone(own);
+    nl_cb_put(own);
+    if (!cb) return detail::sysFail(ENOMEM, "build a netlink callback");
+    int got = -1;
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, onNsid, &got);
+    int r = nl_send_auto(sk_, m.get());
+    if (r >= 0) r = nl_recvmsgs(sk_, cb);
+    nl_cb_put(cb);
+    if (r >= 0) r = nl_wait_for_ack(sk_);   // the reply is followed by the ACK
+    if (r < 0) return detail::fail(r, "look up the id of netns \"" + other.path() + "\"");
+    id = got < 0 ? -1 : got;
+    return {};
 }
 
 NetnsGuard::NetnsGuard(const Netns& ns) {

@@ -344,6 +344,8 @@ def spec_macvlan_dhcp(scratch, make_ns, host):
             with open(os.path.join(d.state, f), errors="replace") as fh:
                 if cid in f or cid in fh.read():
                     records.append(f"daemon record {f}")
+        if held:   # why the daemon did not give it back
+            held.append("daemon log's tail: " + d.logtext()[-1500:])
         return held + records
 
     def cleanup():

@@ -7,7 +7,8 @@
 //      nl::tc::filters (the u32 selector read in place, the TCA_U32_ACT
 //      list of mirred actions), deleteQdisc's EINVAL re-check, the error
 //      callback's extended-ack walk (common.cpp onError) on an ack, and the
-//      libnl-parsed dumps of Socket (links, addrs, routes, rules, routeGet)
+//      libnl-parsed dumps of Socket (links, addrs, routes, rules, routeGet),
+//      and netnsIdOf's RTM_NEWNSID (netns.cpp onNsid)
 //   1  a TCA_OPTIONS attribute: tc.cpp's parseTbf and parseActions directly
 //   2  an ipt_entry, 3 an ip6t_entry, as libiptc hands them over from the
 //      kernel (checked as the kernel's xt_check_entry_offsets does first):
@@ -259,6 +260,13 @@ void rtnetlink(const uint8_t* p, size_t n) {
     (void)sk.routeGet(*util::IP::parse("10.0.0.1"), oif);
     std::vector<nl::Socket::RuleInfo> rules;
     (void)sk.rules(0, rules);
+    static const nl::Netns here = [] {
+        nl::Netns ns;
+        if (nl::Netns::current(ns)) std::abort();
+        return ns;
+    }();
+    int nsid = 0;
+    if (!sk.netnsIdOf(here, nsid)) check(nsid >= -1);
     g_reply.bytes.clear();
 }
 

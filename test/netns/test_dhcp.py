@@ -98,10 +98,8 @@ def test_add_again_reuses_the_lease(lan, daemon, make_ns):
 
 
 def test_bridge_port_del_releases_before_the_link_goes(lan, daemon, make_ns):
-    lan.host.sh("ip link add brlan type bridge && ip link set lan0 master brlan && ip link set brlan up")
+    c = bridge_conf(lan, daemon.sock)
     ctr = make_ns()
-    c = {"cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": "brlan",
-         "ipam": {"type": "dhcp", "daemonSocketPath": daemon.sock}}
     r = run("ADD", lan, ctr, c)
     assert r.ok, (r, daemon.logtext())
     ctr.sh(f"ping -c1 -W2 {lan.server_ip}")
@@ -109,6 +107,50 @@ def test_bridge_port_del_releases_before_the_link_goes(lan, daemon, make_ns):
     r = run("DEL", lan, ctr, c)
     assert r.ok, r
     assert wait_gone(lan, client_id("ctr1")), lan.leases()
+
+
+def bridge_conf(lan, sock):
+    lan.host.sh("ip link add brlan type bridge && ip link set lan0 master brlan && ip link set brlan up")
+    return {"cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": "brlan",
+            "ipam": {"type": "dhcp", "daemonSocketPath": sock}}
+
+
+@pytest.mark.parametrize("plugin,dev", [("macvlan", "lan0"), ("bridge", "brlan")])
+def test_namespace_gone_before_del_releases_through_the_host_device(lan, daemon, make_ns, plugin, dev):
+    # The runtime removed the container's namespace before its DEL (as after
+    # a crash), and the container's link went with it; the host has no
+    # address on the LAN. The daemon sends the RELEASE out of the host's
+    # device that the container's frames left by: the macvlan's lower
+    # device, or the bridge its veth peer was a port of.
+    c = macvlan_conf(daemon.sock) if plugin == "macvlan" else bridge_conf(lan, daemon.sock)
+    ctr = make_ns()
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, (r, daemon.logtext())
+    addr = r.json["ips"][0]["address"]
+    assert any(l[2] == client_id("ctr1") for l in lan.leases())
+    assert lan.host.sh("ip -4 -o addr show scope global").stdout == ""
+    ctr.delete()
+    assert run("DEL", lan, ctr, c).ok
+    assert wait_gone(lan, client_id("ctr1")), (lan.leases(), daemon.logtext()[-2000:])
+    assert f"ctr1/lan/eth0 released the lease of {addr} through {dev} (" in daemon.logtext(), daemon.logtext()
+    assert os.listdir(daemon.state) == []
+
+
+def test_host_device_gone_too_release_goes_by_route(lan, daemon, make_ns):
+    # The device the lease was taken through is gone as well (renamed here):
+    # the RELEASE goes as a UDP datagram from the daemon's namespace, routed
+    # by the address it has on the LAN.
+    c = macvlan_conf(daemon.sock)
+    ctr = make_ns()
+    r = run("ADD", lan, ctr, c)
+    assert r.ok, (r, daemon.logtext())
+    addr = r.json["ips"][0]["address"]
+    ctr.delete()
+    lan.host.sh("ip link set lan0 down && ip link set lan0 name lan9 && ip link set lan9 up && "
+                "ip addr add 10.77.0.2/24 dev lan9")
+    assert run("DEL", lan, ctr, c).ok
+    assert wait_gone(lan, client_id("ctr1")), (lan.leases(), daemon.logtext()[-2000:])
+    assert f"released the lease of {addr} from the daemon's namespace" in daemon.logtext(), daemon.logtext()
 
 
 def test_daemon_restart_keeps_the_lease_and_del_releases(lan, daemon, make_ns):
@@ -259,11 +301,10 @@ def test_nak_on_renewal_takes_the_address_away(fast, make_ns):
 
 def test_container_gone_without_del_ends_its_lease_only(fast, make_ns):
     # One container's namespace is deleted, another's link, without a DEL:
-    # at renewal time the daemon gives their leases back to the server (from
-    # its own namespace, which has an address on the LAN here) and holds
+    # at renewal time the daemon gives their leases back to the server (out
+    # of lan0, the macvlans' lower device, from its own namespace) and holds
     # nothing of the deleted namespace; the third container's lease renews.
     lan, d = fast
-    lan.host.sh("ip addr add 10.77.0.2/24 dev lan0")
     c = macvlan_conf(d.sock)
     ctrs = [make_ns() for _ in range(3)]
     for i, ctr in enumerate(ctrs):
@@ -291,7 +332,6 @@ def test_daemon_sigkilled_with_100_leases_resumes_or_releases_each(fast, make_ns
     server's lease file holds the 90 once each, at their addresses; DEL
     releases the rest and leaves no record."""
     lan, d = fast
-    lan.host.sh("ip addr add 10.77.0.2/24 dev lan0")   # the daemon's own releases go from here
     c = macvlan_conf(d.sock)
     n = 100
     ctrs = [make_ns() for _ in range(n)]

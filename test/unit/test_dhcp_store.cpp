@@ -30,6 +30,8 @@ LeaseRecord sample(std::string network = "net1", std::string id = "c1", std::str
     r.netnsIno = 4026532281ull;
     r.serverID = "10.0.0.1";
     r.serverMac = "aa:bb:cc:dd:ee:ff";
+    r.clientMac = "02:00:00:00:00:05";
+    r.hostDevice = "lan0";
     r.address = "10.0.0.5/24";
     r.leaseSeconds = 3600;
     r.t1Seconds = 1800;
