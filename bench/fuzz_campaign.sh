@@ -27,6 +27,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+# shellcheck source=test/fuzz/lib.sh
+. test/fuzz/lib.sh
 
 SECS=600 JOBS=$(nproc) targets=()
 while [ $# -gt 0 ]; do
@@ -44,12 +46,8 @@ WORK=${WORK:-/tmp/cnibox-fuzz-campaign}
 LEDGER=test/fuzz/campaign.tsv
 [ -f "$LEDGER" ] || printf 'date\ttarget\texecutions\tseconds\texec_per_s\tcov\tcrashes\tcommit\n' > "$LEDGER"
 
-if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
-    CC=clang CXX=clang++ meson setup "$FUZZ_BUILD" -Dfuzz=true -Dtests=false -Db_lundef=false || exit 1
-fi
-all=$(cd test/fuzz && for f in fuzz_*.cpp; do echo "${f%.cpp}"; done)
-# shellcheck disable=SC2086  # a list of target names
-meson compile -C "$FUZZ_BUILD" $all >/dev/null || { echo "fuzz_campaign: build failed" >&2; exit 1; }
+fuzz_build "$FUZZ_BUILD" >/dev/null || { echo "fuzz_campaign: build failed" >&2; exit 1; }
+all=$(fuzz_targets)
 
 total() {  # target -> its executions so far
     awk -F'\t' -v t="$1" '$2 == t { n += $3 } END { print n + 0 }' "$LEDGER"
@@ -64,16 +62,16 @@ fi
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 one() {  # target
-    local t=$1 w=$WORK/$1 exe=$FUZZ_BUILD/test/fuzz/$1 dict=() d rc log execs secs cov crashes=0 start left
+    local t=$1 w=$WORK/$1 exe=$FUZZ_BUILD/test/fuzz/$1 rc log execs secs cov crashes=0 start left c
     rm -rf "$w"
     mkdir -p "$w/corpus" "$w/art"
-    for d in "test/fuzz/$t.dict" test/fuzz/*.dict; do [ -f "$d" ] && { dict=("-dict=$d"); break; }; done
+    fuzz_inputs "$t"
     log=$w/log
     left=$(( GOAL - $(total "$t") ))
     [ "$left" -gt 0 ] || left=$GOAL
     start=$(date +%s)
-    "$exe" -max_total_time="$SECS" -runs="$left" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$w/art/" "${dict[@]}" "$w/corpus" "test/fuzz/corpus/$t" > "$log" 2>&1
+    "$exe" -max_total_time="$SECS" -runs="$left" "${FUZZ_FLAGS[@]}" -artifact_prefix="$w/art/" \
+        "${FUZZ_DICT[@]}" "$w/corpus" "${FUZZ_SEEDS[@]}" > "$log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
@@ -90,7 +88,7 @@ one() {  # target
         echo "fuzz_campaign: $t stopped (exit $rc): $(grep -m 1 -E 'ERROR:|invariant broken|runtime error' "$log")" >&2
     fi
     mkdir -p "test/fuzz/corpus/$t/found"
-    "$exe" -merge=1 -timeout=10 -rss_limit_mb=2048 "test/fuzz/corpus/$t/found" "$w/corpus" > "$w/merge.log" 2>&1 ||
+    "$exe" -merge=1 "${FUZZ_FLAGS[@]}" "test/fuzz/corpus/$t/found" "$w/corpus" > "$w/merge.log" 2>&1 ||
         echo "fuzz_campaign: $t: merging its corpus failed (see $w/merge.log)" >&2
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "${execs:-0}" "$secs" \
         "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "${cov:-0}" "$crashes" "$commit" >> "$LEDGER"
