@@ -106,7 +106,9 @@ Error RawSocket::open(const std::string& netnsPath, const std::string& ifname, R
         s.fd_.reset(fd);
         if (auto e = nl::Socket::open(nls)) return std::move(e).wrap("open netlink socket " + s.where());
         if (auto e = nls.linkByName(ifname, link, found)) return std::move(e).wrap(lookup(ifname, netnsPath));
-        if (found && here.valid()) lowerIndex = lowerIndexIn(link, nls, here);
+        // Not a vlan's: its lower device sends untagged, onto another LAN.
+        bool frames = link.kind == "macvlan" || link.kind == "ipvlan" || link.kind == "veth";
+        if (found && frames && here.valid()) lowerIndex = lowerIndexIn(link, nls, here);
     }
     if (!found) return Error(util::kInternal, lookup(ifname, netnsPath) + ": Link not found");
     s.hostDevice_ = hostDeviceOf(lowerIndex, link.kind == "veth");

@@ -68,7 +68,8 @@ public:
     // The device in the caller's namespace that the interface's frames
     // leave by: a macvlan's or ipvlan's lower device, a veth peer's bridge;
     // "" when there is none here (the other end in a third namespace, a
-    // veth peer on no bridge, which goes with the container). A RELEASE
+    // veth peer on no bridge, which goes with the container; a vlan link,
+    // whose lower device would send the frame untagged). A RELEASE
     // sent there reaches the server after the container's namespace is gone.
     const std::string& hostDevice() const { return hostDevice_; }
     // The namespace's identity (stat of its nsfs inode).
