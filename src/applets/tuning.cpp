@@ -58,7 +58,8 @@ constexpr const char* kHelp =
     "CHECK  the sysctls' values, MAC, MTU, allmulti, TX queue length as configured;\n"
     "       promisc on exactly when configured true.\n"
     "GC     (cnibox extension; upstream's tuning has no GC) removes the backups in\n"
-    "       dataDir of attachments not in cni.dev/valid-attachments.\n"
+    "       dataDir of attachments not in cni.dev/valid-attachments, and such\n"
+    "       attachments' backups cut short (a .json.tmp holding no whole backup).\n"
     "STATUS always ready.\n";
 
 }  // namespace
@@ -466,8 +467,10 @@ Error cmdCheck(const cni::CmdArgs& a) {
 }
 
 // Removes backups of attachments not in cni.dev/valid-attachments: files
-// named <containerID>_<ifname>.json (or a leftover .json.tmp) in dataDir
-// that hold a backup object. Other files are left alone.
+// named <containerID>_<ifname>.json in dataDir that hold a backup object,
+// and <containerID>_<ifname>.json.tmp whether it holds one or not (an ADD
+// killed while writing it leaves anything from nothing to the whole
+// backup). Other files are left alone.
 Error cmdGC(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
@@ -490,7 +493,7 @@ Error cmdGC(const cni::CmdArgs& a) {
         if (fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
         std::string text;
         Backup b;
-        if (!util::readFileAt(dfd, n.c_str(), text) && parseBackup(text, b)) stale.push_back(n);
+        if (n != base || (!util::readFileAt(dfd, n.c_str(), text) && parseBackup(text, b))) stale.push_back(n);
     }
     Error err;  // the first failure; the others are still removed
     for (const auto& n : stale)

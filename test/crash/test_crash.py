@@ -22,12 +22,17 @@ The runtime is cnitool (the result cache included); the plugin under test is
 run through a wrapper on CNI_PATH that execs it under strace.
 
 CRASH_FULL=1 (the crash-full tier) kills at every point of every plugin, on
-ADD and on DEL; without it a spread-out sample (each plugin's first and last
-points and evenly spaced ones between) keeps the run within a few minutes.
+ADD and on DEL, then at random instants until each verb has FULL_KILLS: the
+plugin runs under `timeout -s KILL` with a delay drawn uniformly from its
+measured run time (timing, not syscalls: the kill may land anywhere,
+between calls, in the dynamic loader's work or in a lock wait). Without it a
+spread-out sample (each plugin's first and last points and evenly spaced
+ones between) keeps the run within a few minutes.
 """
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -40,6 +45,9 @@ import cnitest
 FULL = os.environ.get("CRASH_FULL") == "1"
 ADD_SAMPLE = 7   # points per plugin on ADD without CRASH_FULL
 DEL_SAMPLE = 3   # and on DEL
+# With CRASH_FULL, kills at random instants make up each verb's kills to
+# this many (so a chain gets at least twice as many).
+FULL_KILLS = 100
 SYSCALLS = ("sendmsg", "sendto", "setsockopt", "write", "pwrite64", "writev", "rename", "renameat",
             "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "flock", "ftruncate", "ioctl",
             "fsync", "fdatasync", "clone", "clone3", "vfork", "connect")
@@ -84,19 +92,30 @@ class Chain:
         for a in os.listdir(cnitest.cnibox_dir()):
             os.symlink(os.path.join(cnitest.cnibox_dir(), a), os.path.join(self.bin, a))
 
-    def wrap(self, applet, inject=None):
+    def wrap(self, applet, inject=None, after=None):
         """`applet` on CNI_PATH runs under strace: tracing the state-changing
         syscalls into self.trace, or with inject=(syscall, n) killed as it
-        enters its nth call of that syscall."""
+        enters its nth call of that syscall. after=SECONDS instead: it runs
+        without strace and is SIGKILLed that long after its start (its own
+        children, a delegate, are left running, as a runtime's timeout
+        leaves them); after=0: it runs without strace and its run time in
+        nanoseconds is appended to self.trace."""
         self.plain()
         real = os.path.join(cnitest.cnibox_dir(), applet)
-        args = ["strace", "-qq", "-o", self.trace, "-e", "trace=" + ",".join(SYSCALLS)]
-        if inject:
-            args += ["-e", f"inject={inject[0]}:signal=KILL:when={inject[1]}"]
+        if after:
+            line = f'exec timeout --foreground -s KILL {after:.6f} {real} "$@"'
+        elif after == 0:
+            line = (f't0=$(date +%s%N); {real} "$@"; rc=$?; '
+                    f'echo $(($(date +%s%N) - t0)) >> {self.trace}; exit $rc')
+        else:
+            args = ["strace", "-qq", "-o", self.trace, "-e", "trace=" + ",".join(SYSCALLS)]
+            if inject:
+                args += ["-e", f"inject={inject[0]}:signal=KILL:when={inject[1]}"]
+            line = "exec " + " ".join(args) + f' {real} "$@"'
         script = os.path.join(self.bin, applet)
         os.unlink(script)
         with open(script, "w") as f:
-            f.write("#!/bin/sh\nexec " + " ".join(args) + f' {real} "$@"\n')
+            f.write("#!/bin/sh\n" + line + "\n")
         os.chmod(script, 0o755)
         if os.path.exists(self.trace):
             os.unlink(self.trace)
@@ -183,10 +202,11 @@ class World:
                 "survivor": self.survivor.state() if self.survivor else None}
 
     def attempt(self, verb, applet, point, gc=False):
-        """One kill: ADD (or ADD, then DEL) with `applet` killed at `point`,
-        then the runtime's cleanup, then the checks. gc: the runtime removes
-        the sandbox (its namespace) and sends GC naming the survivor, instead
-        of DELs."""
+        """One kill: ADD (or ADD, then DEL) with `applet` killed at `point`
+        ((syscall, n), or ("after", seconds) for a kill at an instant), then
+        the runtime's cleanup, then the checks. gc: the runtime removes the
+        sandbox (its namespace) and sends GC naming the survivor, instead of
+        DELs."""
         c = self.chain
         ctr = self.make_ns()
         cid = container_id(ctr)
@@ -194,10 +214,14 @@ class World:
         if verb == "DEL":
             c.plain()
             c.cnitool("add", ctr, check=True)
-        c.wrap(applet, point)
+        if point[0] == "after":
+            c.wrap(applet, after=point[1])
+        else:
+            c.wrap(applet, point)
         first = c.cnitool("add" if verb == "ADD" else "del", ctr)
         c.plain()
-        where = f"{applet} {verb} killed at {point[0]} #{point[1]} ({first.stderr.strip()[:200]})"
+        at = f"{point[1] * 1000:.3f} ms after its start" if point[0] == "after" else f"{point[0]} #{point[1]}"
+        where = f"{applet} {verb} killed at {at} ({first.stderr.strip()[:200]})"
         killed = first.returncode != 0
         if gc and not killed:
             # The point was not reached this time (portmap's nftables socket
@@ -438,14 +462,54 @@ def kill_points(w, verb):
     return out
 
 
+def run_times(w, verb, applet, n=3):
+    """`applet`'s run times for `verb` in the chain, in seconds (n runs)."""
+    c = w.chain
+    out = []
+    for _ in range(n):
+        ctr = w.make_ns()
+        if verb == "DEL":
+            c.plain()
+            c.cnitool("add", ctr, check=True)
+        c.wrap(applet, after=0)
+        c.cnitool("add" if verb == "ADD" else "del", ctr, check=True)
+        with open(c.trace) as f:
+            out += [int(x) / 1e9 for x in f.read().split()]
+        c.plain()
+        if verb == "ADD":
+            c.cnitool("del", ctr, check=True)
+        ctr.delete()
+    return out
+
+
 @pytest.mark.parametrize("verb", ["ADD", "DEL"])
 def test_killed_anywhere_leaves_nothing(world, verb):
     points = kill_points(world, verb)
     assert len(points) >= len(set(world.chain.types)) * 2
-    kills = 0
+    kills, missed = 0, []
     for i, (applet, point) in enumerate(points):
         # every fourth ADD kill is cleaned up by GC instead of DEL
-        kills += world.attempt(verb, applet, point, gc=(world.gc and verb == "ADD" and i % 4 == 3))
+        if world.attempt(verb, applet, point, gc=(world.gc and verb == "ADD" and i % 4 == 3)):
+            kills += 1
+        else:
+            missed.append(f"{applet} {point[0]} #{point[1]}")
     # a point of a call made only sometimes (a fork, a retry) may not be reached
     assert kills > 0, f"none of the {len(points)} points was reached"
-    print(f"{world.id} {verb}: {kills} kills at {len(points)} points, leaks: 0")
+    timed = tries = 0
+    if FULL and kills < FULL_KILLS:
+        # Then kills at random instants of the plugins' runs (each plugin in
+        # turn, uniform over its measured run time and a little beyond),
+        # until the verb has FULL_KILLS; an instant after the run's end is
+        # no kill and is not counted.
+        rng = random.Random(f"{world.id}-{verb}")
+        applets = list(dict.fromkeys(world.chain.types))
+        longest = {a: max(run_times(world, verb, a)) for a in applets}
+        while kills + timed < FULL_KILLS:
+            assert tries < 3 * FULL_KILLS, f"only {timed} of {tries} kills at random instants hit a run"
+            a = applets[tries % len(applets)]
+            point = ("after", max(1e-4, rng.uniform(0, 1.1 * longest[a])))
+            timed += world.attempt(verb, a, point, gc=(world.gc and verb == "ADD" and tries % 4 == 3))
+            tries += 1
+    print(f"{world.id} {verb}: {kills} kills at {len(points)} points" +
+          (f" (not reached: {', '.join(missed)})" if missed else "") +
+          (f" + {timed} at random instants ({tries} tries)" if timed else "") + ", leaks: 0")

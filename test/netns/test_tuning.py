@@ -405,20 +405,23 @@ def test_gc_removes_stale_backups(host, ctr, scratch):
     for cid in ("ctr1", "ctr_2", "ctr3"):
         assert tuning("ADD", host, ctr, c, containerid=cid).ok
     d = data_dir(scratch)
-    for name, text in (("notes.txt", "keep"), ("other.json", '{"keep": true}'), ("x_y.json", "[1]")):
+    # besides: files not tuning's, and backups cut short (an ADD killed
+    # while writing the .tmp), of an attachment kept and of one not
+    for name, text in (("notes.txt", "keep"), ("other.json", '{"keep": true}'), ("x_y.json", "[1]"),
+                       ("ctr_2_eth0.json.tmp", '{"mtu":15'), ("ctr9_eth0.json.tmp", "")):
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
-    assert backups(scratch) == ["ctr1_eth0.json", "ctr3_eth0.json", "ctr_2_eth0.json", "notes.txt",
-                                "other.json", "x_y.json"]
+    assert backups(scratch) == ["ctr1_eth0.json", "ctr3_eth0.json", "ctr9_eth0.json.tmp", "ctr_2_eth0.json",
+                                "ctr_2_eth0.json.tmp", "notes.txt", "other.json", "x_y.json"]
     # no valid-attachments key: nothing to decide, nothing removed
     r = run_plugin("tuning", "GC", gc_conf(scratch, None), host=host)
     assert r.ok, r
-    assert len(backups(scratch)) == 6
+    assert len(backups(scratch)) == 8
     # an older version has no GC
     assert_cni_error(run_plugin("tuning", "GC", gc_conf(scratch, [], "1.0.0"), host=host), 1)
     r = run_plugin("tuning", "GC", gc_conf(scratch, [("ctr_2", "eth0"), ("ctr1", "eth1")]), host=host)
     assert r.ok and r.stdout == "", r
-    assert backups(scratch) == ["ctr_2_eth0.json", "notes.txt", "other.json", "x_y.json"]
+    assert backups(scratch) == ["ctr_2_eth0.json", "ctr_2_eth0.json.tmp", "notes.txt", "other.json", "x_y.json"]
     assert run_plugin("tuning", "GC", gc_conf(scratch, []), host=host).ok
     assert backups(scratch) == ["notes.txt", "other.json", "x_y.json"]
     # the kernel is not touched by GC
