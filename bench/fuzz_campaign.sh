@@ -21,6 +21,10 @@
 # date, target, executions, seconds, exec/s, coverage, crashes (0 or 1, since
 # libFuzzer stops at the first), and the build's commit.
 #
+# SIGTERM or SIGINT (kill the script's own pid, not its subshells) stops
+# it: no further target starts, and each running fuzzer is stopped and its
+# run merged and recorded.
+#
 # Environment: FUZZ_BUILD (default build-fuzz; set up like test/run's fuzz
 # tier when missing), GOAL (default 10000000), WORK (default
 # /tmp/cnibox-fuzz-campaign).
@@ -71,8 +75,11 @@ one() {  # target
     [ "$left" -gt 0 ] || left=$GOAL
     start=$(date +%s)
     "$exe" -max_total_time="$SECS" -runs="$left" "${FUZZ_FLAGS[@]}" -artifact_prefix="$w/art/" \
-        "${FUZZ_DICT[@]}" "$w/corpus" "${FUZZ_SEEDS[@]}" > "$log" 2>&1
+        "${FUZZ_DICT[@]}" "$w/corpus" "${FUZZ_SEEDS[@]}" > "$log" 2>&1 &
+    echo $! > "$w/pid"
+    wait $!
     rc=$?
+    rm -f "$w/pid"
     secs=$(( $(date +%s) - start ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ -z "$execs" ]; then   # a crash: the last status line's count
@@ -95,12 +102,29 @@ one() {  # target
     echo "fuzz_campaign: $t: ${execs:-0} executions in ${secs}s, $(total "$t") in all"
 }
 
+# SIGTERM or SIGINT to this script stops the campaign: no more targets
+# start, and the running fuzzers are stopped the way libFuzzer ends a run
+# cleanly (SIGTERM), so that each run still merges and records what it did.
+stopping=0
+stop() {
+    stopping=1
+    local p
+    for p in "$WORK"/*/pid; do [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null; done
+}
+trap stop TERM INT
+
 mkdir -p "$WORK"
 running=0
 for t in "${targets[@]}"; do
+    [ "$stopping" = 1 ] && break
     [ -x "$FUZZ_BUILD/test/fuzz/$t" ] || { echo "fuzz_campaign: no target $t" >&2; continue; }
     one "$t" &
     running=$((running + 1))
-    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+    while [ "$running" -ge "$JOBS" ] && [ "$stopping" = 0 ]; do
+        wait -n
+        # a run's end is its status (0); a trapped signal ends the wait with >128
+        [ $? -le 128 ] && running=$((running - 1))
+    done
 done
-wait
+# the runs under way finish (recording what they did); a signal here just waits again
+while [ -n "$(jobs -rp)" ]; do wait; done
