@@ -76,10 +76,13 @@ one() {  # target
     start=$(date +%s)
     "$exe" -max_total_time="$SECS" -runs="$left" "${FUZZ_FLAGS[@]}" -artifact_prefix="$w/art/" \
         "${FUZZ_DICT[@]}" "$w/corpus" "${FUZZ_SEEDS[@]}" > "$log" 2>&1 &
-    echo $! > "$w/pid"
-    wait $!
+    local pid=$!
+    echo "$pid" > "$w/pid"
+    wait "$pid"
     rc=$?
     rm -f "$w/pid"
+    # a run stopped by a signal ends without removing its scratch directory
+    rm -rf /dev/shm/fuzzwork-*-"$pid"-* /tmp/fuzzwork-*-"$pid"-*
     secs=$(( $(date +%s) - start ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ -z "$execs" ]; then   # a crash: the last status line's count
