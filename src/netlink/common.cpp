@@ -147,18 +147,22 @@ int onDumpMsg(nl_msg* msg, void* p) {
 }
 }  // namespace
 
-int dumpOnce(nl_sock* sk, nl_msg* req, void (*fn)(nl_object*, void*), void* arg) {
-    DumpCtx ctx{fn, arg};
+int requestOnce(nl_sock* sk, nl_msg* req, int (*onMsg)(nl_msg*, void*), void* arg) {
     nl_cb* own = nl_socket_get_cb(sk);   // takes a reference
     nl_cb* cb = nl_cb_clone(own);
     nl_cb_put(own);
     if (!cb) return -NLE_NOMEM;
-    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, onDumpMsg, &ctx);
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, onMsg, arg);
     nlmsg_hdr(req)->nlmsg_seq = NL_AUTO_SEQ;
     int r = nl_send_auto(sk, req);
     if (r >= 0) r = nl_recvmsgs(sk, cb);
     nl_cb_put(cb);
     return r < 0 ? r : 0;
+}
+
+int dumpOnce(nl_sock* sk, nl_msg* req, void (*fn)(nl_object*, void*), void* arg) {
+    DumpCtx ctx{fn, arg};
+    return requestOnce(sk, req, onDumpMsg, &ctx);
 }
 
 // ---- addresses

@@ -50,6 +50,9 @@ std::string linkLabel(nl_sock* sk, int index);
 // from the reply. Returns a libnl code (-NLE_DUMP_INTR: the kernel's set
 // changed meanwhile, the results are inconsistent).
 int dumpOnce(nl_sock* sk, nl_msg* req, void (*fn)(nl_object*, void*), void* arg);
+// Sends `req` and hands each valid reply message to `onMsg(msg, arg)` (on a
+// clone of the socket's callbacks) until the reply ends; 0 or a libnl error.
+int requestOnce(nl_sock* sk, nl_msg* req, int (*onMsg)(nl_msg*, void*), void* arg);
 
 // dumpOnce into `out` via `add(obj, out)`, retried when interrupted.
 template <class T, class Add>

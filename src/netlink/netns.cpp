@@ -119,15 +119,8 @@ Error Socket::netnsIdOf(const Netns& other, int& id) {
     if (!m || nlmsg_append(m.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
         nla_put_u32(m.get(), NETNSA_FD, uint32_t(other.fd())) < 0)
         return detail::sysFail(ENOMEM, "build a netlink message");
-    nl_cb* own = nl_socket_get_cb(sk_);   // takes a reference
-    nl_cb* cb = nl_cb_clone(own);
-    nl_cb_put(own);
-    if (!cb) return detail::sysFail(ENOMEM, "build a netlink callback");
     int got = -1;
-    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, onNsid, &got);
-    int r = nl_send_auto(sk_, m.get());
-    if (r >= 0) r = nl_recvmsgs(sk_, cb);
-    nl_cb_put(cb);
+    int r = detail::requestOnce(sk_, m.get(), onNsid, &got);
     if (r >= 0) r = nl_wait_for_ack(sk_);   // the reply is followed by the ACK
     if (r < 0) return detail::fail(r, "look up the id of netns \"" + other.path() + "\"");
     id = got < 0 ? -1 : got;

@@ -77,14 +77,7 @@ int dumpTc(nl_sock* sk, int type, int ifindex, uint32_t parent, const TcFn& fn, 
         reset();
         MsgPtr req = tcMessage(type, NLM_F_DUMP, ifindex, 0, parent);
         if (!req) return -NLE_NOMEM;
-        nl_cb* own = nl_socket_get_cb(sk);
-        nl_cb* cb = nl_cb_clone(own);
-        nl_cb_put(own);
-        if (!cb) return -NLE_NOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, onMsg, &ctx);
-        r = nl_send_auto(sk, req.get());
-        if (r >= 0) r = nl_recvmsgs(sk, cb);
-        nl_cb_put(cb);
+        r = requestOnce(sk, req.get(), onMsg, &ctx);
         if (r != -NLE_DUMP_INTR) break;
     }
     return r < 0 ? r : 0;
