@@ -92,19 +92,19 @@ class Chain:
         for a in os.listdir(cnitest.cnibox_dir()):
             os.symlink(os.path.join(cnitest.cnibox_dir(), a), os.path.join(self.bin, a))
 
-    def wrap(self, applet, inject=None, after=None):
+    def wrap(self, applet, inject=None, after=None, measure=False):
         """`applet` on CNI_PATH runs under strace: tracing the state-changing
         syscalls into self.trace, or with inject=(syscall, n) killed as it
         enters its nth call of that syscall. after=SECONDS instead: it runs
         without strace and is SIGKILLed that long after its start (its own
         children, a delegate, are left running, as a runtime's timeout
-        leaves them); after=0: it runs without strace and its run time in
-        nanoseconds is appended to self.trace."""
+        leaves them); measure=True: it runs without strace and its run time
+        in nanoseconds is appended to self.trace."""
         self.plain()
         real = os.path.join(cnitest.cnibox_dir(), applet)
-        if after:
+        if after is not None:
             line = f'exec timeout --foreground -s KILL {after:.6f} {real} "$@"'
-        elif after == 0:
+        elif measure:
             line = (f't0=$(date +%s%N); {real} "$@"; rc=$?; '
                     f'echo $(($(date +%s%N) - t0)) >> {self.trace}; exit $rc')
         else:
@@ -131,6 +131,11 @@ class Chain:
         if check:
             assert p.returncode == 0, f"cnitool {cmd}: {p.stderr.strip()}"
         return p
+
+    def times(self):
+        """The run times of the measured runs (wrap(measure=True)), in seconds."""
+        with open(self.trace) as f:
+            return [int(x) / 1e9 for x in f.read().split()]
 
     def points(self):
         """The traced calls of the last wrapped run, [(syscall, nth call of it)]."""
@@ -441,45 +446,40 @@ def world(request, host, make_ns, scratch):
         spec.cleanup()
 
 
+def observed_run(w, verb, applet, read, **how):
+    """One run of `applet` for `verb` in the chain, wrapped as
+    chain.wrap(applet, **how) says, in a namespace of its own (ADDed first
+    for a DEL, DELed afterwards for an ADD, then removed): read(chain), what
+    it makes of the trace."""
+    c = w.chain
+    ctr = w.make_ns()
+    if verb == "DEL":
+        c.plain()
+        c.cnitool("add", ctr, check=True)
+    c.wrap(applet, **how)
+    c.cnitool("add" if verb == "ADD" else "del", ctr, check=True)
+    out = read(c)
+    c.plain()
+    if verb == "ADD":
+        c.cnitool("del", ctr, check=True)
+    ctr.delete()
+    return out
+
+
 def kill_points(w, verb):
     """[(applet, (syscall, n))] of every plugin in the chain for `verb`."""
-    c = w.chain
     out = []
-    for applet in dict.fromkeys(c.types):
-        ctr = w.make_ns()
-        if verb == "DEL":
-            c.plain()
-            c.cnitool("add", ctr, check=True)
-        c.wrap(applet)
-        c.cnitool("add" if verb == "ADD" else "del", ctr, check=True)
-        pts = c.points()   # none: nothing to kill it in (tuning's DEL without a backup to restore)
+    for applet in dict.fromkeys(w.chain.types):
+        pts = observed_run(w, verb, applet, Chain.points)
+        # none: nothing to kill it in (tuning's DEL without a backup to restore)
         assert pts or (applet, verb) in QUIET, f"no traced call in {applet} {verb}"
-        if verb == "ADD":
-            c.plain()
-            c.cnitool("del", ctr, check=True)
-        ctr.delete()
         out += [(applet, p) for p in sample(pts, ADD_SAMPLE if verb == "ADD" else DEL_SAMPLE)]
     return out
 
 
 def run_times(w, verb, applet, n=3):
     """`applet`'s run times for `verb` in the chain, in seconds (n runs)."""
-    c = w.chain
-    out = []
-    for _ in range(n):
-        ctr = w.make_ns()
-        if verb == "DEL":
-            c.plain()
-            c.cnitool("add", ctr, check=True)
-        c.wrap(applet, after=0)
-        c.cnitool("add" if verb == "ADD" else "del", ctr, check=True)
-        with open(c.trace) as f:
-            out += [int(x) / 1e9 for x in f.read().split()]
-        c.plain()
-        if verb == "ADD":
-            c.cnitool("del", ctr, check=True)
-        ctr.delete()
-    return out
+    return [t for _ in range(n) for t in observed_run(w, verb, applet, Chain.times, measure=True)]
 
 
 @pytest.mark.parametrize("verb", ["ADD", "DEL"])
