@@ -27,7 +27,10 @@
 #
 # Environment: FUZZ_BUILD (default build-fuzz; set up like test/run's fuzz
 # tier when missing), GOAL (default 10000000), WORK (default
-# /tmp/cnibox-fuzz-campaign).
+# /tmp/cnibox-fuzz-campaign), TIMEOUT (default 60: the seconds one input may
+# take before the run stops as a hang; libFuzzer counts wall time, and a
+# run under SCHED_IDLE beside a build can be kept off the CPUs for longer
+# than the fuzz tier's 10 seconds).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -47,6 +50,7 @@ done
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 GOAL=${GOAL:-10000000}
 WORK=${WORK:-/tmp/cnibox-fuzz-campaign}
+TIMEOUT=${TIMEOUT:-60}
 LEDGER=test/fuzz/campaign.tsv
 [ -f "$LEDGER" ] || printf 'date\ttarget\texecutions\tseconds\texec_per_s\tcov\tcrashes\tcommit\n' > "$LEDGER"
 
@@ -74,7 +78,7 @@ one() {  # target
     left=$(( GOAL - $(total "$t") ))
     [ "$left" -gt 0 ] || left=$GOAL
     start=$(date +%s)
-    "$exe" -max_total_time="$SECS" -runs="$left" "${FUZZ_FLAGS[@]}" -artifact_prefix="$w/art/" \
+    "$exe" -max_total_time="$SECS" -runs="$left" "${FUZZ_FLAGS[@]}" -timeout="$TIMEOUT" -artifact_prefix="$w/art/" \
         "${FUZZ_DICT[@]}" "$w/corpus" "${FUZZ_SEEDS[@]}" > "$log" 2>&1 &
     local pid=$!
     echo "$pid" > "$w/pid"
