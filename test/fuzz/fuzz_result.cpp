@@ -46,12 +46,14 @@ void conversions(const cni::Result& r) {
     }
 }
 
-// Whether `r` is not yet among `seen` (then added).
-bool fresh(std::vector<cni::Result>& seen, const cni::Result& r) {
+// The round trip and the conversions of `r`, unless a result equal to it
+// is among `seen` (the ones already checked for this input; `r` is added).
+void checkOnce(std::vector<cni::Result>& seen, const cni::Result& r) {
     for (const cni::Result& s : seen)
-        if (s == r) return false;
+        if (s == r) return;
     seen.push_back(r);
-    return true;
+    fuzz::roundTrip(r);
+    conversions(r);
 }
 
 }  // namespace
@@ -71,9 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             check(!e == !ve);
             if (!e) check(viaValue == r);
         }
-        if (e || !fresh(seen, r)) continue;
-        fuzz::roundTrip(r);
-        conversions(r);
+        if (!e) checkOnce(seen, r);
     }
 
     // As a prevResult: a config of each version carrying it.
@@ -82,10 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::string conf = std::string("{\"cniVersion\":\"") + v + "\",\"name\":\"fuzz\",\"type\":\"fuzz\",\"prevResult\":" + in + "}";
         cni::CmdArgs a;
         if (fuzz::parseStdin(cni::Command::Check, conf, a)) continue;
-        if (a.conf.prevResult && fresh(seen, *a.conf.prevResult)) {
-            fuzz::roundTrip(*a.conf.prevResult);
-            conversions(*a.conf.prevResult);
-        }
+        if (a.conf.prevResult) checkOnce(seen, *a.conf.prevResult);
     }
     return 0;
 }
