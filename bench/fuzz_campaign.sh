@@ -5,12 +5,16 @@
 # test/fuzz/campaign.tsv.
 #
 #   bench/fuzz_campaign.sh [-t SECONDS] [-j JOBS] [TARGET...]
+#   bench/fuzz_campaign.sh --report
 #
 #   -t SECONDS  how long each target runs at most this time (default 600);
 #               a target stops sooner when it reaches the goal
 #   -j JOBS     targets run side by side (default: the CPUs)
 #   TARGET      fuzz_* names (default: every target short of the goal,
 #               fewest executions first)
+#   --report    print each target's runs summed from the ledger, as the
+#               README's table: executions, hours, the best run's exec/s,
+#               crashes; it runs nothing
 #
 # Each run starts from test/fuzz/corpus/<target> (the seeds, what earlier runs
 # found and their crashers) and a scratch corpus; afterwards the inputs that
@@ -37,9 +41,36 @@ cd "$ROOT" || exit 1
 # shellcheck source=test/fuzz/lib.sh
 . test/fuzz/lib.sh
 
+LEDGER=test/fuzz/campaign.tsv
+
+report() {  # the ledger summed per target, a markdown table
+    local t
+    for t in $(fuzz_targets); do echo "$t"; done |
+    awk -F'\t' '
+        function commas(x,   s) {
+            s = sprintf("%d", x)
+            while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9](,|$)/, ",&", s)
+            return s
+        }
+        FILENAME != "-" { if (FNR > 1) { n[$2] += $3; secs[$2] += $4; c[$2] += $7
+                                         if ($5 + 0 > best[$2]) best[$2] = $5 + 0 }
+                          next }
+        { order[++k] = $1 }
+        END {
+            print "| Target | executions | hours | exec/s (best run) | crashes |"
+            print "|---|---:|---:|---:|---:|"
+            for (i = 1; i <= k; i++) {
+                t = order[i]
+                printf "| `%s` | %s | %.2f | %s | %d |\n", t, commas(n[t]), secs[t] / 3600, commas(best[t]), c[t]
+            }
+        }' "$LEDGER" -
+}
+
 SECS=600 JOBS=$(nproc) targets=()
 while [ $# -gt 0 ]; do
     case $1 in
+        --report) [ -f "$LEDGER" ] || { echo "fuzz_campaign: no $LEDGER yet" >&2; exit 1; }
+                  report; exit 0 ;;
         -t) SECS=$2; shift 2 ;;
         -j) JOBS=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -u/s/^# \{0,1\}//p' "$0" | sed '$d'; exit 0 ;;
@@ -51,7 +82,6 @@ FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 GOAL=${GOAL:-10000000}
 WORK=${WORK:-/tmp/cnibox-fuzz-campaign}
 TIMEOUT=${TIMEOUT:-60}
-LEDGER=test/fuzz/campaign.tsv
 [ -f "$LEDGER" ] || printf 'date\ttarget\texecutions\tseconds\texec_per_s\tcov\tcrashes\tcommit\n' > "$LEDGER"
 
 fuzz_build "$FUZZ_BUILD" >/dev/null || { echo "fuzz_campaign: build failed" >&2; exit 1; }
