@@ -111,11 +111,24 @@ bool AttachmentRecords::elsewhere(const std::string& containerID) const {
     std::string prefix = containerID + "-";
     while (const struct dirent* de = nets.next()) {
         if (de->d_name == network_) continue;
-        util::Fd dfd;
+        // Each network's directory under dataDir's own descriptor, never
+        // through a symlink (as openDir).
+        util::Fd dfd(::openat(::dirfd(nets.get()), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         util::Dir d;
-        if (util::openSubdir(dataDir_, de->d_name, false, 0700, 0700, dfd) || util::Dir::openAt(dfd.get(), d)) continue;
-        while (const struct dirent* r = d.next())
-            if (std::string_view(r->d_name).starts_with(prefix)) return true;
+        if (!dfd || util::Dir::openAt(dfd.get(), d)) continue;
+        while (const struct dirent* r = d.next()) {
+            // The name only narrows the search: an ID may hold '-' ("ctr" is
+            // not "ctr-2"), and a write killed half-way (.tmp) came before
+            // any state of its attachment.
+            std::string_view name = r->d_name;
+            if (!name.starts_with(prefix) || name.ends_with(".tmp")) continue;
+            std::string text;
+            Attachment a;
+            Fields f;
+            if (!util::readFileAt(dfd.get(), r->d_name, text, kMaxRecord) && parse(text, a, f) &&
+                a.containerID == containerID)
+                return true;
+        }
     }
     return false;
 }

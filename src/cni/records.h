@@ -32,8 +32,8 @@ public:
     // with its fields; a leftover of an atomic write killed half-way of such
     // an attachment is removed on the way.
     std::vector<std::pair<Attachment, Fields>> notIn(const std::vector<Attachment>& valid) const;
-    // Whether a network other than this one holds a record naming
-    // `containerID` (its file name starts with "<containerID>-").
+    // Whether a network other than this one holds a record of `containerID`
+    // (read, not guessed from its file name; a half-written one is none).
     bool elsewhere(const std::string& containerID) const;
 
 private:

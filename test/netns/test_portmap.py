@@ -662,6 +662,10 @@ def test_gc(host, ctr, backend, scratch):
     other = pm_conf(backend, maps, prev=fake_prev(v4="10.63.0.9/24"), **data)
     other["name"] = "othernet"
     ok(portmap(host, ctr, "ADD", other, cid="gone1"))
+    # and one whose ID starts with "gone2-": no record of gone2
+    other2 = pm_conf(backend, [{"hostPort": 8082, "containerPort": 80}], prev=fake_prev(v4="10.63.0.10/24"), **data)
+    other2["name"] = "othernet"
+    ok(portmap(host, ctr, "ADD", other2, cid="gone2-b"))
     gc = pm_conf(backend, None, version="1.1.0", **data)
     gc["cni.dev/valid-attachments"] = [{"containerID": "keep", "ifname": "eth0"}]
     ok(portmap(host, ctr, "GC", gc))
@@ -671,15 +675,16 @@ def test_gc(host, ctr, backend, scratch):
         save = ipt_save(host) + ipt_save(host, True)
         assert dn_chain("keep") in save
         assert dn_chain("gone1") not in save and dn_chain("gone2") not in save
-        assert dn_chain("gone1", "othernet") in save
+        assert dn_chain("gone1", "othernet") in save and dn_chain("gone2-b", "othernet") in save
     else:
         # The nftables rules name only the container (upstream's layout): the
         # records ADD made tell this network's; gone1's rules stay, since
-        # othernet holds a record of it, and its record here goes.
-        assert {r["comment"] for r in nft_rules(host, chain="hostports")} == {"keep", "gone1"}
+        # othernet holds a record of it, and its record here goes; gone2's go
+        # (othernet's gone2-b-eth0 is gone2-b's).
+        assert {r["comment"] for r in nft_rules(host, chain="hostports")} == {"keep", "gone1", "gone2-b"}
         assert {r["comment"] for r in nft_rules(host, "ip6", "hostports")} == {"keep", "gone1"}
         assert sorted(os.listdir(os.path.join(data["dataDir"], NET))) == ["keep-eth0"]
-        assert sorted(os.listdir(os.path.join(data["dataDir"], "othernet"))) == ["gone1-eth0"]
+        assert sorted(os.listdir(os.path.join(data["dataDir"], "othernet"))) == ["gone1-eth0", "gone2-b-eth0"]
     ok(portmap(host, ctr, "CHECK", pm_conf(backend, maps, version="1.1.0",
                                            prev=fake_prev(v4="10.63.0.5/24", v6="fd63::5/64"), **data), cid="keep"))
     ok(portmap(host, ctr, "GC", gc))                           # again: nothing to do
@@ -688,7 +693,7 @@ def test_gc(host, ctr, backend, scratch):
     if backend == "nftables":
         # the network's directory goes with its last record
         assert not os.path.exists(os.path.join(data["dataDir"], NET))
-        assert os.listdir(os.path.join(data["dataDir"], "othernet")) == ["gone1-eth0"]
+        assert sorted(os.listdir(os.path.join(data["dataDir"], "othernet"))) == ["gone1-eth0", "gone2-b-eth0"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

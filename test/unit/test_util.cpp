@@ -439,6 +439,35 @@ TEST_CASE("AttachmentRecords: written before, read by DEL, listed for GC", "[uti
     CHECK(S_ISLNK(st.st_mode));
 }
 
+TEST_CASE("AttachmentRecords::elsewhere: another network's record of the same container", "[util]") {
+    TmpDir d;
+    const std::string data = d.path + "/data";
+    cni::AttachmentRecords net1(data, "net1"), net2(data, "net2");
+    CHECK_FALSE(net1.elsewhere("ctr1"));                        // no data directory yet
+    REQUIRE_FALSE(net1.write({"ctr1", "eth0"}, {}));
+    CHECK_FALSE(net1.elsewhere("ctr1"));                        // its own network is not elsewhere
+    // IDs may hold '-': ctr1-b's record (ifname eth0) is not ctr1's
+    REQUIRE_FALSE(net2.write({"ctr1-b", "eth0"}, {}));
+    CHECK_FALSE(net1.elsewhere("ctr1"));
+    CHECK(net1.elsewhere("ctr1-b"));
+    // a write killed half-way came before any state: not a record
+    REQUIRE_FALSE(util::writeFileAtomic(data + "/net2/ctr1-eth0.tmp", "containerID ctr1\nifname eth0\n", 0600));
+    CHECK_FALSE(net1.elsewhere("ctr1"));
+    // a file under another attachment's name is read for what it names
+    REQUIRE_FALSE(util::writeFileAtomic(data + "/net2/ctr1-net9", "containerID ctr1-x\nifname net9\n", 0600));
+    CHECK_FALSE(net1.elsewhere("ctr1"));
+    // a network directory that is a symlink, and a plain file: not followed, skipped
+    REQUIRE(mkdir((d.path + "/target").c_str(), 0700) == 0);
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (d.path + "/target/ctr1-eth0").c_str(), "containerID ctr1\nifname eth0\n", 0600));
+    REQUIRE(symlink((d.path + "/target").c_str(), (data + "/net3").c_str()) == 0);
+    REQUIRE_FALSE(util::writeFileAt(AT_FDCWD, (data + "/lock").c_str(), "", 0600));
+    CHECK_FALSE(net1.elsewhere("ctr1"));
+    // ctr1's record in net2: elsewhere
+    REQUIRE_FALSE(net2.write({"ctr1", "net1"}, {}));
+    CHECK(net1.elsewhere("ctr1"));
+    CHECK_FALSE(net2.elsewhere("ctr1-b"));
+}
+
 TEST_CASE("AttachmentRecords: the network's directory goes with its last record", "[util]") {
     TmpDir d;
     cni::AttachmentRecords r(d.path + "/data", "net1");
