@@ -43,7 +43,8 @@ constexpr const char* kHelp =
     "  allmulti   (unchanged)       all-multicast mode on/off\n"
     "  txQLen     (unchanged)       TX queue length (>= 0)\n"
     "  dataDir    /run/cni/tuning   backups <containerID>_<ifname>.json of the original\n"
-    "                               attributes (the format upstream's tuning uses)\n"
+    "                               attributes (the format upstream's tuning uses, and\n"
+    "                               \"network\": the network's name, which it ignores)\n"
     "  args.cni.{sysctl,mac,mtu,promisc,allmulti,txQLen}  override the keys above\n"
     "                               (args.cni.sysctl adds to and overrides sysctl)\n"
     "\n"
@@ -57,9 +58,11 @@ constexpr const char* kHelp =
     "       while writing it left).\n"
     "CHECK  the sysctls' values, MAC, MTU, allmulti, TX queue length as configured;\n"
     "       promisc on exactly when configured true.\n"
-    "GC     (cnibox extension; upstream's tuning has no GC) removes the backups in\n"
-    "       dataDir of attachments not in cni.dev/valid-attachments, and such\n"
-    "       attachments' backups cut short (a .json.tmp holding no whole backup).\n"
+    "GC     (cnibox extension; upstream's tuning has no GC) removes this network's\n"
+    "       backups in dataDir of attachments not in cni.dev/valid-attachments, and\n"
+    "       such attachments' backups cut short (a .json.tmp that is no other\n"
+    "       network's). Another network's backups, and upstream's (no \"network\"),\n"
+    "       stay.\n"
     "STATUS always ready.\n";
 
 }  // namespace
@@ -224,6 +227,7 @@ std::string backupJson(const Backup& b) {
     if (b.mtu != 0) f.push_back("\"mtu\": " + std::to_string(b.mtu));
     if (b.allmulti) f.push_back(std::string("\"allmulti\": ") + boolStr(*b.allmulti));
     if (b.txqlen) f.push_back("\"txQLen\": " + std::to_string(*b.txqlen));
+    if (!b.network.empty()) f.push_back("\"network\": " + cni::gojson::quote(b.network));
     if (f.empty()) return "{}";
     std::string out = "{\n";
     for (size_t i = 0; i < f.size(); i++) out += " " + f[i] + (i + 1 < f.size() ? ",\n" : "\n");
@@ -236,9 +240,12 @@ bool parseBackup(std::string_view text, Backup& b) {
     const json::Value& obj = doc;
     for (const auto& m : obj.GetObject()) {
         std::string_view k(m.name.GetString(), m.name.GetStringLength());
-        if (k != "mac" && k != "promisc" && k != "mtu" && k != "allmulti" && k != "txQLen") return false;
+        if (k != "mac" && k != "promisc" && k != "mtu" && k != "allmulti" && k != "txQLen" && k != "network")
+            return false;
     }
-    if (json::getString(doc, "mac", b.mac) || json::getInt(doc, "mtu", b.mtu)) return false;
+    if (json::getString(doc, "mac", b.mac) || json::getInt(doc, "mtu", b.mtu) ||
+        json::getString(doc, "network", b.network))
+        return false;
     bool v = false;
     if (json::get(doc, "promisc")) {
         if (json::getBool(doc, "promisc", v)) return false;
@@ -360,6 +367,7 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
         if (c.mtu != 0) b.mtu = li.mtu;
         if (c.allmulti) b.allmulti = li.allmulti;
         if (c.txqlen) b.txqlen = li.txqlen;
+        b.network = a.conf.name;
         std::string name = backupName(a.containerID, a.ifname);
         if (auto e = writeBackup(c.dataDir, name, b)) return e;
         backupPath = c.dataDir + "/" + name;
@@ -491,9 +499,15 @@ Error cmdGC(const cni::CmdArgs& a) {
         if (!base.ends_with(".json") || base.find('_') == std::string::npos || valid.count(base)) continue;
         struct stat st;
         if (fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        // This network's backups only: another network's (the dataDir may be
+        // shared) and upstream's, which name none, are not this GC's to judge.
+        // A write cut short (.tmp) goes unless it is another network's: it may
+        // hold nothing (the ADD killed before it wrote), and its ADD failed.
         std::string text;
         Backup b;
-        if (n != base || (!util::readFileAt(dfd, n.c_str(), text) && parseBackup(text, b))) stale.push_back(n);
+        bool parsed = !util::readFileAt(dfd, n.c_str(), text, 64 * 1024) && parseBackup(text, b);
+        if (n != base ? !parsed || b.network.empty() || b.network == a.conf.name : parsed && b.network == a.conf.name)
+            stale.push_back(n);
     }
     Error err;  // the first failure; the others are still removed
     for (const auto& n : stale)

@@ -53,18 +53,23 @@ cni::Error sysctlPath(std::string_view key, std::string_view ifname, std::string
 // each a POSIX extended regexp. No sysctls: the file is not read.
 cni::Error checkAllowlist(const std::vector<Sysctl>& sysctls, const std::string& file = kAllowlist);
 
-// The attributes a backup file holds (upstream's configToRestore).
+// The attributes a backup file holds (upstream's configToRestore), and the
+// network whose ADD wrote it ("network", cnibox's own key, last; upstream's
+// reader ignores it), so that one network's GC leaves another's backups in a
+// shared dataDir alone. Upstream's backups have none.
 struct Backup {
     std::string mac;
     std::optional<bool> promisc;
     int mtu = 0;
     std::optional<bool> allmulti;
     std::optional<int> txqlen;
+    std::string network;
 };
 
 // <containerID>_<ifname>.json in dataDir.
 std::string backupName(std::string_view containerID, std::string_view ifname);
-// Upstream's file: json.MarshalIndent(configToRestore, "", " ").
+// Upstream's file: json.MarshalIndent(configToRestore, "", " "), with
+// "network" after its members when set.
 std::string backupJson(const Backup& b);
 // False when `text` is not a backup (not an object of the known keys with
 // their types).

@@ -49,6 +49,9 @@ DIFFERENCES = {
                        "protocol in CNI-HOSTPORT-DNAT",
     "tuning-check-ifname": "tuning's CHECK resolves IFNAME in sysctl keys as ADD does (upstream since "
                            "1.2.0); the reference 1.1.1 reads the key with IFNAME left in and fails",
+    "tuning-backup-network": "tuning's backup ends with a member of cnibox's own, \"network\" (the network "
+                             "whose ADD wrote it), so that one network's GC leaves another's backups in a shared "
+                             "dataDir alone; upstream's reader ignores it, and a backup without it is read as ever",
     "tuning-del-cleanup": "tuning's DEL removes a backup that can no longer be restored (empty or vanished "
                           "CNI_NETNS, link gone, unreadable file); the reference leaves it behind",
     "dhcp-dns": "dhcp asks the server for options 6, 15 and 119 and returns them as the result's dns; "

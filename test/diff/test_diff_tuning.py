@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+import cnitest
 from cnidiff import DIFFERENCES, at_least, common_versions, compare_errors, compare_results, compare_states
 
 VERSIONS = common_versions("tuning")
@@ -51,7 +52,9 @@ def container(side):
 
 
 def backups(side):
-    """The backup files with the side's original MAC masked: {name: (mode, text)}."""
+    """The backup files with the side's original MAC masked: {name: (mode, text)}.
+    cnibox's name their network after upstream's members
+    (DIFFERENCES["tuning-backup-network"]); that line is checked and left out."""
     d = os.path.join(side.data, "tuning")
     out = {}
     if not os.path.isdir(d):
@@ -60,6 +63,9 @@ def backups(side):
         p = os.path.join(d, n)
         with open(p) as f:
             text = f.read().replace(side.results["orig-mac"], "ORIGINAL-MAC")
+        if not side.ref:
+            assert text.endswith(',\n "network": "diffnet"\n}'), text
+            text = text[:-len(',\n "network": "diffnet"\n}')] + "\n}"
         out[n] = (oct(os.stat(p).st_mode & 0o777), text)
     return out
 
@@ -232,3 +238,22 @@ def test_del_without_netns(twin):
 def test_differences_documented():
     for k in ("tuning-check-ifname", "tuning-del-cleanup", "rollback", "spec-codes"):
         assert k in DIFFERENCES
+
+
+def test_reference_restores_from_cniboxs_backup(twin):
+    """The backup stays upstream's format for upstream's reader: the
+    reference's DEL restores the link from the backup cnibox's ADD wrote
+    (DIFFERENCES["tuning-backup-network"]: it ignores "network")."""
+    chain(twin, "1.0.0")
+    remember_mac(twin)
+    box = twin.box
+    before = container(box)
+    conf = box.conf(tuning("1.0.0", mac=MAC, mtu=1400, promisc=True)(box))
+    r = box.run("tuning", "ADD", conf)
+    assert r.ok, r
+    assert container(box) == dict(before, mac="changed:" + MAC, mtu=1400, promisc=True)
+    assert list(backups(box)) == ["ctr0_eth0.json"]   # with its "network" member (checked there)
+    r = cnitest.run_plugin("tuning", "DEL", conf, host=box.host, netns=box.ctr(), containerid="ctr0", ref=True)
+    assert r.ok, r
+    assert container(box) == before
+    assert backups(box) == {}

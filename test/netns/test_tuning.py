@@ -96,7 +96,8 @@ def test_every_key_applied_and_restored(host, ctr, scratch, version):
     assert ctr.sysctl("net/ipv4/conf/eth0/rp_filter") == "2"
     assert ctr.sysctl("net/ipv4/conf/eth0/accept_local") == "1"
     assert ctr.sysctl("net/ipv6/conf/eth0/hop_limit") == "33"
-    # the backup: upstream's file name and format, the original attributes
+    # the backup: upstream's file name and format, the original attributes,
+    # then the network (cnibox's own key, for GC; upstream's reader ignores it)
     assert backups(scratch) == ["ctr1_eth0.json"]
     b = before["link"]
     assert backup(scratch) == (
@@ -105,7 +106,8 @@ def test_every_key_applied_and_restored(host, ctr, scratch, version):
         f' "promisc": {json.dumps(b["promisc"])},\n'
         f' "mtu": {b["mtu"]},\n'
         f' "allmulti": {json.dumps(b["allmulti"])},\n'
-        f' "txQLen": {b["txqlen"]}\n'
+        f' "txQLen": {b["txqlen"]},\n'
+        ' "network": "tunenet"\n'
         "}")
     assert oct(os.stat(os.path.join(data_dir(scratch), "ctr1_eth0.json")).st_mode & 0o777) == "0o600"
     if version not in ("0.2.0", "0.3.1"):
@@ -144,7 +146,7 @@ def test_single_key(host, ctr, scratch, key, value, field, want):
     assert {k: v for k, v in now.items() if k != field} == {k: v for k, v in before.items() if k != field}
     # only that attribute is backed up
     bkey = {"txqlen": "txQLen"}.get(field, field)
-    assert list(json.loads(backup(scratch))) == [bkey]
+    assert list(json.loads(backup(scratch))) == [bkey, "network"]
     assert tuning("CHECK", host, ctr, c).ok
     assert tuning("DEL", host, ctr, c).ok
     assert link(ctr) == before
@@ -157,7 +159,7 @@ def test_allmulti_off(host, ctr, scratch):
     c = tconf(scratch, prev, allmulti=False)
     assert tuning("ADD", host, ctr, c).ok
     assert link(ctr)["allmulti"] is False
-    assert json.loads(backup(scratch)) == {"allmulti": True}
+    assert json.loads(backup(scratch)) == {"allmulti": True, "network": "tunenet"}
     assert tuning("DEL", host, ctr, c).ok
     assert link(ctr)["allmulti"] is True
 
@@ -267,7 +269,7 @@ def test_args_cni_overrides(host, ctr, scratch):
     assert r.json == prev
     assert [ctr.sysctl(f"net/ipv4/conf/eth0/{k}") for k in ("arp_ignore", "arp_announce", "rp_filter")] == \
         ["1", "2", "2"]
-    assert set(json.loads(backup(scratch))) == {"mtu", "allmulti", "txQLen"}
+    assert set(json.loads(backup(scratch))) == {"mtu", "allmulti", "txQLen", "network"}
     assert tuning("CHECK", host, ctr, c).ok
     assert tuning("DEL", host, ctr, c).ok
     assert link(ctr) == before
@@ -405,25 +407,37 @@ def test_gc_removes_stale_backups(host, ctr, scratch):
     for cid in ("ctr1", "ctr_2", "ctr3"):
         assert tuning("ADD", host, ctr, c, containerid=cid).ok
     d = data_dir(scratch)
-    # besides: files not tuning's, and backups cut short (an ADD killed
-    # while writing the .tmp), of an attachment kept and of one not
+    # besides: files not tuning's, backups cut short (an ADD killed while
+    # writing the .tmp) of an attachment kept and of one not, and backups
+    # that are not this network's to judge: another network's in the same
+    # dataDir (whole, and a .tmp) and upstream's, which names no network
+    other = '{"mtu": 1500, "network": "othernet"}'
     for name, text in (("notes.txt", "keep"), ("other.json", '{"keep": true}'), ("x_y.json", "[1]"),
-                       ("ctr_2_eth0.json.tmp", '{"mtu":15'), ("ctr9_eth0.json.tmp", "")):
+                       ("ctr_2_eth0.json.tmp", '{"mtu":15'), ("ctr9_eth0.json.tmp", ""),
+                       ("ctrB_net1.json", other), ("ctrC_net1.json.tmp", other),
+                       ("ctrU_eth0.json", '{\n "mtu": 1500\n}')):
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
-    assert backups(scratch) == ["ctr1_eth0.json", "ctr3_eth0.json", "ctr9_eth0.json.tmp", "ctr_2_eth0.json",
-                                "ctr_2_eth0.json.tmp", "notes.txt", "other.json", "x_y.json"]
+    theirs = ["ctrB_net1.json", "ctrC_net1.json.tmp", "ctrU_eth0.json"]
+    assert backups(scratch) == sorted(["ctr1_eth0.json", "ctr3_eth0.json", "ctr9_eth0.json.tmp", "ctr_2_eth0.json",
+                                       "ctr_2_eth0.json.tmp", "notes.txt", "other.json", "x_y.json"] + theirs)
     # no valid-attachments key: nothing to decide, nothing removed
     r = run_plugin("tuning", "GC", gc_conf(scratch, None), host=host)
     assert r.ok, r
-    assert len(backups(scratch)) == 8
+    assert len(backups(scratch)) == 11
     # an older version has no GC
     assert_cni_error(run_plugin("tuning", "GC", gc_conf(scratch, [], "1.0.0"), host=host), 1)
     r = run_plugin("tuning", "GC", gc_conf(scratch, [("ctr_2", "eth0"), ("ctr1", "eth1")]), host=host)
     assert r.ok and r.stdout == "", r
-    assert backups(scratch) == ["ctr_2_eth0.json", "ctr_2_eth0.json.tmp", "notes.txt", "other.json", "x_y.json"]
+    assert backups(scratch) == sorted(["ctr_2_eth0.json", "ctr_2_eth0.json.tmp", "notes.txt", "other.json",
+                                       "x_y.json"] + theirs)
     assert run_plugin("tuning", "GC", gc_conf(scratch, []), host=host).ok
-    assert backups(scratch) == ["notes.txt", "other.json", "x_y.json"]
+    assert backups(scratch) == sorted(["notes.txt", "other.json", "x_y.json"] + theirs)
+    # the other network's GC takes its own, and leaves upstream's
+    o = gc_conf(scratch, [])
+    o["name"] = "othernet"
+    assert run_plugin("tuning", "GC", o, host=host).ok
+    assert backups(scratch) == ["ctrU_eth0.json", "notes.txt", "other.json", "x_y.json"]
     # the kernel is not touched by GC
     assert link(ctr)["mtu"] == 1400
 

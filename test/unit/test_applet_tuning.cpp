@@ -301,12 +301,24 @@ TEST_CASE("tuning: the backup file is upstream's configToRestore", "[tuning]") {
     CHECK_FALSE(partial.allmulti);
     CHECK_FALSE(partial.txqlen);
     CHECK(backupJson(partial) == "{\n \"mtu\": 9000\n}");
+    CHECK(partial.network.empty());   // upstream's backups name no network
+
+    // the network, cnibox's own key, after upstream's members
+    Backup mine;
+    mine.mtu = 1500;
+    mine.network = "net\"1";
+    CHECK(backupJson(mine) == "{\n \"mtu\": 1500,\n \"network\": \"net\\\"1\"\n}");
+    Backup back;
+    REQUIRE(parseBackup(backupJson(mine), back));
+    CHECK(back.network == "net\"1");
+    CHECK(back.mtu == 1500);
 
     Backup x;
     CHECK(parseBackup("{}", x));
     CHECK_FALSE(parseBackup("[]", x));
     CHECK_FALSE(parseBackup("not json", x));
     CHECK_FALSE(parseBackup(R"({"mtu": 1500, "other": 1})", x));
+    CHECK_FALSE(parseBackup(R"({"mtu": 1500, "network": 1})", x));
     CHECK_FALSE(parseBackup(R"({"mtu": "1500"})", x));
     CHECK_FALSE(parseBackup(R"({"promisc": 1})", x));
     CHECK_FALSE(parseBackup(R"({"allmulti": "yes"})", x));
