@@ -44,8 +44,7 @@ cd "$ROOT" || exit 1
 LEDGER=test/fuzz/campaign.tsv
 
 report() {  # the ledger summed per target, a markdown table
-    local t
-    for t in $(fuzz_targets); do echo "$t"; done |
+    fuzz_targets |
     awk -F'\t' '
         function commas(x,   s) {
             s = sprintf("%d", x)

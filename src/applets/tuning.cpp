@@ -506,8 +506,8 @@ Error cmdGC(const cni::CmdArgs& a) {
         std::string text;
         Backup b;
         bool parsed = !util::readFileAt(dfd, n.c_str(), text, 64 * 1024) && parseBackup(text, b);
-        if (n != base ? !parsed || b.network.empty() || b.network == a.conf.name : parsed && b.network == a.conf.name)
-            stale.push_back(n);
+        bool mine = parsed && b.network == a.conf.name;
+        if (mine || (n != base && (!parsed || b.network.empty()))) stale.push_back(n);
     }
     Error err;  // the first failure; the others are still removed
     for (const auto& n : stale)

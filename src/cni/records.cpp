@@ -31,6 +31,13 @@ bool parse(const std::string& text, Attachment& a, AttachmentRecords::Fields& ou
     return !a.containerID.empty() && !a.ifname.empty();
 }
 
+// The record `name` in `dfd` (at most kMaxRecord bytes) parsed into `a` and
+// `out`; false when it cannot be read or is no record.
+bool readRecord(int dfd, const char* name, Attachment& a, AttachmentRecords::Fields& out) {
+    std::string text;
+    return !util::readFileAt(dfd, name, text, kMaxRecord) && parse(text, a, out);
+}
+
 }  // namespace
 
 AttachmentRecords::AttachmentRecords(std::string dataDir, std::string network)
@@ -63,11 +70,9 @@ Error AttachmentRecords::write(const Attachment& a, const Fields& fields) const 
 
 bool AttachmentRecords::read(const Attachment& a, Fields& out) const {
     util::Fd dfd = openDir();
-    std::string text;
-    if (!dfd || util::readFileAt(dfd.get(), nameOf(a).c_str(), text, kMaxRecord)) return false;
     Attachment got;
     out.clear();
-    return parse(text, got, out) && got == a;
+    return dfd && readRecord(dfd.get(), nameOf(a).c_str(), got, out) && got == a;
 }
 
 void AttachmentRecords::remove(const Attachment& a) const {
@@ -96,10 +101,9 @@ std::vector<std::pair<Attachment, AttachmentRecords::Fields>> AttachmentRecords:
             if (!isValid(name.substr(0, name.size() - 4))) (void)::unlinkat(dfd.get(), name.c_str(), 0);
             continue;
         }
-        std::string text;
         Attachment a;
         Fields f;
-        if (util::readFileAt(dfd.get(), name.c_str(), text, kMaxRecord) || !parse(text, a, f)) continue;
+        if (!readRecord(dfd.get(), name.c_str(), a, f)) continue;
         if (std::find(valid.begin(), valid.end(), a) == valid.end()) out.emplace_back(std::move(a), std::move(f));
     }
     return out;
@@ -122,12 +126,9 @@ bool AttachmentRecords::elsewhere(const std::string& containerID) const {
             // any state of its attachment.
             std::string_view name = r->d_name;
             if (!name.starts_with(prefix) || name.ends_with(".tmp")) continue;
-            std::string text;
             Attachment a;
             Fields f;
-            if (!util::readFileAt(dfd.get(), r->d_name, text, kMaxRecord) && parse(text, a, f) &&
-                a.containerID == containerID)
-                return true;
+            if (readRecord(dfd.get(), r->d_name, a, f) && a.containerID == containerID) return true;
         }
     }
     return false;

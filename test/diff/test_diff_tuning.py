@@ -16,6 +16,7 @@ from cnidiff import DIFFERENCES, at_least, common_versions, compare_errors, comp
 VERSIONS = common_versions("tuning")
 FAMILY_VERSIONS = [v for v in ("0.2.0", "0.4.0", "1.0.0") if v in VERSIONS]
 MAC = "c2:11:22:33:44:55"
+NETWORK_LINE = ',\n "network": "diffnet"\n}'   # how cnibox's backups end
 SYSCTLS = ["net/ipv4/conf/eth0/arp_ignore", "net/ipv4/conf/eth0/arp_announce", "net/ipv4/conf/eth0/rp_filter",
            "net/ipv4/ip_forward", "net/core/somaxconn"]
 
@@ -64,8 +65,8 @@ def backups(side):
         with open(p) as f:
             text = f.read().replace(side.results["orig-mac"], "ORIGINAL-MAC")
         if not side.ref:
-            assert text.endswith(',\n "network": "diffnet"\n}'), text
-            text = text[:-len(',\n "network": "diffnet"\n}')] + "\n}"
+            assert text.endswith(NETWORK_LINE), text
+            text = text[:-len(NETWORK_LINE)] + "\n}"
         out[n] = (oct(os.stat(p).st_mode & 0o777), text)
     return out
 
