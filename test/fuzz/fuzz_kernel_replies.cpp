@@ -108,9 +108,12 @@ struct Reply {
 // sends them: every RTA_VIA holds at least its family (libnl's
 // rtnl_route_parse copies nla_len - 2 bytes of it: a shorter one is a
 // negative size), and every RTA_MULTIPATH next hop's length covers its
-// header and stays within the attribute (one of length 0 never advances
-// libnl's loop, which allocates next hops until memory runs out); the next
-// hops' own attributes likewise, but for RTA_MULTIPATH.
+// header and, rounded up to 4 bytes, stays within the attribute (the
+// kernel's lengths are whole 4-byte units: libnl's loop subtracts the
+// rounded length from a size_t, so one that passes the end wraps it and the
+// loop walks on past the attribute; one of length 0 never advances it; both
+// allocate next hops until memory runs out); the next hops' own attributes
+// likewise, but for RTA_MULTIPATH.
 bool routeAttrsOk(const char* a, size_t n, bool inNextHop) {
     while (n >= sizeof(nlattr)) {
         nlattr h;
@@ -124,11 +127,10 @@ bool routeAttrsOk(const char* a, size_t n, bool inNextHop) {
             for (size_t left = body; left >= sizeof(rtnexthop);) {
                 rtnexthop r;
                 std::memcpy(&r, nh, sizeof r);
-                if (r.rtnh_len < sizeof r || r.rtnh_len > left) return false;
+                if (r.rtnh_len < sizeof r || RTNH_ALIGN(r.rtnh_len) > left) return false;
                 if (!routeAttrsOk(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), true)) return false;
-                size_t step = std::min<size_t>(RTNH_ALIGN(r.rtnh_len), left);
-                nh += step;
-                left -= step;
+                nh += RTNH_ALIGN(r.rtnh_len);
+                left -= RTNH_ALIGN(r.rtnh_len);
             }
         }
         size_t step = std::min<size_t>(NLA_ALIGN(h.nla_len), n);
