@@ -56,7 +56,9 @@ constexpr const char* kHelp =
     "DEL    delegates DEL with the saved config, then removes it (a failed delegate DEL\n"
     "       keeps it for the retry). No saved config is success; one that names no\n"
     "       plugin is removed (success), and so is a save cut short (the ADD killed\n"
-    "       while writing .<containerID>.tmp). The subnet file is not read.\n"
+    "       while writing .<containerID>.tmp). A symlink or FIFO under the saved\n"
+    "       config's name is neither followed nor waited on: it is left, and DEL\n"
+    "       succeeds. The subnet file is not read.\n"
     "CHECK  delegates CHECK with the saved config, the config's prevResult and cniVersion;\n"
     "       no saved config is code 3.\n"
     "GC     delegates GC (the config built as ADD builds it, with\n"
@@ -312,6 +314,8 @@ Error delegateConfig(const cni::CmdArgs& a, const SubnetEnv& env, std::string& o
 }
 
 std::string savedPath(const Conf& c, std::string_view containerID) { return util::joinPath(c.dataDir, containerID); }
+// A saved config is a few kilobytes; a larger file is read no further.
+constexpr size_t kMaxSaved = 16 << 20;
 
 // The temporary file a save writes before renaming it over savedPath: a name
 // no container ID has.
@@ -398,11 +402,13 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 }
 
 // Reads the attachment's saved config: `found` false when there is none,
-// `type` empty when it names no plugin this applet may delegate to.
+// `type` empty when it names no plugin this applet may delegate to. Read as a
+// data file (util::readDataFile): a symlink or FIFO planted under its name is
+// neither followed nor waited on (ELOOP, EINVAL).
 Error readSaved(const Conf& c, const std::string& containerID, std::string& text, std::string& type, bool& found) {
     found = false;
     type.clear();
-    if (auto e = util::readFile(savedPath(c, containerID), text, 16 << 20)) {
+    if (auto e = util::readDataFile(c.dataDir, containerID, text, kMaxSaved)) {
         if (e.errnum == ENOENT || e.errnum == ENOTDIR) return {};
         return e;
     }
@@ -420,9 +426,15 @@ Error cmdDel(const cni::CmdArgs& a) {
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) return util::pathError("remove", tmp, errno);
     std::string text, type;
     bool found = false;
-    if (auto e = readSaved(c, a.containerID, text, type, found)) return e;
-    if (!found) return {};
     std::string path = savedPath(c, a.containerID);
+    if (auto e = readSaved(c, a.containerID, text, type, found)) {
+        // No config of cnibox's (those are regular files renamed into place):
+        // nothing to delegate, and it is left as GC leaves it.
+        if (e.errnum != ELOOP && e.errnum != EINVAL) return e;
+        std::fprintf(stderr, "flannel: %s is not a regular file: no saved config (left alone)\n", path.c_str());
+        return {};
+    }
+    if (!found) return {};
     if (type.empty()) {
         std::fprintf(stderr, "flannel: %s holds no delegate config; removed\n", path.c_str());
         (void)::unlink(path.c_str());
@@ -477,7 +489,7 @@ Error removeStale(const cni::CmdArgs& a, const Conf& c) {
         // A save cut short (the ADD killed) leaves a ".tmp" that may hold
         // nothing parseable: it goes too, whichever network wrote it.
         std::string text, type, name;
-        if (util::readFileAt(dfd, n.c_str(), text, 16 << 20)) continue;
+        if (util::readFileAt(dfd, n.c_str(), text, kMaxSaved)) continue;
         bool parsed = parseSaved(text, type, name);
         if ((parsed && name == a.conf.name) || (!parsed && n != id)) stale.push_back(n);
     }

@@ -55,7 +55,8 @@ constexpr const char* kHelp =
     "DEL    restores the backed-up attributes (sysctls stay) and removes the backup;\n"
     "       no backup, an empty or vanished CNI_NETNS or a missing link is success (the\n"
     "       backup is removed then too, and so is a backup's .tmp that an ADD killed\n"
-    "       while writing it left).\n"
+    "       while writing it left). A symlink or FIFO under the backup's name is no\n"
+    "       backup: neither followed nor waited on, it is left, and DEL succeeds.\n"
     "CHECK  the sysctls' values, MAC, MTU, allmulti, TX queue length as configured;\n"
     "       promisc on exactly when configured true.\n"
     "GC     (cnibox extension; upstream's tuning has no GC) removes this network's\n"
@@ -273,6 +274,9 @@ using cni::Error;
 using cni::gojson::quote;
 using namespace applets::tuning;
 
+// A backup is a few hundred bytes; a larger file is none (read no further).
+constexpr size_t kMaxBackup = 64 * 1024;
+
 Error writeBackup(const std::string& dir, const std::string& name, const Backup& b) {
     if (auto e = util::mkdirAll(dir, 0700)) {
         // util's "mkdir <dir>: <reason>" as "failed to create backup directory <dir>: <reason>"
@@ -402,13 +406,22 @@ Error cmdAdd(const cni::CmdArgs& a, cni::Result& out) {
 Error cmdDel(const cni::CmdArgs& a) {
     Conf c;
     if (auto e = parseConf(a, false, c)) return e;
-    std::string path = c.dataDir + "/" + backupName(a.containerID, a.ifname);
+    std::string name = backupName(a.containerID, a.ifname), path = c.dataDir + "/" + name;
     removeFile(path + ".tmp");   // a backup's write cut short (the ADD killed before its rename)
+    // Read as a data file (util::readDataFile): a symlink or FIFO planted
+    // under the backup's name is neither followed nor waited on. It is no
+    // backup of cnibox's (those are regular files renamed into place), so
+    // there is nothing to restore, and it is left as GC leaves it. A file too
+    // large to be a backup is removed below as one that does not parse.
     std::string text;
-    if (int err = util::readFile(path, text).errnum) {
-        if (err == ENOENT || err == ENOTDIR) return {};
-        return Error(cni::kInternal, "failed to open file " + quote(path) + ": " + util::errnoText(err));
+    int err = util::readDataFile(c.dataDir, name, text, kMaxBackup).errnum;
+    if (err == ENOENT || err == ENOTDIR) return {};
+    if (err == ELOOP || err == EINVAL) {
+        std::fprintf(stderr, "tuning: %s is not a regular file: no backup to restore (left alone)\n", path.c_str());
+        return {};
     }
+    if (err == EFBIG) text.clear();
+    else if (err) return Error(cni::kInternal, "failed to open file " + quote(path) + ": " + util::errnoText(err));
     Backup b;
     if (!parseBackup(text, b) || a.netns.empty()) {
         removeFile(path);
@@ -505,7 +518,7 @@ Error cmdGC(const cni::CmdArgs& a) {
         // hold nothing (the ADD killed before it wrote), and its ADD failed.
         std::string text;
         Backup b;
-        bool parsed = !util::readFileAt(dfd, n.c_str(), text, 64 * 1024) && parseBackup(text, b);
+        bool parsed = !util::readFileAt(dfd, n.c_str(), text, kMaxBackup) && parseBackup(text, b);
         bool mine = parsed && b.network == a.conf.name;
         if (mine || (n != base && (!parsed || b.network.empty()))) stale.push_back(n);
     }

@@ -97,11 +97,27 @@ int openRegularAt(int dirfd, const char* name, int flags, unsigned mode) {
     return fd;
 }
 
-Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit) {
+namespace {
+
+// readFileAt, its errors naming `shown`.
+Error readDataAt(int dirfd, const char* name, std::string_view shown, std::string& out, size_t limit) {
     Fd fd(openDataAt(dirfd, name, O_RDONLY));
-    if (!fd) return pathError("open", name, errno);
-    if (int err = readLimited(fd.get(), out, limit)) return pathError("read", name, err);
+    if (!fd) return pathError("open", shown, errno);
+    if (int err = readLimited(fd.get(), out, limit)) return pathError("read", shown, err);
     return {};
+}
+
+}  // namespace
+
+Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit) {
+    return readDataAt(dirfd, name, name, out, limit);
+}
+
+Error readDataFile(const std::string& dir, const std::string& name, std::string& out, size_t limit) {
+    std::string path = dir + "/" + name;
+    Fd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return pathError("open", path, errno);
+    return readDataAt(dfd.get(), name.c_str(), path, out, limit);
 }
 
 Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags) {

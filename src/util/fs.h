@@ -46,6 +46,10 @@ int openDataAt(int dirfd, const char* name, int flags, unsigned mode = 0);
 int openRegularAt(int dirfd, const char* name, int flags, unsigned mode = 0);
 // readFile relative to `dirfd`.
 Error readFileAt(int dirfd, const char* name, std::string& out, size_t limit = static_cast<size_t>(-1));
+// readFileAt of `name` in the data directory `dir` (an administrator's path,
+// followed as it is); errors name "<dir>/<name>", and a missing `dir` is
+// ENOENT or ENOTDIR as a missing `name` is.
+Error readDataFile(const std::string& dir, const std::string& name, std::string& out, size_t limit);
 // Creates/truncates `name` with `mode` and writes `data`.
 Error writeFileAt(int dirfd, const char* name, std::string_view data, unsigned mode, int extraFlags = 0);
 // Rewrites `name` in place: pwrite at 0, then shortens it if it was longer.

@@ -377,6 +377,20 @@ def tree(path):
     return out
 
 
+def plant(path, kind, text=""):
+    """Plants at `path` what a data dir must not be fooled by: a FIFO (kind
+    "fifo"), which a blocking open would wait on, or a symlink ("symlink") to
+    a file holding `text`, made beside the directory of `path` (one level up,
+    so that listing that directory shows only the symlink)."""
+    if kind == "fifo":
+        os.mkfifo(path)
+        return
+    target = os.path.join(os.path.dirname(os.path.dirname(path)), "planted-target")
+    with open(target, "w") as f:
+        f.write(text)
+    os.symlink(target, path)
+
+
 def assert_cni_error(r, code, *words):
     """r is a failed plugin run: exit 1, a spec error object on stdout with
     `code` (an int or a set of acceptable ints) and a msg/details mentioning

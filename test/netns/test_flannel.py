@@ -194,6 +194,25 @@ def test_del_without_saved_config_and_unusable_saved_config(host, ctr, scratch):
         assert saved_files(scratch) == [], text
 
 
+# a FIFO or a symlink planted under the saved config's name: neither waited
+# on nor followed (the symlink leads to a config that names a delegate); DEL
+# succeeds and leaves it, CHECK fails naming it
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_planted_saved_config_neither_blocks_nor_is_followed(host, ctr, scratch, kind):
+    write_env(scratch)
+    os.makedirs(data_dir(scratch))
+    planted = os.path.join(data_dir(scratch), "ctr1")
+    cnitest.plant(planted, kind, json.dumps({"cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": "cbtflp0",
+                                             "ipam": {"type": "host-local", "dataDir": ipam_dir(scratch),
+                                                      "ranges": [[{"subnet": "10.1.17.0/24"}]]}}))
+    d = flannel("DEL", host, ctr, fconf(scratch), wrapper=["timeout", "10"])
+    assert d.ok, d
+    assert "not a regular file" in d.stderr
+    assert saved_files(scratch) == ["ctr1"]
+    c = flannel("CHECK", host, ctr, fconf(scratch), wrapper=["timeout", "10"])
+    assert c.rc == 1 and planted in c.stdout, c
+
+
 @pytest.mark.parametrize("gone", ["empty", "deleted", "repeat"])
 def test_del_idempotent(host, make_ns, scratch, gone):
     ctr = make_ns()

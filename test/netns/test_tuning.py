@@ -367,6 +367,22 @@ def test_del_corrupt_backup(host, ctr, scratch, name, text):
     assert link(ctr) == before
 
 
+# a FIFO or a symlink planted under the backup's name: neither waited on nor
+# followed (the symlink leads to a readable backup that would change the
+# link); DEL succeeds, the link as it is, the planted file left
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_del_planted_backup_neither_blocks_nor_is_followed(host, ctr, scratch, kind):
+    prev = chain(host, ctr, scratch)
+    os.makedirs(data_dir(scratch))
+    cnitest.plant(os.path.join(data_dir(scratch), "ctr1_eth0.json"), kind, '{\n "mtu": 1300\n}')
+    before = link(ctr)
+    r = tuning("DEL", host, ctr, tconf(scratch, prev), wrapper=["timeout", "10"])
+    assert r.ok, r
+    assert "not a regular file" in r.stderr
+    assert link(ctr) == before
+    assert backups(scratch) == ["ctr1_eth0.json"]
+
+
 def test_del_reads_upstream_backup(host, ctr, scratch):
     """A backup written by upstream's tuning (same name and format) is restored."""
     prev = chain(host, ctr, scratch)

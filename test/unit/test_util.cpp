@@ -212,6 +212,19 @@ TEST_CASE("data files: never through a symlink, never waiting on a FIFO, only re
     if (fd >= 0) ::close(fd);
     REQUIRE_FALSE(util::readFileAt(d.get(), "target", text));
     CHECK(text == "kept");
+    // readDataFile: the same, from a directory's path; errors name the file,
+    // and a missing directory is ENOENT as a missing file is.
+    text.clear();
+    REQUIRE_FALSE(util::readDataFile(dir.path, "target", text, 64));
+    CHECK(text == "kept");
+    util::Error e = util::readDataFile(dir.path, "link", text, 64);
+    CHECK(e.errnum == ELOOP);
+    CHECK(e.msg.find(dir / "link") != std::string::npos);
+    CHECK(util::readDataFile(dir.path, "fifo", text, 64).errnum == EINVAL);
+    CHECK(util::readDataFile(dir.path, "missing", text, 64).errnum == ENOENT);
+    CHECK(util::readDataFile(dir / "missing", "target", text, 64).errnum == ENOENT);
+    CHECK(util::readDataFile(target, "x", text, 64).errnum == ENOTDIR);
+    CHECK(util::readDataFile(dir.path, "target", text, 3).errnum == EFBIG);
 }
 
 TEST_CASE("mkdirAll makes parents, reports what it made, and fails with the errno", "[util]") {
