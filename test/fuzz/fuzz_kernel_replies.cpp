@@ -127,10 +127,11 @@ bool routeAttrsOk(const char* a, size_t n, bool inNextHop) {
             for (size_t left = body; left >= sizeof(rtnexthop);) {
                 rtnexthop r;
                 std::memcpy(&r, nh, sizeof r);
-                if (r.rtnh_len < sizeof r || RTNH_ALIGN(r.rtnh_len) > left) return false;
+                size_t step = RTNH_ALIGN(r.rtnh_len);
+                if (r.rtnh_len < sizeof r || step > left) return false;
                 if (!routeAttrsOk(nh + RTNH_LENGTH(0), r.rtnh_len - RTNH_LENGTH(0), true)) return false;
-                nh += RTNH_ALIGN(r.rtnh_len);
-                left -= RTNH_ALIGN(r.rtnh_len);
+                nh += step;
+                left -= step;
             }
         }
         size_t step = std::min<size_t>(NLA_ALIGN(h.nla_len), n);
